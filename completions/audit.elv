@@ -1,0 +1,156 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[audit] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'audit'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'audit'= {
+            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand log 'Print events, oldest first'
+            cand verify 'Check every link of the chain (exit 0 intact, 1 broken)'
+            cand checkpoint 'Print the chain head {seq, hash} to keep somewhere else'
+            cand check 'Lint the state for security problems (cron-friendly)'
+            cand prune 'Drop events before a time, keeping the chain verifiable'
+            cand export 'Export events as NDJSON in a SIEM schema'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'audit;log'= {
+            cand --since 'Only events at or after this time (duration ago like 4h, or RFC 3339)'
+            cand --until 'Only events at or before this time (duration ago, or RFC 3339)'
+            cand --type 'Only events of this type, e.g. token_created'
+            cand --actor 'Only events by this actor'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --follow 'Keep printing new events as they are committed'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;verify'= {
+            cand --checkpoint 'A checkpoint saved by `audit checkpoint`: also detects truncation and rewrites'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;checkpoint'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;check'= {
+            cand --fail-on 'fail-on'
+            cand --stale 'stale'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;prune'= {
+            cand --before 'before'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;export'= {
+            cand --schema 'schema'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'audit;help'= {
+            cand log 'Print events, oldest first'
+            cand verify 'Check every link of the chain (exit 0 intact, 1 broken)'
+            cand checkpoint 'Print the chain head {seq, hash} to keep somewhere else'
+            cand check 'Lint the state for security problems (cron-friendly)'
+            cand prune 'Drop events before a time, keeping the chain verifiable'
+            cand export 'Export events as NDJSON in a SIEM schema'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'audit;help;log'= {
+        }
+        &'audit;help;verify'= {
+        }
+        &'audit;help;checkpoint'= {
+        }
+        &'audit;help;check'= {
+        }
+        &'audit;help;prune'= {
+        }
+        &'audit;help;export'= {
+        }
+        &'audit;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,122 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_audit_global_optspecs
+    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color h/help V/version
+end
+
+function __fish_audit_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_audit_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_audit_using_subcommand
+    set -l cmd (__fish_audit_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c audit -n "__fish_audit_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_needs_command" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_needs_command" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_needs_command" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_needs_command" -s V -l version -d 'Print version'
+complete -c audit -n "__fish_audit_needs_command" -f -a "log" -d 'Print events, oldest first'
+complete -c audit -n "__fish_audit_needs_command" -f -a "verify" -d 'Check every link of the chain (exit 0 intact, 1 broken)'
+complete -c audit -n "__fish_audit_needs_command" -f -a "checkpoint" -d 'Print the chain head {seq, hash} to keep somewhere else'
+complete -c audit -n "__fish_audit_needs_command" -f -a "check" -d 'Lint the state for security problems (cron-friendly)'
+complete -c audit -n "__fish_audit_needs_command" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable'
+complete -c audit -n "__fish_audit_needs_command" -f -a "export" -d 'Export events as NDJSON in a SIEM schema'
+complete -c audit -n "__fish_audit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c audit -n "__fish_audit_using_subcommand log" -l since -d 'Only events at or after this time (duration ago like 4h, or RFC 3339)' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l until -d 'Only events at or before this time (duration ago, or RFC 3339)' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l type -d 'Only events of this type, e.g. token_created' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l actor -d 'Only events by this actor' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand log" -l follow -d 'Keep printing new events as they are committed'
+complete -c audit -n "__fish_audit_using_subcommand log" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand log" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand log" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand verify" -l checkpoint -d 'A checkpoint saved by `audit checkpoint`: also detects truncation and rewrites' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand verify" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand verify" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand verify" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand check" -l fail-on -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l stale -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand check" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand check" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand check" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand prune" -l before -r
+complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand prune" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand prune" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand prune" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand export" -l schema -r
+complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c audit -n "__fish_audit_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c audit -n "__fish_audit_using_subcommand export" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c audit -n "__fish_audit_using_subcommand export" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c audit -n "__fish_audit_using_subcommand export" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c audit -n "__fish_audit_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "log" -d 'Print events, oldest first'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "verify" -d 'Check every link of the chain (exit 0 intact, 1 broken)'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "checkpoint" -d 'Print the chain head {seq, hash} to keep somewhere else'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "check" -d 'Lint the state for security problems (cron-friendly)'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "export" -d 'Export events as NDJSON in a SIEM schema'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

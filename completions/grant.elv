@@ -1,0 +1,244 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[grant] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'grant'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'grant'= {
+            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Add an allow (or, with --deny, a deny) grant'
+            cand list 'List grants'
+            cand revoke 'Revoke grants (ids, or - for stdin)'
+            cand check 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
+            cand group 'Manage group membership'
+            cand apply 'Make a file''s grants the full set of source file:<name>'
+            cand export 'Print all grants as a file `apply` accepts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'grant;add'= {
+            cand --subject 'user:<id>, group:<name> or worker:<id>'
+            cand --action 'read, run, write, admin (comma-separated for several)'
+            cand --resource '<kind>:<pattern>, e.g. worker:build-* or *:*'
+            cand --note 'A note for people'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --deny 'Make this a deny grant (deny always wins)'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;list'= {
+            cand --subject 'subject'
+            cand --resource 'resource'
+            cand --source 'source'
+            cand --state 'state'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;revoke'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;check'= {
+            cand --principal 'principal'
+            cand --action 'action'
+            cand --resource 'resource'
+            cand --batch 'Read NDJSON requests from FILE or - and print one decision per line'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --explain 'Also list near misses'
+            cand --staged 'Evaluate staged grants instead of the active snapshot'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;group'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand add 'Add principals to a group'
+            cand remove 'Remove principals from a group'
+            cand list 'List groups and members'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'grant;group;add'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;group;remove'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;group;list'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;group;help'= {
+            cand add 'Add principals to a group'
+            cand remove 'Remove principals from a group'
+            cand list 'List groups and members'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'grant;group;help;add'= {
+        }
+        &'grant;group;help;remove'= {
+        }
+        &'grant;group;help;list'= {
+        }
+        &'grant;group;help;help'= {
+        }
+        &'grant;apply'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;export'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'grant;help'= {
+            cand add 'Add an allow (or, with --deny, a deny) grant'
+            cand list 'List grants'
+            cand revoke 'Revoke grants (ids, or - for stdin)'
+            cand check 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
+            cand group 'Manage group membership'
+            cand apply 'Make a file''s grants the full set of source file:<name>'
+            cand export 'Print all grants as a file `apply` accepts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'grant;help;add'= {
+        }
+        &'grant;help;list'= {
+        }
+        &'grant;help;revoke'= {
+        }
+        &'grant;help;check'= {
+        }
+        &'grant;help;group'= {
+            cand add 'Add principals to a group'
+            cand remove 'Remove principals from a group'
+            cand list 'List groups and members'
+        }
+        &'grant;help;group;add'= {
+        }
+        &'grant;help;group;remove'= {
+        }
+        &'grant;help;group;list'= {
+        }
+        &'grant;help;apply'= {
+        }
+        &'grant;help;export'= {
+        }
+        &'grant;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,79 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[reload] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'reload'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'reload'= {
+            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand --dry-run 'Print the diff without applying it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand history 'List snapshots'
+            cand rollback 'Make an earlier snapshot active again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'reload;history'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'reload;rollback'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'reload;help'= {
+            cand history 'List snapshots'
+            cand rollback 'Make an earlier snapshot active again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'reload;help;history'= {
+        }
+        &'reload;help;rollback'= {
+        }
+        &'reload;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

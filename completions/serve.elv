@@ -1,0 +1,49 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[serve] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'serve'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'serve'= {
+            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --host 'Address to bind; anything but loopback needs TLS and authentication'
+            cand --port 'Port (0 picks a free one)'
+            cand --cert-file 'cert-file'
+            cand --key-file 'key-file'
+            cand --auth-mode 'token, jwt, token,jwt or none (loopback only, deprecated)'
+            cand --jwt-secret-file 'jwt-secret-file'
+            cand --users 'user:role pairs, e.g. alice:admin,bob:viewer'
+            cand --admins 'Principals that get the superuser grant on every start'
+            cand --grant-reload 'auto: rebuild the snapshot after every change; manual: wait for `reload`'
+            cand --secrets-file 'JSON object of secret name to value (0600)'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand --check-config 'Validate flags and files, then exit'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,159 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[worker] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'worker'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'worker'= {
+            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand connect 'Enrol (or resume) and run dispatched steps until stopped'
+            cand list 'List workers'
+            cand show 'Show one worker'
+            cand revoke 'Revoke workers and disconnect them now'
+            cand drain 'Stop sending new steps to a worker'
+            cand dispatch 'Run a step on a worker and print its result (exit code mirrors the step''s)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'worker;connect'= {
+            cand --token 'Enrol token (mte_...)'
+            cand --cache-dir 'Directory for the machine id and session credential (0700)'
+            cand --label 'k=v label (repeatable)'
+            cand --capacity 'Steps run at once'
+            cand --allow-command 'Only run commands whose argv[0] matches (repeatable)'
+            cand --ca-file 'CA certificate for a private CA'
+            cand --pin-sha256 'Pin the server''s SPKI SHA-256 (base64)'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;list'= {
+            cand --stale 'stale'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --all 'all'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;show'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;revoke'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;drain'= {
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;dispatch'= {
+            cand --to 'to'
+            cand --select 'select'
+            cand --secret 'secret'
+            cand --timeout 'timeout'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'worker;help'= {
+            cand connect 'Enrol (or resume) and run dispatched steps until stopped'
+            cand list 'List workers'
+            cand show 'Show one worker'
+            cand revoke 'Revoke workers and disconnect them now'
+            cand drain 'Stop sending new steps to a worker'
+            cand dispatch 'Run a step on a worker and print its result (exit code mirrors the step''s)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'worker;help;connect'= {
+        }
+        &'worker;help;list'= {
+        }
+        &'worker;help;show'= {
+        }
+        &'worker;help;revoke'= {
+        }
+        &'worker;help;drain'= {
+        }
+        &'worker;help;dispatch'= {
+        }
+        &'worker;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

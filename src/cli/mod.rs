@@ -1,0 +1,223 @@
+//! The command-line layer shared by the six binaries: global flags, the
+//! runner that maps errors to exit codes, and one module per binary holding
+//! its clap definition.
+
+pub mod audit;
+pub mod grant;
+pub mod reload;
+pub mod serve;
+pub mod token;
+pub mod worker;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser};
+
+use crate::env;
+use crate::error::{Error, Exit, Result};
+use crate::output::{Format, Output, render_error};
+use crate::store::Store;
+
+/// Flags every binary accepts.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// State file, accepted anywhere on the line (list commands use --state as a filter)
+    #[arg(long, global = true, env = env::STATE, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
+    /// Talk to a moat serve at URL instead of the local state file
+    #[arg(long, global = true, env = env::SERVER, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// File holding the api token or JWT used with --server
+    #[arg(long, global = true, env = env::AUTH_TOKEN_FILE, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, global = true, env = env::FORMAT, value_enum)]
+    pub format: Option<Format>,
+
+    /// Print less: only essential output (e.g. just the raw token for `token create`)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Print more about what is happening, on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No colour (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+impl Global {
+    /// The state file path: --state, MOAT_STATE, or the XDG default.
+    pub fn state_path(&self) -> Result<PathBuf> {
+        if let Some(p) = self.state.as_ref().or(self.state_file.as_ref()) {
+            return Ok(p.clone());
+        }
+        let base = match std::env::var_os(env::XDG_DATA_HOME).filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        Error::usage(
+                            "cannot find the state file: neither HOME nor XDG_DATA_HOME is set",
+                        )
+                        .with_hint("pass --state PATH or set MOAT_STATE")
+                    })?;
+                PathBuf::from(home).join(".local/share")
+            }
+        };
+        Ok(base.join("moat").join("state.db"))
+    }
+
+    fn color(&self) -> bool {
+        !self.no_color
+            && std::env::var_os(env::NO_COLOR).is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal()
+    }
+}
+
+/// What a command runs with: resolved settings, stdout, and the state file
+/// (opened only when first needed, so bad input never touches it).
+pub struct App {
+    pub global: Global,
+    pub out: Output,
+    store: Option<Store>,
+}
+
+impl App {
+    /// The open state file. Refuses remote mode until it exists.
+    pub fn store(&mut self) -> Result<&mut Store> {
+        if self.global.server.is_some() {
+            return Err(Error::not_implemented("remote mode (--server)")
+                .with_hint("run on the machine that holds the state file, without --server"));
+        }
+        if self.store.is_none() {
+            let path = self.global.state_path()?;
+            if self.global.verbose > 0 {
+                eprintln!("using state file {}", path.display());
+            }
+            self.store = Some(Store::open(&path)?);
+        }
+        // Just set above when it was None.
+        self.store
+            .as_mut()
+            .ok_or_else(|| Error::internal("state file not open"))
+    }
+
+    /// Print a note on stderr unless --quiet.
+    pub fn note(&self, msg: &str) {
+        if !self.global.quiet {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// A binary's parsed command line.
+pub trait Command: Parser {
+    /// The global flags inside it.
+    fn global(&self) -> &Global;
+    /// Run; the returned exit is the process status on success.
+    fn run(self, app: &mut App) -> Result<Exit>;
+}
+
+/// The whole life of a binary: parse, run, render errors, exit.
+pub fn main<C: Command>(bin: &str) -> ExitCode {
+    let cli = match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 2,
+                _ => Exit::Usage.code(),
+            };
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                let rendered = e.render().to_string();
+                let text = rendered
+                    .strip_prefix("error: ")
+                    .map_or(rendered.clone(), |r| format!("error: {r}"));
+                eprint!("{bin}: {text}");
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let global = cli.global().clone();
+    let format = Format::resolve(global.format);
+    let color = global.color();
+    let mut app = App {
+        global,
+        out: Output::stdout(format),
+        store: None,
+    };
+    let result = cli
+        .run(&mut app)
+        .and_then(|exit| app.out.flush().map(|()| exit));
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) if e.code == "broken_pipe" => ExitCode::SUCCESS,
+        Err(e) => {
+            render_error(bin, &e, format, color);
+            ExitCode::from(e.exit.code())
+        }
+    }
+}
+
+/// All six binaries' clap commands, for docs and tests.
+pub fn commands() -> Vec<clap::Command> {
+    use clap::CommandFactory;
+    vec![
+        token::Cli::command(),
+        grant::Cli::command(),
+        reload::Cli::command(),
+        worker::Cli::command(),
+        audit::Cli::command(),
+        serve::Cli::command(),
+    ]
+}
+
+/// Duration value parser for clap.
+pub fn duration_arg(s: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::time::parse_duration(s).map_err(|e| match e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })
+}
+
+/// Generic clap value parser through `FromStr` returning our `Error`.
+pub fn parsed<T: std::str::FromStr<Err = Error>>(s: &str) -> std::result::Result<T, String> {
+    s.parse::<T>().map_err(|e| match e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })
+}
+
+/// Text appended to every `--help`: the exit codes.
+pub fn exit_codes_help() -> String {
+    let mut s = String::from("Exit status:\n");
+    for e in Exit::ALL {
+        s.push_str(&format!("  {:>3}  {}\n", e.code(), e.meaning()));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definitions_are_consistent() {
+        for c in super::commands() {
+            c.debug_assert();
+        }
+    }
+}

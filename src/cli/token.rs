@@ -1,0 +1,252 @@
+//! `token`: create, list, show, revoke, prune and verify enrol and api tokens.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use super::{App, Command, Global, duration_arg, exit_codes_help, parsed};
+use crate::credential::CredentialKind;
+use crate::error::{Exit, Result};
+use crate::input::{expand_ids, read_text};
+use crate::output::{Tabular, cell, cell_list};
+use crate::policy::{Principal, Scope};
+use crate::token::{self, CreateRequest, Created, Ctx, MaxUses, TokenState, TokenView};
+
+pub const EXAMPLES: &str = "Examples:
+  # An enrol token for one machine, valid 2 hours; keep only the raw token
+  token create --ttl 2h | jq -r .token
+  token create --ttl 2h -q > enrol.token
+
+  # An api token for alice, limited to running build workers
+  token create --kind api --principal user:alice --scope run:worker:build-*
+
+  # Revoke every expired token
+  token list --state expired | token revoke - --reason cleanup
+
+  # Which token is this, and can it still be used?
+  token verify < enrol.token";
+
+/// Create and manage moat enrol and api tokens.
+///
+/// Enrol tokens (mte_...) let a machine join the fleet; api tokens (mta_...)
+/// authenticate a principal to `serve`. The raw token is printed once, at
+/// creation; the state file keeps only an argon2id hash of its secret.
+#[derive(Debug, Parser)]
+#[command(name = "token", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create a token and print it (the only time the raw token is shown)
+    Create(CreateArgs),
+    /// List tokens with their computed state
+    List(ListArgs),
+    /// Show one token
+    Show {
+        /// Token id (tok_... or the bare id)
+        id: String,
+    },
+    /// Revoke tokens (all or nothing); workers enrolled with them lose access
+    Revoke {
+        /// Token ids, or - to read ids from stdin (JSON array, NDJSON with "id", or one per line)
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+        /// Why, kept in the record and the audit trail
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Delete expired and revoked token records (their audit history stays)
+    Prune {
+        /// Only records that expired or were revoked at least this long ago
+        #[arg(long, default_value = "7d", value_parser = duration_arg, value_name = "D")]
+        older_than: Duration,
+    },
+    /// Read a raw token on stdin and report which record it is and its state, without using it
+    ///
+    /// Exits 0 when the token is usable, 4 when it is expired, revoked or exhausted
+    /// (the record is printed either way), 2 when it is not a well-formed token and 5
+    /// when no record in this state file matches it.
+    Verify,
+}
+
+/// `token create` flags.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// enrol: lets one machine join; api: authenticates a principal to serve
+    #[arg(long, value_enum, default_value = "enrol")]
+    pub kind: KindArg,
+    /// Lifetime, e.g. 30m, 2h, 7d [default: 1h for enrol (max 24h), 30d for api (max 365d)]
+    #[arg(long, value_parser = duration_arg, value_name = "D")]
+    pub ttl: Option<Duration>,
+    /// Allow an enrol token to live longer than 24h (up to 365d)
+    #[arg(long)]
+    pub allow_long_ttl: bool,
+    /// How many machines may enrol with it: a number or `unlimited` [default: 1]
+    #[arg(long, value_parser = parsed::<MaxUses>, value_name = "N|unlimited")]
+    pub max_uses: Option<MaxUses>,
+    /// A note for people, shown in lists
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The principal an api token authenticates, e.g. user:alice
+    #[arg(long, value_parser = parsed::<Principal>)]
+    pub principal: Option<Principal>,
+    /// Narrow an api token to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*
+    #[arg(long, value_parser = parsed::<Scope>)]
+    pub scope: Vec<Scope>,
+}
+
+/// `token list` filters.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only tokens of this kind
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Only tokens in this state
+    #[arg(long, value_enum)]
+    pub state: Option<TokenState>,
+}
+
+/// Token kinds a person can create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Enrol,
+    Api,
+}
+
+impl From<KindArg> for CredentialKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Enrol => CredentialKind::Enrol,
+            KindArg::Api => CredentialKind::Api,
+        }
+    }
+}
+
+const VIEW_HEADERS: &[&str] = &[
+    "id",
+    "kind",
+    "label",
+    "principal",
+    "state",
+    "created_at",
+    "expires_at",
+    "uses",
+    "machines",
+    "last_used_at",
+    "revoked_at",
+    "reason",
+];
+
+impl Tabular for TokenView {
+    fn headers() -> &'static [&'static str] {
+        VIEW_HEADERS
+    }
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.kind.to_owned(),
+            cell(self.label.as_ref()),
+            cell(self.principal.as_ref()),
+            self.state.as_str().to_owned(),
+            self.created_at.clone(),
+            self.expires_at.clone(),
+            cell(self.uses.as_ref()),
+            cell_list(&self.machines),
+            cell(self.last_used_at.as_ref()),
+            cell(self.revoked_at.as_ref()),
+            cell(self.reason.as_ref()),
+        ]
+    }
+}
+
+impl Tabular for Created {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "token",
+            "id",
+            "kind",
+            "label",
+            "principal",
+            "state",
+            "created_at",
+            "expires_at",
+            "uses",
+            "machines",
+            "last_used_at",
+            "revoked_at",
+            "reason",
+        ]
+    }
+    fn row(&self) -> Vec<String> {
+        let mut r = vec![self.token.clone()];
+        r.extend(self.record.row());
+        r
+    }
+}
+
+impl Command for Cli {
+    fn global(&self) -> &Global {
+        &self.global
+    }
+
+    fn run(self, app: &mut App) -> Result<Exit> {
+        let ctx = Ctx::local();
+        match self.cmd {
+            Cmd::Create(a) => {
+                let req = CreateRequest {
+                    kind: a.kind.into(),
+                    ttl: a.ttl,
+                    allow_long_ttl: a.allow_long_ttl,
+                    max_uses: a.max_uses,
+                    label: a.label,
+                    principal: a.principal,
+                    scopes: a.scope,
+                };
+                req.validate()?;
+                let created = token::create(app.store()?, &ctx, &req)?;
+                if app.global.quiet {
+                    app.out.line(&created.token)?;
+                } else {
+                    app.out.record(&created)?;
+                }
+            }
+            Cmd::List(a) => {
+                let list = token::list(app.store()?, ctx.now, a.kind.map(Into::into), a.state)?;
+                app.out.list(&list)?;
+            }
+            Cmd::Show { id } => {
+                token::parse_id(&id)?;
+                let view = token::show(app.store()?, ctx.now, &id)?;
+                app.out.record(&view)?;
+            }
+            Cmd::Revoke { ids, reason } => {
+                let ids = expand_ids(&ids, std::io::stdin().lock())?;
+                for id in &ids {
+                    token::parse_id(id)?;
+                }
+                let revoked = token::revoke(app.store()?, &ctx, &ids, reason.as_deref())?;
+                app.out.list(&revoked)?;
+            }
+            Cmd::Prune { older_than } => {
+                let pruned = token::prune(app.store()?, &ctx, older_than)?;
+                app.note(&format!("pruned {} token record(s)", pruned.len()));
+                app.out.list(&pruned)?;
+            }
+            Cmd::Verify => {
+                let raw = read_text(std::io::stdin().lock(), "stdin")?;
+                let (view, refusal) = token::verify(app.store()?, ctx.now, &raw)?;
+                app.out.record(&view)?;
+                if let Some(e) = refusal {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Exit::Success)
+    }
+}

@@ -1,0 +1,303 @@
+//! Credentials on the wire and at rest: the `<prefix>_<id>_<secret><checksum>`
+//! token format, argon2id hashing, HMAC-SHA256 with the server pepper, and
+//! constant-time comparison. Nothing here touches the database.
+
+use std::fmt;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use hmac::{Hmac, KeyInit, Mac};
+use rand::RngExt;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const ID_ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// Length of the public id part.
+pub const ID_LEN: usize = 12;
+/// Length of the secret part: 43 base62 characters carry 256.03 bits.
+pub const SECRET_LEN: usize = 43;
+/// Length of the CRC32 checksum in base62 (62^6 > 2^32).
+pub const CHECKSUM_LEN: usize = 6;
+
+/// What a credential is for; decides its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialKind {
+    /// Lets one machine join the fleet (`mte_`).
+    Enrol,
+    /// Authenticates a principal to `serve` (`mta_`).
+    Api,
+    /// A worker's short-lived session credential (`mtw_`).
+    Worker,
+}
+
+impl CredentialKind {
+    /// The wire prefix.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            CredentialKind::Enrol => "mte",
+            CredentialKind::Api => "mta",
+            CredentialKind::Worker => "mtw",
+        }
+    }
+
+    /// The name used in records and flags.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Enrol => "enrol",
+            CredentialKind::Api => "api",
+            CredentialKind::Worker => "worker",
+        }
+    }
+
+    fn from_prefix(prefix: &str) -> Option<Self> {
+        match prefix {
+            "mte" => Some(CredentialKind::Enrol),
+            "mta" => Some(CredentialKind::Api),
+            "mtw" => Some(CredentialKind::Worker),
+            _ => None,
+        }
+    }
+}
+
+/// Why a string is not a well-formed credential. Detected without any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatError {
+    /// Not shaped like a moat credential at all.
+    Invalid,
+    /// Shaped right, but the checksum does not match: a typo or a truncation.
+    ChecksumMismatch,
+}
+
+impl FormatError {
+    /// The stable refusal code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            FormatError::Invalid => "invalid_token",
+            FormatError::ChecksumMismatch => "checksum_mismatch",
+        }
+    }
+
+    /// A message for people (never echoes the input).
+    pub const fn message(self) -> &'static str {
+        match self {
+            FormatError::Invalid => {
+                "this is not a moat token (expected mte_, mta_ or mtw_ followed by an id, a secret and a checksum)"
+            }
+            FormatError::ChecksumMismatch => {
+                "the token's checksum does not match: it was mistyped or truncated"
+            }
+        }
+    }
+}
+
+/// A raw credential. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawCredential {
+    pub kind: CredentialKind,
+    /// The public id (lowercase base36).
+    pub id: String,
+    secret: String,
+}
+
+impl fmt::Debug for RawCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCredential")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl RawCredential {
+    /// A fresh credential with a random id and a 256-bit secret.
+    pub fn generate(kind: CredentialKind) -> Self {
+        let mut rng = rand::rng();
+        let id = (0..ID_LEN)
+            .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+            .collect();
+        let secret = (0..SECRET_LEN)
+            .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+            .collect();
+        RawCredential { kind, id, secret }
+    }
+
+    /// The secret part, for hashing. Handle with care.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The full wire form `<prefix>_<id>_<secret><checksum>`.
+    pub fn expose(&self) -> String {
+        let body = format!("{}_{}_{}", self.kind.prefix(), self.id, self.secret);
+        let sum = checksum(&body);
+        body + &sum
+    }
+
+    /// Parse and checksum-verify a wire-form credential.
+    pub fn parse(input: &str) -> Result<Self, FormatError> {
+        let s = input.trim();
+        let (prefix, rest) = s.split_once('_').ok_or(FormatError::Invalid)?;
+        let kind = CredentialKind::from_prefix(prefix).ok_or(FormatError::Invalid)?;
+        let (id, tail) = rest.split_once('_').ok_or(FormatError::Invalid)?;
+        if id.len() != ID_LEN || !id.bytes().all(|b| ID_ALPHABET.contains(&b)) {
+            return Err(FormatError::Invalid);
+        }
+        if tail.len() != SECRET_LEN + CHECKSUM_LEN || !tail.bytes().all(|b| BASE62.contains(&b)) {
+            return Err(FormatError::Invalid);
+        }
+        let (secret, sum) = tail.split_at(SECRET_LEN);
+        let body = &s[..s.len() - CHECKSUM_LEN];
+        if !ct_eq(checksum(body).as_bytes(), sum.as_bytes()) {
+            return Err(FormatError::ChecksumMismatch);
+        }
+        Ok(RawCredential {
+            kind,
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+}
+
+/// CRC32 of `body`, as six base62 digits.
+fn checksum(body: &str) -> String {
+    let mut n = u64::from(crc32fast::hash(body.as_bytes()));
+    let mut out = [b'0'; CHECKSUM_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// True when `s` is a well-formed public id.
+pub fn is_valid_id(s: &str) -> bool {
+    s.len() == ID_LEN && s.bytes().all(|b| ID_ALPHABET.contains(&b))
+}
+
+/// Hash a secret as an argon2id PHC string (OWASP parameters: m=19 MiB, t=2, p=1).
+pub fn hash_secret(secret: &str) -> crate::Result<String> {
+    Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| crate::Error::internal(format!("argon2 hashing failed: {e}")))
+}
+
+/// Verify a secret against a stored PHC string. Constant-time in the secret.
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(secret.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// HMAC-SHA256 keyed with the pepper.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so construction cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time equality of two byte strings.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_round_trip() {
+        for kind in [
+            CredentialKind::Enrol,
+            CredentialKind::Api,
+            CredentialKind::Worker,
+        ] {
+            let raw = RawCredential::generate(kind);
+            let wire = raw.expose();
+            assert!(wire.starts_with(&format!("{}_", kind.prefix())));
+            assert_eq!(wire.len(), 3 + 1 + ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN);
+            assert_eq!(RawCredential::parse(&wire).unwrap(), raw);
+        }
+    }
+
+    #[test]
+    fn secret_carries_at_least_256_bits() {
+        assert!((SECRET_LEN as f64) * 62f64.log2() >= 256.0);
+    }
+
+    #[test]
+    fn any_single_character_typo_is_caught() {
+        let wire = RawCredential::generate(CredentialKind::Enrol).expose();
+        let start = "mte_".len() + ID_LEN + 1;
+        for i in start..wire.len() {
+            let mut bytes = wire.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+            let typo = String::from_utf8(bytes).unwrap();
+            assert_eq!(
+                RawCredential::parse(&typo),
+                Err(FormatError::ChecksumMismatch),
+                "position {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_tokens_are_invalid() {
+        for s in [
+            "",
+            "hello",
+            "mte_",
+            "xyz_abcdefabcdef_x",
+            "mte_ABCDEFGHIJKL_x",
+        ] {
+            assert_eq!(RawCredential::parse(s), Err(FormatError::Invalid), "{s}");
+        }
+        let wire = RawCredential::generate(CredentialKind::Api).expose();
+        assert_eq!(
+            RawCredential::parse(&wire[..wire.len() - 1]),
+            Err(FormatError::Invalid)
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let raw = RawCredential::generate(CredentialKind::Enrol);
+        assert!(!format!("{raw:?}").contains(raw.secret()));
+    }
+
+    #[test]
+    fn argon2_hash_verifies_only_the_right_secret() {
+        let raw = RawCredential::generate(CredentialKind::Enrol);
+        let phc = hash_secret(raw.secret()).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(!phc.contains(raw.secret()));
+        assert!(verify_secret(raw.secret(), &phc));
+        assert!(!verify_secret("wrong", &phc));
+        assert!(!verify_secret(raw.secret(), "not a phc string"));
+    }
+
+    #[test]
+    fn hmac_depends_on_key_and_data() {
+        let a = hmac_sha256(b"k1", &[b"data"]);
+        assert_ne!(a, hmac_sha256(b"k2", &[b"data"]));
+        assert_ne!(a, hmac_sha256(b"k1", &[b"datb"]));
+        assert_eq!(a, hmac_sha256(b"k1", &[b"da", b"ta"]));
+        assert_eq!(hex(&[0, 255]), "00ff");
+    }
+}

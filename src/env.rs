@@ -1,0 +1,52 @@
+//! Every environment variable moat reads, defined once. clap's `env = ...`
+//! attributes use these constants and the man pages list this table.
+
+pub const STATE: &str = "MOAT_STATE";
+pub const SERVER: &str = "MOAT_SERVER";
+pub const AUTH_TOKEN: &str = "MOAT_AUTH_TOKEN";
+pub const AUTH_TOKEN_FILE: &str = "MOAT_AUTH_TOKEN_FILE";
+pub const FORMAT: &str = "MOAT_FORMAT";
+pub const NO_COLOR: &str = "NO_COLOR";
+pub const JWT_SECRET: &str = "MOAT_JWT_SECRET";
+pub const USERS: &str = "MOAT_USERS";
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+
+/// (name, meaning) for documentation.
+pub const ALL: &[(&str, &str)] = &[
+    (
+        STATE,
+        "path of the state file (same as --state); default $XDG_DATA_HOME/moat/state.db",
+    ),
+    (
+        XDG_DATA_HOME,
+        "base of the default state path (default ~/.local/share)",
+    ),
+    (
+        SERVER,
+        "URL of a moat serve to talk to instead of the local state file (same as --server)",
+    ),
+    (
+        AUTH_TOKEN,
+        "api token (mta_...) or JWT for remote mode; prefer MOAT_AUTH_TOKEN_FILE",
+    ),
+    (
+        AUTH_TOKEN_FILE,
+        "file holding the api token or JWT for remote mode (same as --auth-token-file)",
+    ),
+    (
+        FORMAT,
+        "output format: table, json or ndjson (same as --format)",
+    ),
+    (
+        NO_COLOR,
+        "when set and not empty, no colour in output (same as --no-color)",
+    ),
+    (
+        JWT_SECRET,
+        "serve: HS256 secret for JWT auth, at least 32 bytes",
+    ),
+    (
+        USERS,
+        "serve: authoritative user:role list for JWT auth, e.g. alice:admin,bob:viewer",
+    ),
+];

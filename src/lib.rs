@@ -1,0 +1,28 @@
+//! moat: the trust layer of a remote-execution control plane.
+//!
+//! One library behind six binaries (`token`, `grant`, `reload`, `worker`,
+//! `audit`, `serve`). `../DESIGN.md` is the contract; modules are named after
+//! the domain:
+//!
+//! - [`credential`]: token wire format, argon2id, HMAC, constant-time compare
+//! - [`store`]: the SQLite state file, its key, migrations and all SQL
+//! - [`token`]: token lifecycle and redemption
+//! - [`audit`]: the hash-chained audit trail
+//! - [`policy`]: principals, actions, resource patterns, scopes (pure)
+//! - [`cli`], [`output`], [`input`]: the shared command-line layer
+//! - [`docs`]: man pages and shell completions from the clap definitions
+
+pub mod audit;
+pub mod cli;
+pub mod credential;
+pub mod docs;
+pub mod env;
+pub mod error;
+pub mod input;
+pub mod output;
+pub mod policy;
+pub mod store;
+pub mod time;
+pub mod token;
+
+pub use error::{Error, Exit, Result};

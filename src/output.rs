@@ -1,0 +1,250 @@
+//! Everything that reaches stdout: records as JSON, NDJSON or tables, and
+//! error rendering on stderr. A closed pipe is a quiet success.
+
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use crate::error::{Error, Exit, Result};
+
+/// Output format (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table, for people.
+    Table,
+    /// One JSON value: an object for a record, an array for a list.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl Format {
+    /// The explicit choice, or `table` on a terminal and `json` otherwise.
+    pub fn resolve(explicit: Option<Format>) -> Format {
+        explicit.unwrap_or_else(|| {
+            if io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Json
+            }
+        })
+    }
+}
+
+/// A record that can be shown as a table row.
+pub trait Tabular: Serialize {
+    /// Column headers.
+    fn headers() -> &'static [&'static str];
+    /// Cells, one per header.
+    fn row(&self) -> Vec<String>;
+}
+
+/// Writes records to stdout in the chosen format.
+pub struct Output {
+    pub format: Format,
+    out: Box<dyn Write>,
+}
+
+fn write_err(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Error::new(Exit::Success, "broken_pipe", "stdout was closed")
+    } else {
+        Error::io("writing to stdout", e)
+    }
+}
+
+impl Output {
+    /// Output to the process's stdout.
+    pub fn stdout(format: Format) -> Self {
+        Output {
+            format,
+            out: Box::new(io::BufWriter::new(io::stdout())),
+        }
+    }
+
+    /// Output to any writer (tests).
+    pub fn to_writer(format: Format, out: Box<dyn Write>) -> Self {
+        Output { format, out }
+    }
+
+    /// Print one record.
+    pub fn record<T: Tabular>(&mut self, r: &T) -> Result<()> {
+        match self.format {
+            Format::Json | Format::Ndjson => self.json_line(r),
+            Format::Table => {
+                let mut b = Builder::default();
+                for (h, v) in T::headers().iter().zip(r.row()) {
+                    b.push_record([h.to_string(), v]);
+                }
+                let mut t = b.build();
+                t.with(Style::blank());
+                self.line(&t.to_string())
+            }
+        }
+    }
+
+    /// Print a list of records.
+    pub fn list<T: Tabular>(&mut self, items: &[T]) -> Result<()> {
+        match self.format {
+            Format::Json => self.json_line(&items),
+            Format::Ndjson => {
+                for i in items {
+                    self.json_line(i)?;
+                }
+                Ok(())
+            }
+            Format::Table => {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                let mut b = Builder::default();
+                b.push_record(T::headers().iter().map(|h| h.to_uppercase()));
+                for i in items {
+                    b.push_record(i.row());
+                }
+                let mut t = b.build();
+                t.with(Style::blank());
+                self.line(&t.to_string())
+            }
+        }
+    }
+
+    /// Print any serializable value as JSON (one line), whatever the format.
+    pub fn json_line<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, v).map_err(|e| {
+            if e.is_io() {
+                write_err(io::Error::from(e))
+            } else {
+                Error::internal(format!("encoding JSON: {e}"))
+            }
+        })?;
+        self.out.write_all(b"\n").map_err(write_err)
+    }
+
+    /// Print one line of text.
+    pub fn line(&mut self, s: &str) -> Result<()> {
+        self.out.write_all(s.as_bytes()).map_err(write_err)?;
+        self.out.write_all(b"\n").map_err(write_err)
+    }
+
+    /// Flush buffered output.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(write_err)
+    }
+}
+
+/// Render a cell: `-` for nothing, lists joined by commas.
+pub fn cell<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// Join a list for a table cell (`-` when empty).
+pub fn cell_list(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(",")
+    }
+}
+
+/// Print an error on stderr as DESIGN §2 says: `<bin>: error: <message>`,
+/// `hint: ...`, and with a JSON format also `{"error":{...}}`.
+pub fn render_error(bin: &str, err: &Error, format: Format, color: bool) {
+    let mut stderr = io::stderr().lock();
+    let label = if color {
+        "\x1b[1;31merror\x1b[0m"
+    } else {
+        "error"
+    };
+    let _ = writeln!(stderr, "{bin}: {label}: {}", err.message);
+    if let Some(h) = &err.hint {
+        let _ = writeln!(stderr, "hint: {h}");
+    }
+    if matches!(format, Format::Json | Format::Ndjson) {
+        let v = serde_json::json!({"error": {"code": err.code, "message": err.message, "hint": err.hint}});
+        let _ = writeln!(stderr, "{v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Serialize)]
+    struct R {
+        id: String,
+        n: u32,
+    }
+    impl Tabular for R {
+        fn headers() -> &'static [&'static str] {
+            &["id", "n"]
+        }
+        fn row(&self) -> Vec<String> {
+            vec![self.id.clone(), self.n.to_string()]
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn render(format: Format, items: &[R]) -> String {
+        let buf = Buf::default();
+        let mut o = Output::to_writer(format, Box::new(buf.clone()));
+        o.list(items).unwrap();
+        o.flush().unwrap();
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn formats_round_trip_through_serde() {
+        let items = [
+            R {
+                id: "a".into(),
+                n: 1,
+            },
+            R {
+                id: "b".into(),
+                n: 2,
+            },
+        ];
+        let json: serde_json::Value = serde_json::from_str(&render(Format::Json, &items)).unwrap();
+        assert_eq!(json, serde_json::json!([{"id":"a","n":1},{"id":"b","n":2}]));
+        let nd = render(Format::Ndjson, &items);
+        let lines: Vec<serde_json::Value> = nd
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["id"], "b");
+        let table = render(Format::Table, &items);
+        assert!(table.contains("ID") && table.contains('b'), "{table}");
+    }
+
+    #[test]
+    fn broken_pipe_is_success() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+        }
+        let mut o = Output::to_writer(Format::Json, Box::new(Closed));
+        let e = o.line("x").unwrap_err();
+        assert_eq!(e.exit, Exit::Success);
+    }
+}

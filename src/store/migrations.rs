@@ -1,0 +1,86 @@
+//! Schema migrations: an append-only list. Never edit or reorder an entry;
+//! add a new one. `PRAGMA user_version` records how many have run.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Exit, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: tokens, their machine bindings, the audit chain, and a key/value meta table.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id           TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('enrol', 'api')),
+        secret_hash  TEXT NOT NULL,
+        label        TEXT,
+        principal    TEXT,
+        scopes       TEXT NOT NULL DEFAULT '[]',
+        max_uses     INTEGER,
+        created_at   INTEGER NOT NULL,
+        created_by   TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        revoked_at   INTEGER,
+        reason       TEXT,
+        last_used_at INTEGER
+    );
+    CREATE INDEX tokens_by_expiry ON tokens (expires_at);
+    CREATE TABLE token_bindings (
+        token_id   TEXT NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+        machine_id TEXT NOT NULL,
+        bound_at   INTEGER NOT NULL,
+        PRIMARY KEY (token_id, machine_id)
+    );
+    CREATE TABLE audit_events (
+        seq        INTEGER PRIMARY KEY,
+        ts         INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        target     TEXT,
+        outcome    TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        request_id TEXT,
+        details    TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_by_ts ON audit_events (ts);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the database up to `SCHEMA_VERSION` in one exclusive transaction,
+/// or refuse a database written by a newer moat.
+pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    // Re-read under the lock: another process may have migrated meanwhile.
+    let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::new(
+            Exit::Unavailable,
+            "state_too_new",
+            format!(
+                "{} has schema version {current}, newer than this moat understands ({SCHEMA_VERSION})",
+                path.display()
+            ),
+        )
+        .with_hint("upgrade moat; an older binary must not write to a newer state file"));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! The state file: opening it safely (permissions, pepper key, WAL, busy
+//! timeout), migrations, and transactions. All SQL lives under this module.
+
+mod audit;
+mod migrations;
+mod tokens;
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngExt;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Exit, Result};
+
+pub use audit::AuditQuery;
+pub use migrations::SCHEMA_VERSION;
+pub use tokens::{TokenFilter, TokenRow};
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Length of the pepper in `state.key`.
+pub const KEY_LEN: usize = 32;
+
+/// An open state file with its pepper.
+pub struct Store {
+    conn: Connection,
+    pepper: [u8; KEY_LEN],
+    path: PathBuf,
+}
+
+/// A transaction on the state file. Reads and writes go through its methods.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    pepper: &'a [u8; KEY_LEN],
+}
+
+impl Store {
+    /// Open (creating if needed) the state file at `path` and its key file.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let key_path = key_path(path);
+        let db_is_empty = match fs::metadata(path) {
+            Ok(m) => m.len() == 0,
+            Err(e) if e.kind() == ErrorKind::NotFound => true,
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        };
+        let pepper = load_or_create_key(&key_path, db_is_empty)?;
+        create_private_file(path)?;
+        check_private(path, "state file")?;
+
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::new(
+                Exit::Unavailable,
+                "state_unavailable",
+                format!("could not put {} in WAL mode (got {mode})", path.display()),
+            ));
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut store = Store {
+            conn,
+            pepper,
+            path: path.to_owned(),
+        };
+        migrations::run(&mut store.conn, path)?;
+        Ok(store)
+    }
+
+    /// The state file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pepper. Only HMAC code should need it.
+    pub fn pepper(&self) -> &[u8; KEY_LEN] {
+        &self.pepper
+    }
+
+    /// Run `f` in a write transaction (`BEGIN IMMEDIATE`): other writers queue
+    /// behind it, and nothing is written unless `f` returns `Ok`.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = Tx {
+            tx,
+            pepper: &self.pepper,
+        };
+        let out = f(&mut tx)?;
+        tx.tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` in a read transaction: one consistent snapshot.
+    pub fn read<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut tx = Tx {
+            tx,
+            pepper: &self.pepper,
+        };
+        f(&mut tx)
+    }
+}
+
+/// The key file that belongs to a state file: `state.db` → `state.key`.
+pub fn key_path(state: &Path) -> PathBuf {
+    state.with_extension("key")
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(format!("cannot create {}", path.display()), e)),
+    }
+}
+
+/// Refuse a file that group or others can read or write.
+pub fn check_private(path: &Path, what: &str) -> Result<()> {
+    let meta =
+        fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::new(
+            Exit::Unavailable,
+            "insecure_permissions",
+            format!(
+                "{what} {} has mode {mode:o}: group or others can access it",
+                path.display()
+            ),
+        )
+        .with_hint(format!("run: chmod 600 {}", path.display())));
+    }
+    Ok(())
+}
+
+/// Read the pepper, creating it (atomically, 0600) when this is a new state.
+fn load_or_create_key(path: &Path, may_create: bool) -> Result<[u8; KEY_LEN]> {
+    if !path.exists() {
+        if !may_create {
+            return Err(Error::new(
+                Exit::Unavailable,
+                "key_missing",
+                format!(
+                    "the key file {} is missing but the state file already holds data",
+                    path.display()
+                ),
+            )
+            .with_hint("restore state.key from backup; without it no credential or audit hash can be checked"));
+        }
+        let mut key = [0u8; KEY_LEN];
+        rand::rng().fill(&mut key[..]);
+        let tmp = path.with_extension(format!("key.tmp{}", rand::rng().random::<u64>()));
+        let write_tmp = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&key)?;
+            f.sync_all()
+        };
+        write_tmp().map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+        // hard_link fails if another process created the key first; theirs wins.
+        let linked = fs::hard_link(&tmp, path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(format!("cannot create {}", path.display()), e)),
+        }
+    }
+    check_private(path, "key file")?;
+    let mut buf = Vec::with_capacity(KEY_LEN);
+    fs::File::open(path)
+        .and_then(|f| f.take(KEY_LEN as u64 + 1).read_to_end(&mut buf))
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    <[u8; KEY_LEN]>::try_from(buf.as_slice()).map_err(|_| {
+        Error::new(
+            Exit::Unavailable,
+            "key_invalid",
+            format!(
+                "the key file {} must hold exactly {KEY_LEN} bytes",
+                path.display()
+            ),
+        )
+    })
+}

@@ -1,0 +1,154 @@
+//! SQL for tokens and their machine bindings.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
+use crate::credential::CredentialKind;
+use crate::error::{Error, Result};
+use crate::time::Millis;
+
+/// A token record as stored (the secret only as its argon2id hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub secret_hash: String,
+    pub label: Option<String>,
+    pub principal: Option<String>,
+    pub scopes: Vec<String>,
+    /// `None`: unlimited (enrol) or not applicable (api).
+    pub max_uses: Option<i64>,
+    pub created_at: Millis,
+    pub created_by: String,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
+    pub reason: Option<String>,
+    pub last_used_at: Option<Millis>,
+    /// Machine ids bound to this token, oldest first.
+    pub machines: Vec<String>,
+}
+
+/// Which tokens to read.
+#[derive(Debug, Default, Clone)]
+pub struct TokenFilter {
+    pub kind: Option<CredentialKind>,
+}
+
+const SELECT: &str = "SELECT t.id, t.kind, t.secret_hash, t.label, t.principal, t.scopes,
+        t.max_uses, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.reason,
+        t.last_used_at,
+        (SELECT json_group_array(machine_id) FROM
+            (SELECT machine_id FROM token_bindings b WHERE b.token_id = t.id ORDER BY bound_at, machine_id))
+     FROM tokens t";
+
+fn row_to_token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    let kind: String = r.get(1)?;
+    let scopes: String = r.get(5)?;
+    let machines: String = r.get(13)?;
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("bad {what} in tokens table").into(),
+        )
+    };
+    Ok(TokenRow {
+        id: r.get(0)?,
+        kind: match kind.as_str() {
+            "enrol" => CredentialKind::Enrol,
+            "api" => CredentialKind::Api,
+            _ => return Err(bad(1, "kind")),
+        },
+        secret_hash: r.get(2)?,
+        label: r.get(3)?,
+        principal: r.get(4)?,
+        scopes: serde_json::from_str(&scopes).map_err(|_| bad(5, "scopes"))?,
+        max_uses: r.get(6)?,
+        created_at: r.get(7)?,
+        created_by: r.get(8)?,
+        expires_at: r.get(9)?,
+        revoked_at: r.get(10)?,
+        reason: r.get(11)?,
+        last_used_at: r.get(12)?,
+        machines: serde_json::from_str(&machines).map_err(|_| bad(13, "bindings"))?,
+    })
+}
+
+impl Tx<'_> {
+    /// Insert a new token record.
+    pub fn insert_token(&mut self, t: &TokenRow) -> Result<()> {
+        let scopes = serde_json::to_string(&t.scopes)
+            .map_err(|e| Error::internal(format!("encoding scopes: {e}")))?;
+        self.tx.execute(
+            "INSERT INTO tokens (id, kind, secret_hash, label, principal, scopes, max_uses,
+                created_at, created_by, expires_at, revoked_at, reason, last_used_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                t.id,
+                t.kind.as_str(),
+                t.secret_hash,
+                t.label,
+                t.principal,
+                scopes,
+                t.max_uses,
+                t.created_at,
+                t.created_by,
+                t.expires_at,
+                t.revoked_at,
+                t.reason,
+                t.last_used_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One token by id.
+    pub fn token(&self, id: &str) -> Result<Option<TokenRow>> {
+        Ok(self
+            .tx
+            .query_row(&format!("{SELECT} WHERE t.id = ?1"), [id], row_to_token)
+            .optional()?)
+    }
+
+    /// Tokens matching `f`, oldest first.
+    pub fn tokens(&self, f: &TokenFilter) -> Result<Vec<TokenRow>> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "{SELECT} WHERE (?1 IS NULL OR t.kind = ?1) ORDER BY t.created_at, t.id"
+        ))?;
+        let rows = stmt.query_map([f.kind.map(|k| k.as_str())], row_to_token)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Mark a token revoked.
+    pub fn revoke_token(&mut self, id: &str, now: Millis, reason: Option<&str>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET revoked_at = ?2, reason = ?3 WHERE id = ?1",
+            params![id, now, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Delete a token record (its bindings go with it; audit events stay).
+    pub fn delete_token(&mut self, id: &str) -> Result<()> {
+        self.tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Bind a machine to a token and note the use.
+    pub fn bind_machine(&mut self, token_id: &str, machine_id: &str, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO token_bindings (token_id, machine_id, bound_at) VALUES (?1, ?2, ?3)",
+            params![token_id, machine_id, now],
+        )?;
+        self.touch_token(token_id, now)
+    }
+
+    /// Record that a token was used.
+    pub fn touch_token(&mut self, id: &str, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,553 @@
+//! Token operations (DESIGN §4): create, list, show, revoke, prune, verify,
+//! and redemption — the atomic binding of a machine to an enrol token.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{NewEvent, types};
+use crate::credential::{self, CredentialKind, FormatError, RawCredential};
+use crate::error::{Error, Exit, Result};
+use crate::policy::{Principal, Scope};
+use crate::store::{Store, TokenFilter, TokenRow, Tx};
+use crate::time::{Millis, duration_ms, format_duration, rfc3339};
+
+/// Default lifetime of an enrol token.
+pub const ENROL_DEFAULT_TTL: Duration = Duration::from_secs(3_600);
+/// Longest enrol token lifetime without `--allow-long-ttl`.
+pub const ENROL_MAX_TTL: Duration = Duration::from_secs(24 * 3_600);
+/// Default lifetime of an api token.
+pub const API_DEFAULT_TTL: Duration = Duration::from_secs(30 * 86_400);
+/// Longest lifetime of any token.
+pub const MAX_TTL: Duration = Duration::from_secs(365 * 86_400);
+/// Longest label.
+const MAX_LABEL: usize = 200;
+
+/// Who performs an operation, and when.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: String,
+    pub now: Millis,
+}
+
+impl Ctx {
+    /// The local operator (`local:$USER`) at the current time.
+    pub fn local() -> Self {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| crate::policy::is_ident(u))
+            .unwrap_or_else(|| "unknown".into());
+        Ctx {
+            actor: format!("local:{user}"),
+            now: crate::time::now_ms(),
+        }
+    }
+}
+
+/// The computed lifecycle state of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenState {
+    /// Unused and valid.
+    Pending,
+    /// Used by some machines (or, for api tokens, used at least once) and still valid.
+    Bound,
+    /// Every use is bound; no new machine may enrol.
+    Exhausted,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl TokenState {
+    /// The state's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Pending => "pending",
+            TokenState::Bound => "bound",
+            TokenState::Exhausted => "exhausted",
+            TokenState::Expired => "expired",
+            TokenState::Revoked => "revoked",
+        }
+    }
+}
+
+/// The state of `t` at time `now`.
+pub fn state_of(t: &TokenRow, now: Millis) -> TokenState {
+    let used = match t.kind {
+        CredentialKind::Api => t.last_used_at.is_some(),
+        _ => !t.machines.is_empty(),
+    };
+    if t.revoked_at.is_some() {
+        TokenState::Revoked
+    } else if t.expires_at <= now {
+        TokenState::Expired
+    } else if t.kind == CredentialKind::Enrol
+        && t.max_uses.is_some_and(|m| t.machines.len() as i64 >= m)
+    {
+        TokenState::Exhausted
+    } else if used {
+        TokenState::Bound
+    } else {
+        TokenState::Pending
+    }
+}
+
+/// A token as shown by `list`, `show` and `create` (never the secret or its hash).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TokenView {
+    pub id: String,
+    pub kind: &'static str,
+    pub label: Option<String>,
+    pub principal: Option<String>,
+    pub scopes: Vec<String>,
+    pub state: TokenState,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: String,
+    /// `bound/max` for enrol tokens (`max` may be `unlimited`); null for api tokens.
+    pub uses: Option<String>,
+    pub machines: Vec<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl TokenView {
+    /// Present a stored row.
+    pub fn new(t: &TokenRow, now: Millis) -> Self {
+        let uses = (t.kind == CredentialKind::Enrol).then(|| {
+            let max = t
+                .max_uses
+                .map_or_else(|| "unlimited".to_owned(), |m| m.to_string());
+            format!("{}/{max}", t.machines.len())
+        });
+        TokenView {
+            id: display_id(&t.id),
+            kind: t.kind.as_str(),
+            label: t.label.clone(),
+            principal: t.principal.clone(),
+            scopes: t.scopes.clone(),
+            state: state_of(t, now),
+            created_at: rfc3339(t.created_at),
+            created_by: t.created_by.clone(),
+            expires_at: rfc3339(t.expires_at),
+            uses,
+            machines: t.machines.clone(),
+            last_used_at: t.last_used_at.map(rfc3339),
+            revoked_at: t.revoked_at.map(rfc3339),
+            reason: t.reason.clone(),
+        }
+    }
+}
+
+/// The output of `token create`: the raw token (shown once) and its record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    pub token: String,
+    #[serde(flatten)]
+    pub record: TokenView,
+}
+
+/// `tok_<id>`.
+pub fn display_id(id: &str) -> String {
+    format!("tok_{id}")
+}
+
+/// Accept `tok_<id>` or a bare id; anything else is invalid input.
+pub fn parse_id(s: &str) -> Result<String> {
+    let bare = s.strip_prefix("tok_").unwrap_or(s);
+    if credential::is_valid_id(bare) {
+        Ok(bare.to_owned())
+    } else {
+        Err(Error::usage(format!("'{}' is not a token id", truncate(s)))
+            .with_hint("token ids look like tok_0a1b2c3d4e5f; see `token list`"))
+    }
+}
+
+/// Shorten user input echoed in messages.
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+/// How many machines an enrol token may bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxUses {
+    Limited(u32),
+    Unlimited,
+}
+
+impl std::str::FromStr for MaxUses {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "unlimited" {
+            return Ok(MaxUses::Unlimited);
+        }
+        match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(MaxUses::Limited(n)),
+            _ => Err(
+                Error::usage(format!("invalid --max-uses '{}'", truncate(s)))
+                    .with_hint("give a whole number of machines (1 or more) or `unlimited`"),
+            ),
+        }
+    }
+}
+
+/// What `token create` asks for.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub kind: CredentialKind,
+    pub ttl: Option<Duration>,
+    pub allow_long_ttl: bool,
+    pub max_uses: Option<MaxUses>,
+    pub label: Option<String>,
+    pub principal: Option<Principal>,
+    pub scopes: Vec<Scope>,
+}
+
+impl CreateRequest {
+    /// Check every field and resolve defaults; returns (ttl, max_uses).
+    pub fn validate(&self) -> Result<(Duration, Option<i64>)> {
+        if let Some(l) = &self.label {
+            if l.chars().count() > MAX_LABEL || l.chars().any(char::is_control) {
+                return Err(Error::usage(format!(
+                    "a label must be at most {MAX_LABEL} characters with no control characters"
+                )));
+            }
+        }
+        match self.kind {
+            CredentialKind::Enrol => {
+                if self.principal.is_some() || !self.scopes.is_empty() {
+                    return Err(
+                        Error::usage("--principal and --scope apply to api tokens only")
+                            .with_hint("add --kind api"),
+                    );
+                }
+                let ttl = self.ttl.unwrap_or(ENROL_DEFAULT_TTL);
+                let max = if self.allow_long_ttl {
+                    MAX_TTL
+                } else {
+                    ENROL_MAX_TTL
+                };
+                check_ttl(ttl, max, !self.allow_long_ttl)?;
+                let uses = match self.max_uses.unwrap_or(MaxUses::Limited(1)) {
+                    MaxUses::Limited(n) => Some(i64::from(n)),
+                    MaxUses::Unlimited => None,
+                };
+                Ok((ttl, uses))
+            }
+            CredentialKind::Api => {
+                if self.principal.is_none() {
+                    return Err(Error::usage("an api token needs --principal")
+                        .with_hint("for example --principal user:alice"));
+                }
+                if self.max_uses.is_some() {
+                    return Err(Error::usage("--max-uses applies to enrol tokens only"));
+                }
+                if self.allow_long_ttl {
+                    return Err(
+                        Error::usage("--allow-long-ttl applies to enrol tokens only")
+                            .with_hint("api tokens may live up to 365d"),
+                    );
+                }
+                let ttl = self.ttl.unwrap_or(API_DEFAULT_TTL);
+                check_ttl(ttl, MAX_TTL, false)?;
+                Ok((ttl, None))
+            }
+            CredentialKind::Worker => Err(Error::usage(
+                "worker credentials are issued by serve at enrolment, not created by hand",
+            )),
+        }
+    }
+}
+
+fn check_ttl(ttl: Duration, max: Duration, long_allowed_with_flag: bool) -> Result<()> {
+    if ttl.is_zero() {
+        return Err(Error::usage("--ttl must be longer than 0s"));
+    }
+    if ttl > max {
+        let mut e = Error::usage(format!(
+            "--ttl {} is longer than the maximum of {}",
+            format_duration(ttl),
+            format_duration(max)
+        ));
+        if long_allowed_with_flag {
+            e = e.with_hint("enrol tokens should live hours, not days; add --allow-long-ttl if you really need up to 365d");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Create a token. Returns the raw token once; only its argon2id hash is stored.
+pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Created> {
+    let (ttl, max_uses) = req.validate()?;
+    let raw = RawCredential::generate(req.kind);
+    // Hash before taking the write lock: argon2 is the slow part.
+    let secret_hash = credential::hash_secret(raw.secret())?;
+    let row = TokenRow {
+        id: raw.id.clone(),
+        kind: req.kind,
+        secret_hash,
+        label: req.label.clone(),
+        principal: req.principal.as_ref().map(|p| p.to_string()),
+        scopes: req.scopes.iter().map(|s| s.to_string()).collect(),
+        max_uses,
+        created_at: ctx.now,
+        created_by: ctx.actor.clone(),
+        expires_at: ctx.now.saturating_add(duration_ms(ttl)),
+        revoked_at: None,
+        reason: None,
+        last_used_at: None,
+        machines: vec![],
+    };
+    store.write(|tx| {
+        tx.insert_token(&row)?;
+        let event = NewEvent::new(types::TOKEN_CREATED, &ctx.actor, Some(display_id(&row.id)))
+            .details(json!({
+                "kind": row.kind.as_str(),
+                "label": row.label,
+                "principal": row.principal,
+                "scopes": row.scopes,
+                "max_uses": row.max_uses,
+                "expires_at": rfc3339(row.expires_at),
+            }));
+        tx.append_audit(event, ctx.now)?;
+        Ok(())
+    })?;
+    Ok(Created {
+        token: raw.expose(),
+        record: TokenView::new(&row, ctx.now),
+    })
+}
+
+/// List tokens, optionally by kind and state.
+pub fn list(
+    store: &mut Store,
+    now: Millis,
+    kind: Option<CredentialKind>,
+    state: Option<TokenState>,
+) -> Result<Vec<TokenView>> {
+    let rows = store.read(|tx| tx.tokens(&TokenFilter { kind }))?;
+    Ok(rows
+        .iter()
+        .filter(|t| state.is_none_or(|s| state_of(t, now) == s))
+        .map(|t| TokenView::new(t, now))
+        .collect())
+}
+
+fn get(tx: &Tx<'_>, id: &str) -> Result<TokenRow> {
+    tx.token(id)?.ok_or_else(|| {
+        Error::not_found(format!("no token {}", display_id(id)))
+            .with_hint("see `token list --format json`")
+    })
+}
+
+/// One token by id (`tok_<id>` or bare).
+pub fn show(store: &mut Store, now: Millis, id: &str) -> Result<TokenView> {
+    let id = parse_id(id)?;
+    let row = store.read(|tx| get(tx, &id))?;
+    Ok(TokenView::new(&row, now))
+}
+
+/// Revoke tokens, all or nothing: an unknown or already revoked id changes nothing.
+pub fn revoke(
+    store: &mut Store,
+    ctx: &Ctx,
+    ids: &[String],
+    reason: Option<&str>,
+) -> Result<Vec<TokenView>> {
+    let mut parsed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = parse_id(id)?;
+        if !parsed.contains(&id) {
+            parsed.push(id);
+        }
+    }
+    if let Some(r) = reason {
+        if r.chars().count() > MAX_LABEL || r.chars().any(char::is_control) {
+            return Err(Error::usage(format!(
+                "a reason must be at most {MAX_LABEL} characters with no control characters"
+            )));
+        }
+    }
+    store.write(|tx| {
+        let mut out = Vec::with_capacity(parsed.len());
+        for id in &parsed {
+            let mut row = get(tx, id)?;
+            if row.revoked_at.is_some() {
+                return Err(Error::new(
+                    Exit::Conflict,
+                    "already_revoked",
+                    format!("token {} is already revoked", display_id(id)),
+                )
+                .with_hint("nothing was changed; drop it from the list and retry"));
+            }
+            tx.revoke_token(id, ctx.now, reason)?;
+            row.revoked_at = Some(ctx.now);
+            row.reason = reason.map(str::to_owned);
+            let event = NewEvent::new(types::TOKEN_REVOKED, &ctx.actor, Some(display_id(id)))
+                .details(json!({ "reason": reason, "machines": row.machines }));
+            tx.append_audit(event, ctx.now)?;
+            out.push(TokenView::new(&row, ctx.now));
+        }
+        Ok(out)
+    })
+}
+
+/// Delete expired and revoked tokens whose expiry or revocation is older
+/// than `older_than`. Their audit history stays.
+pub fn prune(store: &mut Store, ctx: &Ctx, older_than: Duration) -> Result<Vec<TokenView>> {
+    let cutoff = ctx.now.saturating_sub(duration_ms(older_than));
+    store.write(|tx| {
+        let rows = tx.tokens(&TokenFilter::default())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let ended = match (row.revoked_at, row.expires_at <= ctx.now) {
+                (Some(at), _) => Some(at),
+                (None, true) => Some(row.expires_at),
+                (None, false) => None,
+            };
+            if ended.is_some_and(|at| at <= cutoff) {
+                let view = TokenView::new(&row, ctx.now);
+                tx.delete_token(&row.id)?;
+                let event = NewEvent::new(types::TOKEN_PRUNED, &ctx.actor, Some(view.id.clone()))
+                    .details(json!({ "state": view.state.as_str(), "kind": view.kind }));
+                tx.append_audit(event, ctx.now)?;
+                out.push(view);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// The refusal error for a token that cannot be used in state `s`, if any.
+pub fn refusal(s: TokenState, id: &str) -> Option<Error> {
+    let (code, what) = match s {
+        TokenState::Expired => ("token_expired", "has expired"),
+        TokenState::Revoked => ("token_revoked", "was revoked"),
+        TokenState::Exhausted => ("token_exhausted", "has no uses left"),
+        TokenState::Pending | TokenState::Bound => return None,
+    };
+    Some(Error::new(
+        Exit::Conflict,
+        code,
+        format!("token {} {what}", display_id(id)),
+    ))
+}
+
+/// Identify a raw token without using it: which record it is, and its state.
+/// Returns the record; `Err` says why the token could not be used now.
+pub fn verify(store: &mut Store, now: Millis, raw: &str) -> Result<(TokenView, Option<Error>)> {
+    let raw =
+        RawCredential::parse(raw).map_err(|e| Error::new(Exit::Usage, e.code(), e.message()))?;
+    if raw.kind == CredentialKind::Worker {
+        return Err(Error::usage(
+            "this is a worker session credential; only serve can check those",
+        ));
+    }
+    let row = store.read(|tx| tx.token(&raw.id))?;
+    let row = match row {
+        Some(r)
+            if r.kind == raw.kind && credential::verify_secret(raw.secret(), &r.secret_hash) =>
+        {
+            r
+        }
+        _ => {
+            return Err(Error::new(
+                Exit::Auth,
+                "invalid_token",
+                "no token in this state file matches (wrong secret, pruned, or from another state file)",
+            ));
+        }
+    };
+    let view = TokenView::new(&row, now);
+    let refusal = refusal(view.state, &row.id);
+    Ok((view, refusal))
+}
+
+/// The result of a successful redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redemption {
+    pub token_id: String,
+    pub machine_id: String,
+    /// False when the machine was already bound (a reconnect).
+    pub new_binding: bool,
+}
+
+/// Is `s` an acceptable machine id: 1–128 of `[A-Za-z0-9._-]`?
+pub fn is_valid_machine_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// Redeem an enrol token for `machine_id`, atomically: under concurrent
+/// redemption a `--max-uses k` token gets exactly k bindings. A machine that
+/// is already bound reconnects without a new binding. Every refusal of a
+/// token that exists is audited with its reason.
+pub fn redeem(store: &mut Store, ctx: &Ctx, raw: &str, machine_id: &str) -> Result<Redemption> {
+    if !is_valid_machine_id(machine_id) {
+        return Err(Error::usage(
+            "a machine id is 1–128 letters, digits, '.', '_' or '-'",
+        ));
+    }
+    let auth_err = |e: FormatError| Error::new(Exit::Auth, e.code(), e.message());
+    let raw = RawCredential::parse(raw).map_err(auth_err)?;
+    if raw.kind != CredentialKind::Enrol {
+        return Err(auth_err(FormatError::Invalid).with_hint("enrol with an mte_ token"));
+    }
+    let stored = store.read(|tx| tx.token(&raw.id))?;
+    let secret_ok = stored.as_ref().is_some_and(|r| {
+        r.kind == CredentialKind::Enrol && credential::verify_secret(raw.secret(), &r.secret_hash)
+    });
+    let target = Some(display_id(&raw.id));
+    let outcome: std::result::Result<Redemption, Error> = store.write(|tx| {
+        let refuse =
+            |tx: &mut Tx<'_>, err: Error| -> Result<std::result::Result<Redemption, Error>> {
+                let event = NewEvent::new(types::ENROLMENT_REFUSED, &ctx.actor, target.clone())
+                    .outcome("failure")
+                    .details(json!({ "reason": err.code, "machine_id": machine_id }));
+                tx.append_audit(event, ctx.now)?;
+                Ok(Err(err))
+            };
+        // Re-read under the write lock: the count of bindings must be current.
+        let row = match tx.token(&raw.id)? {
+            Some(r) if secret_ok => r,
+            _ => {
+                let err = Error::new(Exit::Auth, "invalid_token", "the enrol token is not valid");
+                return refuse(tx, err);
+            }
+        };
+        let state = state_of(&row, ctx.now);
+        let already = row.machines.iter().any(|m| m == machine_id);
+        if state == TokenState::Revoked
+            || (!already && state != TokenState::Pending && state != TokenState::Bound)
+        {
+            let err = refusal(state, &row.id)
+                .unwrap_or_else(|| Error::internal("unexpected token state"));
+            return refuse(tx, err);
+        }
+        if already {
+            tx.touch_token(&row.id, ctx.now)?;
+        } else {
+            tx.bind_machine(&row.id, machine_id, ctx.now)?;
+        }
+        let event = NewEvent::new(types::ENROLMENT_ACCEPTED, &ctx.actor, target.clone())
+            .details(json!({ "machine_id": machine_id, "reconnect": already }));
+        tx.append_audit(event, ctx.now)?;
+        Ok(Ok(Redemption {
+            token_id: display_id(&row.id),
+            machine_id: machine_id.to_owned(),
+            new_binding: !already,
+        }))
+    })?;
+    outcome
+}
