@@ -197,24 +197,22 @@ impl<'a> Verifier<'a> {
             first_bad_seq: self.bad.as_ref().map(|b| b.0),
             problem: self.bad.map(|b| b.1),
         };
-        if out.intact {
-            if let Some(cp) = checkpoint {
-                let problem = match checkpoint_hash_at {
-                    None => Some(format!(
-                        "the checkpoint names event {} but the log ends before it: events were truncated",
-                        cp.seq
-                    )),
-                    Some(h) if !ct_eq(h.as_bytes(), cp.hash.as_bytes()) => Some(format!(
-                        "event {} differs from the checkpoint: the log was rewritten",
-                        cp.seq
-                    )),
-                    Some(_) => None,
-                };
-                if let Some(p) = problem {
-                    out.intact = false;
-                    out.first_bad_seq = Some(cp.seq);
-                    out.problem = Some(p);
-                }
+        if let (true, Some(cp)) = (out.intact, checkpoint) {
+            let problem = match checkpoint_hash_at {
+                None => Some(format!(
+                    "the checkpoint names event {} but the log ends before it: events were truncated",
+                    cp.seq
+                )),
+                Some(h) if !ct_eq(h.as_bytes(), cp.hash.as_bytes()) => Some(format!(
+                    "event {} differs from the checkpoint: the log was rewritten",
+                    cp.seq
+                )),
+                Some(_) => None,
+            };
+            if let Some(p) = problem {
+                out.intact = false;
+                out.first_bad_seq = Some(cp.seq);
+                out.problem = Some(p);
             }
         }
         out

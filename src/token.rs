@@ -32,11 +32,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The local operator (`local:$USER`) at the current time.
+    /// The local operator (`local:$USER`, else `local:uid-N`) at the current time.
     pub fn local() -> Self {
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| crate::policy::is_ident(u))
+        use std::os::unix::fs::MetadataExt;
+        let user = ["USER", "LOGNAME"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|u| crate::policy::is_ident(u))
+            .or_else(|| {
+                std::fs::metadata("/proc/self")
+                    .ok()
+                    .map(|m| format!("uid-{}", m.uid()))
+            })
             .unwrap_or_else(|| "unknown".into());
         Ctx {
             actor: format!("local:{user}"),
@@ -214,13 +221,7 @@ pub struct CreateRequest {
 impl CreateRequest {
     /// Check every field and resolve defaults; returns (ttl, max_uses).
     pub fn validate(&self) -> Result<(Duration, Option<i64>)> {
-        if let Some(l) = &self.label {
-            if l.chars().count() > MAX_LABEL || l.chars().any(char::is_control) {
-                return Err(Error::usage(format!(
-                    "a label must be at most {MAX_LABEL} characters with no control characters"
-                )));
-            }
-        }
+        check_note(self.label.as_deref(), "label")?;
         match self.kind {
             CredentialKind::Enrol => {
                 if self.principal.is_some() || !self.scopes.is_empty() {
@@ -264,6 +265,18 @@ impl CreateRequest {
                 "worker credentials are issued by serve at enrolment, not created by hand",
             )),
         }
+    }
+}
+
+/// A free-text field (label, reason) is short and has no control characters.
+fn check_note(text: Option<&str>, what: &str) -> Result<()> {
+    match text {
+        Some(t) if t.chars().count() > MAX_LABEL || t.chars().any(char::is_control) => {
+            Err(Error::usage(format!(
+                "a {what} must be at most {MAX_LABEL} characters with no control characters"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -370,13 +383,7 @@ pub fn revoke(
             parsed.push(id);
         }
     }
-    if let Some(r) = reason {
-        if r.chars().count() > MAX_LABEL || r.chars().any(char::is_control) {
-            return Err(Error::usage(format!(
-                "a reason must be at most {MAX_LABEL} characters with no control characters"
-            )));
-        }
-    }
+    check_note(reason, "reason")?;
     store.write(|tx| {
         let mut out = Vec::with_capacity(parsed.len());
         for id in &parsed {

@@ -1,0 +1,9 @@
+//! All integration tests in one binary (one link step, shared helpers).
+//! CLI tests drive the real binaries with a cleared environment and a
+//! private temp directory per test.
+
+mod common;
+mod docs;
+mod redeem;
+mod state;
+mod token_cli;

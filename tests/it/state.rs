@@ -1,0 +1,174 @@
+//! The state file's guarantees: permissions, schema version, key file, and
+//! the audit chain catching direct edits of the database.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use moat::credential::CredentialKind;
+use moat::store::{Store, TokenRow};
+
+use crate::common::*;
+
+/// Insert `n` token records in one transaction (cheap: one shared hash).
+pub fn seed_tokens(path: &Path, n: usize) {
+    let mut store = Store::open(path).unwrap();
+    let hash = moat::credential::hash_secret("seed").unwrap();
+    let now = moat::time::now_ms();
+    store
+        .write(|tx| {
+            for i in 0..n {
+                tx.insert_token(&TokenRow {
+                    id: format!("{i:012}"),
+                    kind: CredentialKind::Enrol,
+                    secret_hash: hash.clone(),
+                    label: Some(format!("seed {i}")),
+                    principal: None,
+                    scopes: vec![],
+                    max_uses: Some(1),
+                    created_at: now,
+                    created_by: "local:seed".into(),
+                    expires_at: now + 3_600_000,
+                    revoked_at: None,
+                    reason: None,
+                    last_used_at: None,
+                    machines: vec![],
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_state_or_key_file_readable_by_others_is_refused() {
+    let env = Env::new();
+    env.create(&[]);
+    for path in [env.state(), env.key()] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = env.run("token", &["list"], b"");
+        assert_eq!(code(&out), 6, "{}", path.display());
+        let err = stderr(&out);
+        assert!(
+            err.contains("group or others") && err.contains("chmod 600"),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    env.json("token", &["list"]);
+}
+
+#[test]
+fn a_database_newer_than_the_binary_is_refused() {
+    let env = Env::new();
+    env.create(&[]);
+    {
+        let conn = rusqlite::Connection::open(env.state()).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let before = env.snapshot();
+    let out = env.run("token", &["create"], b"");
+    assert_eq!(code(&out), 6);
+    assert!(
+        stderr(&out).contains("newer than this moat"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.snapshot() == before);
+}
+
+#[test]
+fn a_missing_key_for_existing_data_is_refused_not_recreated() {
+    let env = Env::new();
+    env.create(&[]);
+    std::fs::remove_file(env.key()).unwrap();
+    let out = env.run("token", &["list"], b"");
+    assert_eq!(code(&out), 6);
+    assert!(stderr(&out).contains("key file"), "{}", stderr(&out));
+    assert!(!env.key().exists());
+}
+
+#[test]
+fn migrations_bring_a_new_state_to_the_current_version() {
+    let env = Env::new();
+    env.create(&[]);
+    let conn = rusqlite::Connection::open(env.state()).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, moat::store::SCHEMA_VERSION);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+fn sql(env: &Env, statement: &str) {
+    let conn = rusqlite::Connection::open(env.state()).unwrap();
+    conn.execute_batch(statement).unwrap();
+}
+
+fn verify_fails_at(env: &Env, seq: i64) {
+    let out = env.run("audit", &["verify"], b"");
+    assert_eq!(code(&out), 1, "verify should report a broken chain");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["first_bad_seq"], seq, "{v}");
+}
+
+fn three_events() -> Env {
+    let env = Env::new();
+    for _ in 0..3 {
+        env.create(&[]);
+    }
+    env.assert_audit_intact();
+    env
+}
+
+#[test]
+fn editing_an_audit_row_is_caught() {
+    let env = three_events();
+    sql(
+        &env,
+        "UPDATE audit_events SET actor = 'local:mallory' WHERE seq = 2",
+    );
+    verify_fails_at(&env, 2);
+}
+
+#[test]
+fn deleting_an_audit_row_is_caught() {
+    let env = three_events();
+    sql(&env, "DELETE FROM audit_events WHERE seq = 2");
+    verify_fails_at(&env, 3);
+}
+
+#[test]
+fn reordering_audit_rows_is_caught() {
+    let env = three_events();
+    sql(
+        &env,
+        "UPDATE audit_events SET seq = -1 WHERE seq = 1;
+         UPDATE audit_events SET seq = 1 WHERE seq = 2;
+         UPDATE audit_events SET seq = 2 WHERE seq = -1;",
+    );
+    verify_fails_at(&env, 1);
+}
+
+#[test]
+fn truncation_is_caught_with_a_checkpoint() {
+    let env = three_events();
+    let cp = env.run("audit", &["checkpoint"], b"");
+    assert!(cp.status.success());
+    let cp_file = env.dir.path().join("checkpoint.json");
+    std::fs::write(&cp_file, &cp.stdout).unwrap();
+    let cp_arg = cp_file.to_str().unwrap();
+    env.json("audit", &["verify", "--checkpoint", cp_arg]);
+
+    sql(&env, "DELETE FROM audit_events WHERE seq = 3");
+    // Without the checkpoint a clean truncation is invisible ...
+    env.assert_audit_intact();
+    // ... with it, it is caught.
+    let out = env.run("audit", &["verify", "--checkpoint", cp_arg], b"");
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["first_bad_seq"], 3);
+}
