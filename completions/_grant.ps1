@@ -35,26 +35,26 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add an allow (or, with --deny, a deny) grant')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List grants')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke grants (ids, or - for stdin)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Stage an allow (or, with --deny, a deny) grant')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List grants (built-in role grants first)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke grants, all or nothing (ids, or - for stdin)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)')
-            [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage group membership')
-            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Make a file''s grants the full set of source file:<name>')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print all grants as a file `apply` accepts')
+            [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage group membership (groups are flat sets of principals)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Make a file''s grants the full set of source file:<name> (all or nothing)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print the active grants as a file `apply` accepts')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'grant;add' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'user:<id>, group:<name> or worker:<id>')
-            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'read, run, write, admin (comma-separated for several)')
-            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, '<kind>:<pattern>, e.g. worker:build-* or *:*')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'read, run, write, admin (repeat or comma-separate for several)')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, '<kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *')
             [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note for people')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: table on a terminal, json otherwise]')
-            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Make this a deny grant (deny always wins)')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Make this a deny grant (deny always wins, even over superusers)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is happening, on stderr')
@@ -65,10 +65,10 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             break
         }
         'grant;list' {
-            [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'subject')
-            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'resource')
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'source')
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'state')
+            [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'Only grants to this subject')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'Only grants with exactly this resource pattern')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Only grants from this source: cli, file:<name>, admins, builtin')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only active or only revoked grants')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
@@ -97,16 +97,16 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             break
         }
         'grant;check' {
-            [CompletionResult]::new('--principal', '--principal', [CompletionResultType]::ParameterName, 'principal')
-            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'action')
-            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'resource')
-            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Read NDJSON requests from FILE or - and print one decision per line')
+            [CompletionResult]::new('--principal', '--principal', [CompletionResultType]::ParameterName, 'user:<id> or worker:<id>')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'read, run, write or admin')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, '<kind>:<name>, e.g. worker:build-1')
+            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: table on a terminal, json otherwise]')
-            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Also list near misses')
-            [CompletionResult]::new('--staged', '--staged', [CompletionResultType]::ParameterName, 'Evaluate staged grants instead of the active snapshot')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Also list near misses: this principal''s grants that failed only on action or only on resource')
+            [CompletionResult]::new('--staged', '--staged', [CompletionResultType]::ParameterName, 'Evaluate the staged grants instead of the active snapshot')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is happening, on stderr')
@@ -129,8 +129,8 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add principals to a group')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and members')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group (all or nothing)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and their members')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -178,8 +178,8 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
         }
         'grant;group;help' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add principals to a group')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and members')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group (all or nothing)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and their members')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -196,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             break
         }
         'grant;apply' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Source name [default: the file name without extension, or stdin]')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
@@ -224,13 +225,13 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
             break
         }
         'grant;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add an allow (or, with --deny, a deny) grant')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List grants')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke grants (ids, or - for stdin)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Stage an allow (or, with --deny, a deny) grant')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List grants (built-in role grants first)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke grants, all or nothing (ids, or - for stdin)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)')
-            [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage group membership')
-            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Make a file''s grants the full set of source file:<name>')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print all grants as a file `apply` accepts')
+            [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage group membership (groups are flat sets of principals)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Make a file''s grants the full set of source file:<name> (all or nothing)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print the active grants as a file `apply` accepts')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -248,8 +249,8 @@ Register-ArgumentCompleter -Native -CommandName 'grant' -ScriptBlock {
         }
         'grant;help;group' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add principals to a group')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and members')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove principals from a group (all or nothing)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List groups and their members')
             break
         }
         'grant;help;group;add' {

@@ -184,12 +184,16 @@ _grant() {
             return 0
             ;;
         grant__subcmd__apply)
-            opts="-q -v -h --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --name --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -667,7 +671,7 @@ _grant() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "active revoked" -- "${cur}"))
                     return 0
                     ;;
                 --state-file)

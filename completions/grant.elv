@@ -32,25 +32,25 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand add 'Add an allow (or, with --deny, a deny) grant'
-            cand list 'List grants'
-            cand revoke 'Revoke grants (ids, or - for stdin)'
+            cand add 'Stage an allow (or, with --deny, a deny) grant'
+            cand list 'List grants (built-in role grants first)'
+            cand revoke 'Revoke grants, all or nothing (ids, or - for stdin)'
             cand check 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
-            cand group 'Manage group membership'
-            cand apply 'Make a file''s grants the full set of source file:<name>'
-            cand export 'Print all grants as a file `apply` accepts'
+            cand group 'Manage group membership (groups are flat sets of principals)'
+            cand apply 'Make a file''s grants the full set of source file:<name> (all or nothing)'
+            cand export 'Print the active grants as a file `apply` accepts'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'grant;add'= {
             cand --subject 'user:<id>, group:<name> or worker:<id>'
-            cand --action 'read, run, write, admin (comma-separated for several)'
-            cand --resource '<kind>:<pattern>, e.g. worker:build-* or *:*'
+            cand --action 'read, run, write, admin (repeat or comma-separate for several)'
+            cand --resource '<kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *'
             cand --note 'A note for people'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
-            cand --deny 'Make this a deny grant (deny always wins)'
+            cand --deny 'Make this a deny grant (deny always wins, even over superusers)'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand -v 'Print more about what is happening, on stderr'
@@ -60,10 +60,10 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;list'= {
-            cand --subject 'subject'
-            cand --resource 'resource'
-            cand --source 'source'
-            cand --state 'state'
+            cand --subject 'Only grants to this subject'
+            cand --resource 'Only grants with exactly this resource pattern'
+            cand --source 'Only grants from this source: cli, file:<name>, admins, builtin'
+            cand --state 'Only active or only revoked grants'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -90,16 +90,16 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;check'= {
-            cand --principal 'principal'
-            cand --action 'action'
-            cand --resource 'resource'
-            cand --batch 'Read NDJSON requests from FILE or - and print one decision per line'
+            cand --principal 'user:<id> or worker:<id>'
+            cand --action 'read, run, write or admin'
+            cand --resource '<kind>:<name>, e.g. worker:build-1'
+            cand --batch 'Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
-            cand --explain 'Also list near misses'
-            cand --staged 'Evaluate staged grants instead of the active snapshot'
+            cand --explain 'Also list near misses: this principal''s grants that failed only on action or only on resource'
+            cand --staged 'Evaluate the staged grants instead of the active snapshot'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand -v 'Print more about what is happening, on stderr'
@@ -121,8 +121,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand add 'Add principals to a group'
-            cand remove 'Remove principals from a group'
-            cand list 'List groups and members'
+            cand remove 'Remove principals from a group (all or nothing)'
+            cand list 'List groups and their members'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'grant;group;add'= {
@@ -166,8 +166,8 @@ set edit:completion:arg-completer[grant] = {|@words|
         }
         &'grant;group;help'= {
             cand add 'Add principals to a group'
-            cand remove 'Remove principals from a group'
-            cand list 'List groups and members'
+            cand remove 'Remove principals from a group (all or nothing)'
+            cand list 'List groups and their members'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'grant;group;help;add'= {
@@ -179,6 +179,7 @@ set edit:completion:arg-completer[grant] = {|@words|
         &'grant;group;help;help'= {
         }
         &'grant;apply'= {
+            cand --name 'Source name [default: the file name without extension, or stdin]'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -205,13 +206,13 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;help'= {
-            cand add 'Add an allow (or, with --deny, a deny) grant'
-            cand list 'List grants'
-            cand revoke 'Revoke grants (ids, or - for stdin)'
+            cand add 'Stage an allow (or, with --deny, a deny) grant'
+            cand list 'List grants (built-in role grants first)'
+            cand revoke 'Revoke grants, all or nothing (ids, or - for stdin)'
             cand check 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
-            cand group 'Manage group membership'
-            cand apply 'Make a file''s grants the full set of source file:<name>'
-            cand export 'Print all grants as a file `apply` accepts'
+            cand group 'Manage group membership (groups are flat sets of principals)'
+            cand apply 'Make a file''s grants the full set of source file:<name> (all or nothing)'
+            cand export 'Print the active grants as a file `apply` accepts'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'grant;help;add'= {
@@ -224,8 +225,8 @@ set edit:completion:arg-completer[grant] = {|@words|
         }
         &'grant;help;group'= {
             cand add 'Add principals to a group'
-            cand remove 'Remove principals from a group'
-            cand list 'List groups and members'
+            cand remove 'Remove principals from a group (all or nothing)'
+            cand list 'List groups and their members'
         }
         &'grant;help;group;add'= {
         }

@@ -36,17 +36,17 @@ complete -c grant -n "__fish_grant_needs_command" -s v -l verbose -d 'Print more
 complete -c grant -n "__fish_grant_needs_command" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c grant -n "__fish_grant_needs_command" -s V -l version -d 'Print version'
-complete -c grant -n "__fish_grant_needs_command" -f -a "add" -d 'Add an allow (or, with --deny, a deny) grant'
-complete -c grant -n "__fish_grant_needs_command" -f -a "list" -d 'List grants'
-complete -c grant -n "__fish_grant_needs_command" -f -a "revoke" -d 'Revoke grants (ids, or - for stdin)'
+complete -c grant -n "__fish_grant_needs_command" -f -a "add" -d 'Stage an allow (or, with --deny, a deny) grant'
+complete -c grant -n "__fish_grant_needs_command" -f -a "list" -d 'List grants (built-in role grants first)'
+complete -c grant -n "__fish_grant_needs_command" -f -a "revoke" -d 'Revoke grants, all or nothing (ids, or - for stdin)'
 complete -c grant -n "__fish_grant_needs_command" -f -a "check" -d 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
-complete -c grant -n "__fish_grant_needs_command" -f -a "group" -d 'Manage group membership'
-complete -c grant -n "__fish_grant_needs_command" -f -a "apply" -d 'Make a file\'s grants the full set of source file:<name>'
-complete -c grant -n "__fish_grant_needs_command" -f -a "export" -d 'Print all grants as a file `apply` accepts'
+complete -c grant -n "__fish_grant_needs_command" -f -a "group" -d 'Manage group membership (groups are flat sets of principals)'
+complete -c grant -n "__fish_grant_needs_command" -f -a "apply" -d 'Make a file\'s grants the full set of source file:<name> (all or nothing)'
+complete -c grant -n "__fish_grant_needs_command" -f -a "export" -d 'Print the active grants as a file `apply` accepts'
 complete -c grant -n "__fish_grant_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c grant -n "__fish_grant_using_subcommand add" -l subject -d 'user:<id>, group:<name> or worker:<id>' -r
-complete -c grant -n "__fish_grant_using_subcommand add" -l action -d 'read, run, write, admin (comma-separated for several)' -r
-complete -c grant -n "__fish_grant_using_subcommand add" -l resource -d '<kind>:<pattern>, e.g. worker:build-* or *:*' -r
+complete -c grant -n "__fish_grant_using_subcommand add" -l action -d 'read, run, write, admin (repeat or comma-separate for several)' -r
+complete -c grant -n "__fish_grant_using_subcommand add" -l resource -d '<kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l note -d 'A note for people' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
@@ -54,15 +54,16 @@ complete -c grant -n "__fish_grant_using_subcommand add" -l auth-token-file -d '
 complete -c grant -n "__fish_grant_using_subcommand add" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
-complete -c grant -n "__fish_grant_using_subcommand add" -l deny -d 'Make this a deny grant (deny always wins)'
+complete -c grant -n "__fish_grant_using_subcommand add" -l deny -d 'Make this a deny grant (deny always wins, even over superusers)'
 complete -c grant -n "__fish_grant_using_subcommand add" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c grant -n "__fish_grant_using_subcommand add" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand add" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand list" -l subject -r
-complete -c grant -n "__fish_grant_using_subcommand list" -l resource -r
-complete -c grant -n "__fish_grant_using_subcommand list" -l source -r
-complete -c grant -n "__fish_grant_using_subcommand list" -l state -r
+complete -c grant -n "__fish_grant_using_subcommand list" -l subject -d 'Only grants to this subject' -r
+complete -c grant -n "__fish_grant_using_subcommand list" -l resource -d 'Only grants with exactly this resource pattern' -r
+complete -c grant -n "__fish_grant_using_subcommand list" -l source -d 'Only grants from this source: cli, file:<name>, admins, builtin' -r
+complete -c grant -n "__fish_grant_using_subcommand list" -l state -d 'Only active or only revoked grants' -r -f -a "active\t''
+revoked\t''"
 complete -c grant -n "__fish_grant_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -83,18 +84,18 @@ complete -c grant -n "__fish_grant_using_subcommand revoke" -s q -l quiet -d 'Pr
 complete -c grant -n "__fish_grant_using_subcommand revoke" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand check" -l principal -r
-complete -c grant -n "__fish_grant_using_subcommand check" -l action -r
-complete -c grant -n "__fish_grant_using_subcommand check" -l resource -r
-complete -c grant -n "__fish_grant_using_subcommand check" -l batch -d 'Read NDJSON requests from FILE or - and print one decision per line' -r
+complete -c grant -n "__fish_grant_using_subcommand check" -l principal -d 'user:<id> or worker:<id>' -r
+complete -c grant -n "__fish_grant_using_subcommand check" -l action -d 'read, run, write or admin' -r
+complete -c grant -n "__fish_grant_using_subcommand check" -l resource -d '<kind>:<name>, e.g. worker:build-1' -r
+complete -c grant -n "__fish_grant_using_subcommand check" -l batch -d 'Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
-complete -c grant -n "__fish_grant_using_subcommand check" -l explain -d 'Also list near misses'
-complete -c grant -n "__fish_grant_using_subcommand check" -l staged -d 'Evaluate staged grants instead of the active snapshot'
+complete -c grant -n "__fish_grant_using_subcommand check" -l explain -d 'Also list near misses: this principal\'s grants that failed only on action or only on resource'
+complete -c grant -n "__fish_grant_using_subcommand check" -l staged -d 'Evaluate the staged grants instead of the active snapshot'
 complete -c grant -n "__fish_grant_using_subcommand check" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c grant -n "__fish_grant_using_subcommand check" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand check" -l no-color -d 'No colour (also when NO_COLOR is set)'
@@ -110,8 +111,8 @@ complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_s
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "add" -d 'Add principals to a group'
-complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove principals from a group'
-complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List groups and members'
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove principals from a group (all or nothing)'
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List groups and their members'
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
@@ -144,9 +145,10 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add principals to a group'
-complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove principals from a group'
-complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List groups and members'
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove principals from a group (all or nothing)'
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List groups and their members'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c grant -n "__fish_grant_using_subcommand apply" -l name -d 'Source name [default: the file name without extension, or stdin]' -r
 complete -c grant -n "__fish_grant_using_subcommand apply" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand apply" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -167,14 +169,14 @@ complete -c grant -n "__fish_grant_using_subcommand export" -s q -l quiet -d 'Pr
 complete -c grant -n "__fish_grant_using_subcommand export" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand export" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "add" -d 'Add an allow (or, with --deny, a deny) grant'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "list" -d 'List grants'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "revoke" -d 'Revoke grants (ids, or - for stdin)'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "add" -d 'Stage an allow (or, with --deny, a deny) grant'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "list" -d 'List grants (built-in role grants first)'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "revoke" -d 'Revoke grants, all or nothing (ids, or - for stdin)'
 complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "check" -d 'Decide whether a principal may perform an action (exit 0 allow, 1 deny)'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "group" -d 'Manage group membership'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "apply" -d 'Make a file\'s grants the full set of source file:<name>'
-complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "export" -d 'Print all grants as a file `apply` accepts'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "group" -d 'Manage group membership (groups are flat sets of principals)'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "apply" -d 'Make a file\'s grants the full set of source file:<name> (all or nothing)'
+complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "export" -d 'Print the active grants as a file `apply` accepts'
 complete -c grant -n "__fish_grant_using_subcommand help; and not __fish_seen_subcommand_from add list revoke check group apply export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c grant -n "__fish_grant_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add" -d 'Add principals to a group'
-complete -c grant -n "__fish_grant_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "remove" -d 'Remove principals from a group'
-complete -c grant -n "__fish_grant_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "list" -d 'List groups and members'
+complete -c grant -n "__fish_grant_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "remove" -d 'Remove principals from a group (all or nothing)'
+complete -c grant -n "__fish_grant_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "list" -d 'List groups and their members'

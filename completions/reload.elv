@@ -28,12 +28,12 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand -v 'Print more about what is happening, on stderr'
             cand --verbose 'Print more about what is happening, on stderr'
             cand --no-color 'No colour (also when NO_COLOR is set)'
-            cand --dry-run 'Print the diff without applying it'
+            cand --dry-run 'Print the diff (grants and memberships added/removed) without applying it'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand history 'List snapshots'
+            cand history 'List snapshots, oldest first'
             cand rollback 'Make an earlier snapshot active again'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -64,7 +64,7 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'reload;help'= {
-            cand history 'List snapshots'
+            cand history 'List snapshots, oldest first'
             cand rollback 'Make an earlier snapshot active again'
             cand help 'Print this message or the help of the given subcommand(s)'
         }

@@ -20,6 +20,12 @@ pub mod types {
     pub const TOKEN_PRUNED: &str = "token_pruned";
     pub const ENROLMENT_ACCEPTED: &str = "enrolment_accepted";
     pub const ENROLMENT_REFUSED: &str = "enrolment_refused";
+    pub const GRANT_ADDED: &str = "grant_added";
+    pub const GRANT_REVOKED: &str = "grant_revoked";
+    pub const GRANT_APPLIED: &str = "grant_applied";
+    pub const GROUP_CHANGED: &str = "group_changed";
+    pub const SNAPSHOT_RELOADED: &str = "snapshot_reloaded";
+    pub const SNAPSHOT_ROLLED_BACK: &str = "snapshot_rolled_back";
 }
 
 /// An event about to be appended.

@@ -116,9 +116,7 @@ impl RawCredential {
     /// A fresh credential with a random id and a 256-bit secret.
     pub fn generate(kind: CredentialKind) -> Self {
         let mut rng = rand::rng();
-        let id = (0..ID_LEN)
-            .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
-            .collect();
+        let id = random_id();
         let secret = (0..SECRET_LEN)
             .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
             .collect();
@@ -171,6 +169,14 @@ fn checksum(body: &str) -> String {
         n /= 62;
     }
     out.iter().map(|&b| b as char).collect()
+}
+
+/// A random public id: 12 lowercase base36 characters (~62 bits).
+pub fn random_id() -> String {
+    let mut rng = rand::rng();
+    (0..ID_LEN)
+        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+        .collect()
 }
 
 /// True when `s` is a well-formed public id.

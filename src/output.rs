@@ -60,7 +60,7 @@ impl Output {
     pub fn stdout(format: Format) -> Self {
         Output {
             format,
-            out: Box::new(io::BufWriter::new(io::stdout())),
+            out: Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout())),
         }
     }
 
@@ -127,6 +127,11 @@ impl Output {
     pub fn line(&mut self, s: &str) -> Result<()> {
         self.out.write_all(s.as_bytes()).map_err(write_err)?;
         self.out.write_all(b"\n").map_err(write_err)
+    }
+
+    /// The underlying writer, for streaming output (e.g. `grant check --batch`).
+    pub fn writer(&mut self) -> &mut dyn Write {
+        &mut *self.out
     }
 
     /// Flush buffered output.

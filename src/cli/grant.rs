@@ -1,19 +1,42 @@
-//! `grant`: the policy commands (DESIGN §5). Defined here so `--help`, man
-//! pages and completions are complete; the engine lands with the policy issue.
+//! `grant`: stage grants and group memberships, and ask the policy for
+//! decisions (DESIGN §5).
+
+use std::io::BufReader;
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{App, Command, Global, exit_codes_help};
+use super::{App, Command, Global, exit_codes_help, parsed};
 use crate::error::{Error, Exit, Result};
+use crate::grant::{self, AddRequest, ApplyReport, GrantView, GroupView, ListFilter};
+use crate::input::{expand_ids, read_text};
+use crate::output::{Format, Tabular, cell, cell_list};
+use crate::policy::engine::Decision;
+use crate::policy::grant::{Actions, Effect, Subject};
+use crate::policy::{Principal, ResourcePattern};
+use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
+  # Let the ops group run build workers, but never the release signer
   grant add --subject group:ops --action run --resource 'worker:build-*'
+  grant add --subject group:ops --action run --resource worker:build-signer --deny
+  grant group add ops user:alice user:bob
+  reload
+
+  # Ask, and see why (exit 0 allow, 1 deny)
   grant check --principal user:alice --action run --resource worker:build-1 --explain
-  grant export > grants.json && grant apply grants.json";
+
+  # A decision point for scripts: NDJSON requests in, decisions out, in order
+  grant check --batch - < requests.ndjson
+
+  # Declarative: the file's grants become the full set of source file:ops
+  grant export > ops.json && grant apply ops.json";
 
 /// Manage grants and groups, and ask the policy for decisions.
 ///
-/// Changes are staged until `reload` compiles them into a new snapshot.
+/// Changes are staged: `grant check` and serve use the active snapshot until
+/// `reload` compiles the staged grants and memberships into a new one.
+/// Decision: any matching deny wins; else any matching allow; else deny.
 #[derive(Debug, Parser)]
 #[command(name = "grant", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
@@ -26,68 +49,89 @@ pub struct Cli {
 /// Grant subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Add an allow (or, with --deny, a deny) grant
+    /// Stage an allow (or, with --deny, a deny) grant
     Add {
         /// user:<id>, group:<name> or worker:<id>
-        #[arg(long)]
-        subject: String,
-        /// read, run, write, admin (comma-separated for several)
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_parser = parsed::<Subject>)]
+        subject: Subject,
+        /// read, run, write, admin (repeat or comma-separate for several)
+        #[arg(long, required = true)]
         action: Vec<String>,
-        /// <kind>:<pattern>, e.g. worker:build-* or *:*
-        #[arg(long)]
-        resource: String,
-        /// Make this a deny grant (deny always wins)
+        /// <kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *
+        #[arg(long, value_parser = parsed::<ResourcePattern>)]
+        resource: ResourcePattern,
+        /// Make this a deny grant (deny always wins, even over superusers)
         #[arg(long)]
         deny: bool,
         /// A note for people
         #[arg(long)]
         note: Option<String>,
     },
-    /// List grants
+    /// List grants (built-in role grants first)
     List {
+        /// Only grants to this subject
         #[arg(long)]
         subject: Option<String>,
+        /// Only grants with exactly this resource pattern
         #[arg(long)]
         resource: Option<String>,
+        /// Only grants from this source: cli, file:<name>, admins, builtin
         #[arg(long)]
         source: Option<String>,
-        #[arg(long)]
-        state: Option<String>,
+        /// Only active or only revoked grants
+        #[arg(long, value_enum)]
+        state: Option<GrantState>,
     },
-    /// Revoke grants (ids, or - for stdin)
+    /// Revoke grants, all or nothing (ids, or - for stdin)
     Revoke {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Decide whether a principal may perform an action (exit 0 allow, 1 deny)
-    Check {
-        #[arg(long, required_unless_present = "batch")]
-        principal: Option<String>,
-        #[arg(long, required_unless_present = "batch")]
-        action: Option<String>,
-        #[arg(long, required_unless_present = "batch")]
-        resource: Option<String>,
-        /// Also list near misses
-        #[arg(long)]
-        explain: bool,
-        /// Evaluate staged grants instead of the active snapshot
-        #[arg(long)]
-        staged: bool,
-        /// Read NDJSON requests from FILE or - and print one decision per line
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["principal", "action", "resource"])]
-        batch: Option<String>,
-    },
-    /// Manage group membership
+    Check(CheckArgs),
+    /// Manage group membership (groups are flat sets of principals)
     #[command(subcommand)]
     Group(GroupCmd),
-    /// Make a file's grants the full set of source file:<name>
+    /// Make a file's grants the full set of source file:<name> (all or nothing)
+    ///
+    /// A rule that some active grant already gives is left alone; a rule this
+    /// source had before is reactivated; others are created; this source's
+    /// grants missing from the file are revoked. An invalid file changes nothing.
     Apply {
         /// Grant file, or - for stdin
         file: String,
+        /// Source name [default: the file name without extension, or stdin]
+        #[arg(long)]
+        name: Option<String>,
     },
-    /// Print all grants as a file `apply` accepts
+    /// Print the active grants as a file `apply` accepts
     Export,
+}
+
+/// `grant check` flags.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// user:<id> or worker:<id>
+    #[arg(long, required_unless_present = "batch")]
+    pub principal: Option<String>,
+    /// read, run, write or admin
+    #[arg(long, required_unless_present = "batch")]
+    pub action: Option<String>,
+    /// <kind>:<name>, e.g. worker:build-1
+    #[arg(long, required_unless_present = "batch")]
+    pub resource: Option<String>,
+    /// Also list near misses: this principal's grants that failed only on action or only on resource
+    #[arg(long)]
+    pub explain: bool,
+    /// Evaluate the staged grants instead of the active snapshot
+    #[arg(long)]
+    pub staged: bool,
+    /// Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line
+    ///
+    /// Exits 0 when every line was decided (allow or deny), 2 when any line was malformed
+    /// (that line's output is {"error":{"code","message","line"}}).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["principal", "action", "resource"])]
+    pub batch: Option<String>,
 }
 
 /// `grant group` subcommands.
@@ -95,25 +139,273 @@ pub enum Cmd {
 pub enum GroupCmd {
     /// Add principals to a group
     Add {
+        /// Group name, e.g. ops or role:admin
         group: String,
-        #[arg(required = true)]
-        principals: Vec<String>,
+        #[arg(required = true, value_parser = parsed::<Principal>)]
+        principals: Vec<Principal>,
     },
-    /// Remove principals from a group
+    /// Remove principals from a group (all or nothing)
     Remove {
         group: String,
-        #[arg(required = true)]
-        principals: Vec<String>,
+        #[arg(required = true, value_parser = parsed::<Principal>)]
+        principals: Vec<Principal>,
     },
-    /// List groups and members
+    /// List groups and their members
     List,
+}
+
+/// Grant states for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GrantState {
+    Active,
+    Revoked,
+}
+
+impl Tabular for GrantView {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "subject",
+            "effect",
+            "actions",
+            "resource",
+            "source",
+            "state",
+            "note",
+            "created_at",
+            "created_by",
+        ]
+    }
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.subject.clone(),
+            self.effect.as_str().to_owned(),
+            self.actions.join(","),
+            self.resource.clone(),
+            self.source.clone(),
+            self.state.to_owned(),
+            cell(self.note.as_ref()),
+            self.created_at.clone(),
+            self.created_by.clone(),
+        ]
+    }
+}
+
+impl Tabular for GroupView {
+    fn headers() -> &'static [&'static str] {
+        &["group", "members"]
+    }
+    fn row(&self) -> Vec<String> {
+        vec![self.group.clone(), cell_list(&self.members)]
+    }
+}
+
+impl Tabular for ApplyReport {
+    fn headers() -> &'static [&'static str] {
+        &["source", "created", "reactivated", "revoked", "unchanged"]
+    }
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.source.clone(),
+            self.created.to_string(),
+            self.reactivated.to_string(),
+            self.revoked.to_string(),
+            self.unchanged.to_string(),
+        ]
+    }
+}
+
+impl Tabular for Decision<'_> {
+    fn headers() -> &'static [&'static str] {
+        &["decision", "reason", "matched", "snapshot", "near_misses"]
+    }
+    fn row(&self) -> Vec<String> {
+        let matched: Vec<String> = self
+            .matched
+            .iter()
+            .map(|m| match m.via {
+                Some(v) => format!("{} {} {} (via {v})", m.id, m.effect, m.subject),
+                None => format!("{} {} {}", m.id, m.effect, m.subject),
+            })
+            .collect();
+        let near = self.near_misses.as_ref().map(|n| {
+            n.iter()
+                .map(|m| {
+                    format!(
+                        "{} {} {} on {} (failed on {})",
+                        m.id,
+                        m.subject,
+                        m.actions.join(","),
+                        m.resource,
+                        m.failed_on
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        vec![
+            self.decision.to_owned(),
+            serde_json::to_value(self.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            if matched.is_empty() {
+                "-".into()
+            } else {
+                matched.join("\n")
+            },
+            self.snapshot.to_string(),
+            cell(near),
+        ]
+    }
+}
+
+fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
+    if let Some(src) = a.batch {
+        let policy = grant::load_policy(app.store()?, a.staged)?;
+        let sum = if src == "-" {
+            let stdin = std::io::stdin().lock();
+            grant::check_batch(
+                &policy,
+                BufReader::with_capacity(256 * 1024, stdin),
+                app.out.writer(),
+                a.explain,
+            )?
+        } else {
+            let f = std::fs::File::open(&src)
+                .map_err(|e| Error::io(format!("cannot open {src}"), e))?;
+            grant::check_batch(
+                &policy,
+                BufReader::with_capacity(256 * 1024, f),
+                app.out.writer(),
+                a.explain,
+            )?
+        };
+        if sum.errors > 0 {
+            app.out.flush()?;
+            return Err(Error::usage(format!(
+                "{} of {} request lines were malformed (see their error lines)",
+                sum.errors, sum.requests
+            )));
+        }
+        return Ok(Exit::Success);
+    }
+    // required_unless_present guarantees all three without --batch.
+    let (Some(p), Some(act), Some(res)) = (a.principal, a.action, a.resource) else {
+        return Err(Error::usage(
+            "give --principal, --action and --resource, or --batch",
+        ));
+    };
+    let req = grant::request(&p, &act, &res)?;
+    let policy = grant::load_policy(app.store()?, a.staged)?;
+    let outcome = policy.decide(&req, &[]);
+    let decision = policy.render(&req, &[], &outcome, a.explain);
+    app.out.record(&decision)?;
+    Ok(if outcome.allow {
+        Exit::Success
+    } else {
+        Exit::Negative
+    })
 }
 
 impl Command for Cli {
     fn global(&self) -> &Global {
         &self.global
     }
-    fn run(self, _app: &mut App) -> Result<Exit> {
-        Err(Error::not_implemented("grant"))
+
+    fn run(self, app: &mut App) -> Result<Exit> {
+        let ctx = Ctx::local();
+        match self.cmd {
+            Cmd::Add {
+                subject,
+                action,
+                resource,
+                deny,
+                note,
+            } => {
+                let req = AddRequest {
+                    subject,
+                    effect: if deny { Effect::Deny } else { Effect::Allow },
+                    actions: Actions::parse_list(&action)?,
+                    resource,
+                    note,
+                };
+                req.validate()?;
+                let g = grant::add(app.store()?, &ctx, &req)?;
+                app.note("staged; run `reload` to make it take effect");
+                app.out.record(&g)?;
+            }
+            Cmd::List {
+                subject,
+                resource,
+                source,
+                state,
+            } => {
+                let f = ListFilter {
+                    subject,
+                    resource,
+                    source,
+                    active: state.map(|s| s == GrantState::Active),
+                };
+                let list = grant::list(app.store()?, &f)?;
+                app.out.list(&list)?;
+            }
+            Cmd::Revoke { ids } => {
+                let ids = expand_ids(&ids, std::io::stdin().lock())?;
+                for id in &ids {
+                    grant::parse_id(id)?;
+                }
+                let revoked = grant::revoke(app.store()?, &ctx, &ids)?;
+                app.out.list(&revoked)?;
+            }
+            Cmd::Check(a) => return check(app, a),
+            Cmd::Group(GroupCmd::Add { group, principals }) => {
+                grant::parse_group(&group)?;
+                let g = grant::change_group(app.store()?, &ctx, &group, &principals, true)?;
+                app.out.record(&g)?;
+            }
+            Cmd::Group(GroupCmd::Remove { group, principals }) => {
+                grant::parse_group(&group)?;
+                let g = grant::change_group(app.store()?, &ctx, &group, &principals, false)?;
+                app.out.record(&g)?;
+            }
+            Cmd::Group(GroupCmd::List) => {
+                let groups = grant::groups(app.store()?)?;
+                app.out.list(&groups)?;
+            }
+            Cmd::Apply { file, name } => {
+                let (text, default_name) = if file == "-" {
+                    (
+                        read_text(std::io::stdin().lock(), "stdin")?,
+                        "stdin".to_owned(),
+                    )
+                } else {
+                    let f = std::fs::File::open(&file)
+                        .map_err(|e| Error::io(format!("cannot open {file}"), e))?;
+                    let stem = Path::new(&file)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "file".into());
+                    (read_text(f, &file)?, stem)
+                };
+                let source = grant::parse_source_name(name.as_deref().unwrap_or(&default_name))?;
+                let rules = grant::parse_file(&text)?;
+                let report = grant::apply(app.store()?, &ctx, &source, &rules)?;
+                app.out.record(&report)?;
+            }
+            Cmd::Export => {
+                let file = grant::export(app.store()?)?;
+                match app.out.format {
+                    Format::Ndjson => {
+                        for g in &file.grants {
+                            app.out.json_line(g)?;
+                        }
+                    }
+                    _ => app.out.json_line(&file)?,
+                }
+            }
+        }
+        Ok(Exit::Success)
     }
 }

@@ -2,6 +2,10 @@
 //! Pure: no I/O. Every type here can only hold a valid value ("parse, don't
 //! validate"), so code that receives one need not check it again.
 
+pub mod engine;
+pub mod grant;
+pub mod snapshot;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -51,6 +51,40 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_by_ts ON audit_events (ts);
     "#,
+    // 2: policy: grants (staged), group memberships, compiled snapshots.
+    r#"
+    CREATE TABLE grants (
+        id         TEXT PRIMARY KEY,
+        subject    TEXT NOT NULL,
+        effect     TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
+        actions    INTEGER NOT NULL CHECK (actions BETWEEN 1 AND 15),
+        resource   TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        active     INTEGER NOT NULL CHECK (active IN (0, 1)),
+        note       TEXT,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        changed_at INTEGER NOT NULL
+    );
+    CREATE INDEX grants_by_source ON grants (source, active);
+    CREATE INDEX grants_by_subject ON grants (subject);
+    CREATE TABLE group_members (
+        group_name TEXT NOT NULL,
+        principal  TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        added_by   TEXT NOT NULL,
+        PRIMARY KEY (group_name, principal)
+    );
+    CREATE TABLE snapshots (
+        version    INTEGER PRIMARY KEY,
+        digest     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        grants     INTEGER NOT NULL,
+        members    INTEGER NOT NULL,
+        content    BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -3,6 +3,7 @@
 
 mod audit;
 mod migrations;
+mod policy;
 mod tokens;
 
 use std::fs::{self, OpenOptions};
@@ -18,6 +19,7 @@ use crate::error::{Error, Exit, Result};
 
 pub use audit::AuditQuery;
 pub use migrations::SCHEMA_VERSION;
+pub use policy::{GrantFilter, SnapshotRow};
 pub use tokens::{TokenFilter, TokenRow};
 
 /// How long a writer waits for another process's transaction before giving up.

@@ -1,0 +1,668 @@
+//! Grant and group operations (DESIGN §5): add, list, revoke, membership,
+//! declarative apply/export, and decisions against the active or staged policy.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Read, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::{NewEvent, types};
+use crate::error::{Error, Exit, Result};
+use crate::policy::engine::{Compiled, Membership, Request, parse_resource};
+use crate::policy::grant::{Actions, Effect, Grant, Subject, builtin_grants, is_group_name};
+use crate::policy::snapshot::PolicySet;
+use crate::policy::{Action, Principal, ResourcePattern};
+use crate::store::{GrantFilter, Store, Tx};
+use crate::time::rfc3339;
+use crate::token::Ctx;
+
+/// Longest note.
+const MAX_NOTE: usize = 500;
+/// Longest line accepted by `check --batch`.
+pub const MAX_BATCH_LINE: usize = 64 * 1024;
+
+/// A grant in the DESIGN §5 JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrantView {
+    pub id: String,
+    pub subject: String,
+    pub effect: Effect,
+    pub actions: Vec<&'static str>,
+    pub resource: String,
+    pub source: String,
+    pub state: &'static str,
+    pub note: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl From<&Grant> for GrantView {
+    fn from(g: &Grant) -> Self {
+        GrantView {
+            id: g.id.clone(),
+            subject: g.subject.to_string(),
+            effect: g.effect,
+            actions: g.actions.names(),
+            resource: g.resource.to_string(),
+            source: g.source.clone(),
+            state: if g.active { "active" } else { "revoked" },
+            note: g.note.clone(),
+            created_at: rfc3339(g.created_at),
+            created_by: g.created_by.clone(),
+        }
+    }
+}
+
+fn check_note(note: Option<&str>) -> Result<()> {
+    match note {
+        Some(n) if n.chars().count() > MAX_NOTE || n.chars().any(char::is_control) => {
+            Err(Error::usage(format!(
+                "a note must be at most {MAX_NOTE} characters with no control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What `grant add` asks for.
+#[derive(Debug, Clone)]
+pub struct AddRequest {
+    pub subject: Subject,
+    pub effect: Effect,
+    pub actions: Actions,
+    pub resource: ResourcePattern,
+    pub note: Option<String>,
+}
+
+impl AddRequest {
+    /// Check the free-text parts (the typed parts are valid by construction).
+    pub fn validate(&self) -> Result<()> {
+        check_note(self.note.as_deref())
+    }
+}
+
+fn new_grant(ctx: &Ctx, r: &AddRequest, source: &str) -> Grant {
+    Grant {
+        id: format!("grt_{}", crate::credential::random_id()),
+        subject: r.subject.clone(),
+        effect: r.effect,
+        actions: r.actions,
+        resource: r.resource.clone(),
+        source: source.to_owned(),
+        active: true,
+        note: r.note.clone(),
+        created_at: ctx.now,
+        created_by: ctx.actor.clone(),
+    }
+}
+
+fn grant_event(kind: &'static str, ctx: &Ctx, g: &Grant) -> NewEvent {
+    NewEvent::new(kind, &ctx.actor, Some(g.id.clone())).details(json!({
+        "subject": g.subject.as_str(),
+        "effect": g.effect.as_str(),
+        "actions": g.actions.names(),
+        "resource": g.resource.to_string(),
+        "source": g.source,
+    }))
+}
+
+/// Stage a new grant (source `cli`).
+pub fn add(store: &mut Store, ctx: &Ctx, req: &AddRequest) -> Result<GrantView> {
+    req.validate()?;
+    let g = new_grant(ctx, req, "cli");
+    store.write(|tx| {
+        tx.insert_grant(&g)?;
+        tx.append_audit(grant_event(types::GRANT_ADDED, ctx, &g), ctx.now)?;
+        Ok(())
+    })?;
+    Ok(GrantView::from(&g))
+}
+
+/// Filters of `grant list`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub source: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Grants, built-ins first, then stored ones oldest first.
+pub fn list(store: &mut Store, f: &ListFilter) -> Result<Vec<GrantView>> {
+    let stored = store.read(|tx| {
+        tx.grants(&GrantFilter {
+            subject: f.subject.clone(),
+            resource: f.resource.clone(),
+            source: f.source.clone(),
+            active: f.active,
+        })
+    })?;
+    let builtins = builtin_grants().into_iter().filter(|g| {
+        f.subject.as_deref().is_none_or(|s| s == g.subject.as_str())
+            && f.resource
+                .as_deref()
+                .is_none_or(|r| r == g.resource.to_string())
+            && f.source.as_deref().is_none_or(|s| s == "builtin")
+            && f.active.is_none_or(|a| a)
+    });
+    Ok(builtins
+        .chain(stored)
+        .map(|g| GrantView::from(&g))
+        .collect())
+}
+
+/// Check the shape of a grant id.
+pub fn parse_id(s: &str) -> Result<&str> {
+    let ok = s
+        .strip_prefix("grt_")
+        .is_some_and(|rest| crate::credential::is_valid_id(rest) || rest.starts_with("builtin_"));
+    if ok {
+        Ok(s)
+    } else {
+        Err(Error::usage(format!("'{s}' is not a grant id"))
+            .with_hint("grant ids look like grt_0a1b2c3d4e5f; see `grant list`"))
+    }
+}
+
+/// Revoke grants, all or nothing.
+pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String]) -> Result<Vec<GrantView>> {
+    let mut wanted: Vec<&str> = Vec::new();
+    for id in ids {
+        let id = parse_id(id)?;
+        if !wanted.contains(&id) {
+            wanted.push(id);
+        }
+    }
+    store.write(|tx| {
+        let mut out = Vec::new();
+        for id in &wanted {
+            if id.starts_with("grt_builtin_") {
+                return Err(Error::new(
+                    Exit::Conflict,
+                    "builtin_grant",
+                    format!("{id} is a built-in role grant and cannot be revoked"),
+                )
+                .with_hint(
+                    "add a deny grant instead, or remove the principal from the role group",
+                ));
+            }
+            let mut g = tx.grant(id)?.ok_or_else(|| {
+                Error::not_found(format!("no grant {id}")).with_hint("see `grant list`")
+            })?;
+            if !g.active {
+                return Err(Error::new(
+                    Exit::Conflict,
+                    "already_revoked",
+                    format!("grant {id} is already revoked"),
+                )
+                .with_hint("nothing was changed; drop it from the list and retry"));
+            }
+            tx.set_grant_active(id, false, ctx.now)?;
+            g.active = false;
+            tx.append_audit(grant_event(types::GRANT_REVOKED, ctx, &g), ctx.now)?;
+            out.push(GrantView::from(&g));
+        }
+        Ok(out)
+    })
+}
+
+/// A group and its members.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupView {
+    pub group: String,
+    pub members: Vec<String>,
+}
+
+/// Validate a group name (`ops`, `role:admin`; without the `group:` prefix).
+pub fn parse_group(name: &str) -> Result<&str> {
+    let name = name.strip_prefix("group:").unwrap_or(name);
+    if is_group_name(name) {
+        Ok(name)
+    } else {
+        Err(Error::usage(format!("invalid group name '{name}'"))
+            .with_hint("1–128 letters, digits, '.', '_', '@', ':' or '-', e.g. ops or role:admin"))
+    }
+}
+
+/// Add (`add = true`) or remove principals; returns the group afterwards.
+/// Adding an existing member is a no-op; removing a non-member is not found.
+pub fn change_group(
+    store: &mut Store,
+    ctx: &Ctx,
+    group: &str,
+    principals: &[Principal],
+    add: bool,
+) -> Result<GroupView> {
+    let group = parse_group(group)?.to_owned();
+    store.write(|tx| {
+        let mut changed = Vec::new();
+        for p in principals {
+            let m = Membership {
+                group: group.clone(),
+                principal: p.to_string(),
+            };
+            let did = if add {
+                tx.add_member(&m, ctx.now, &ctx.actor)?
+            } else if tx.remove_member(&m)? {
+                true
+            } else {
+                return Err(Error::not_found(format!(
+                    "{p} is not a member of group {group}"
+                )));
+            };
+            if did {
+                changed.push(p.to_string());
+            }
+        }
+        if !changed.is_empty() {
+            let event = NewEvent::new(
+                types::GROUP_CHANGED,
+                &ctx.actor,
+                Some(format!("group:{group}")),
+            )
+            .details(json!({ if add { "added" } else { "removed" }: changed }));
+            tx.append_audit(event, ctx.now)?;
+        }
+        let members = tx
+            .members()?
+            .into_iter()
+            .filter(|m| m.group == group)
+            .map(|m| m.principal)
+            .collect();
+        Ok(GroupView { group, members })
+    })
+}
+
+/// Every group with members.
+pub fn groups(store: &mut Store) -> Result<Vec<GroupView>> {
+    let members = store.read(|tx| tx.members())?;
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in members {
+        by.entry(m.group).or_default().push(m.principal);
+    }
+    Ok(by
+        .into_iter()
+        .map(|(group, members)| GroupView { group, members })
+        .collect())
+}
+
+/// One entry of a grant file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileGrant {
+    pub subject: String,
+    #[serde(default = "default_effect")]
+    pub effect: String,
+    pub actions: Vec<String>,
+    pub resource: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn default_effect() -> String {
+    "allow".into()
+}
+
+/// A grant file as `export` writes and `apply` reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantFile {
+    pub grants: Vec<FileGrant>,
+}
+
+/// Parse a grant file (JSON `{"grants":[...]}` or NDJSON of grant objects),
+/// validating every entry. Errors name the entry or line.
+pub fn parse_file(text: &str) -> Result<Vec<AddRequest>> {
+    let head: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(10)
+        .collect();
+    let entries: Vec<(String, FileGrant)> = if head.starts_with("{\"grants\"") {
+        let f: GrantFile = serde_json::from_str(text).map_err(|e| {
+            Error::usage(format!("grant file: {e}"))
+                .with_hint("expected {\"grants\":[{\"subject\",\"effect\",\"actions\",\"resource\",\"note\"}]} or NDJSON grant objects")
+        })?;
+        f.grants
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| (format!("grant {}", i + 1), g))
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let g: FileGrant = serde_json::from_str(line)
+                .map_err(|e| Error::usage(format!("grant file line {}: {e}", n + 1)))?;
+            v.push((format!("line {}", n + 1), g));
+        }
+        v
+    };
+    entries
+        .into_iter()
+        .map(|(at, g)| {
+            let r = (|| {
+                let req = AddRequest {
+                    subject: g.subject.parse()?,
+                    effect: g.effect.parse()?,
+                    actions: Actions::parse_list(&g.actions)?,
+                    resource: g.resource.parse()?,
+                    note: g.note,
+                };
+                req.validate()?;
+                Ok(req)
+            })();
+            r.map_err(|e: Error| Error::usage(format!("grant file {at}: {}", e.message)))
+        })
+        .collect()
+}
+
+/// Counts reported by `apply`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyReport {
+    pub source: String,
+    pub created: usize,
+    pub reactivated: usize,
+    pub revoked: usize,
+    pub unchanged: usize,
+}
+
+/// Validate a file source name.
+pub fn parse_source_name(name: &str) -> Result<String> {
+    if !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    {
+        Ok(format!("file:{name}"))
+    } else {
+        Err(Error::usage(format!("invalid source name '{name}'"))
+            .with_hint("use --name with 1–64 letters, digits, '.', '_' or '-'"))
+    }
+}
+
+/// Make the file's rules hold, declaratively, in one transaction: a rule
+/// already granted by any active grant is left alone; a rule this source once
+/// had is reactivated; others are created with source `file:<name>`; and
+/// this source's active grants not in the file are revoked.
+pub fn apply(
+    store: &mut Store,
+    ctx: &Ctx,
+    source: &str,
+    rules: &[AddRequest],
+) -> Result<ApplyReport> {
+    let mut report = ApplyReport {
+        source: source.to_owned(),
+        created: 0,
+        reactivated: 0,
+        revoked: 0,
+        unchanged: 0,
+    };
+    store.write(|tx| {
+        let all = tx.grants(&GrantFilter::default())?;
+        let key = |r: &AddRequest| (r.subject.clone(), r.effect, r.actions, r.resource.clone());
+        let wanted: BTreeSet<_> = rules.iter().map(key).collect();
+        let active: BTreeSet<_> = all.iter().filter(|g| g.active).map(Grant::rule_key).collect();
+        let mut done = BTreeSet::new();
+        let (mut created, mut reactivated, mut revoked) = (vec![], vec![], vec![]);
+        for r in rules {
+            let k = key(r);
+            if !done.insert(k.clone()) {
+                continue;
+            }
+            if active.contains(&k) {
+                report.unchanged += 1;
+            } else if let Some(old) = all.iter().find(|g| !g.active && g.source == source && g.rule_key() == k) {
+                tx.set_grant_active(&old.id, true, ctx.now)?;
+                reactivated.push(old.id.clone());
+            } else {
+                let g = new_grant(ctx, r, source);
+                tx.insert_grant(&g)?;
+                created.push(g.id);
+            }
+        }
+        for g in all.iter().filter(|g| g.active && g.source == source) {
+            if !wanted.contains(&g.rule_key()) {
+                tx.set_grant_active(&g.id, false, ctx.now)?;
+                revoked.push(g.id.clone());
+            }
+        }
+        report.created = created.len();
+        report.reactivated = reactivated.len();
+        report.revoked = revoked.len();
+        if created.is_empty() && reactivated.is_empty() && revoked.is_empty() {
+            // A no-op writes nothing, not even an audit event.
+            return Ok(());
+        }
+        let event = NewEvent::new(types::GRANT_APPLIED, &ctx.actor, Some(source.to_owned())).details(json!({
+            "created": created, "reactivated": reactivated, "revoked": revoked, "unchanged": report.unchanged,
+        }));
+        tx.append_audit(event, ctx.now)?;
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Every active, non-built-in grant as a file `apply` accepts.
+pub fn export(store: &mut Store) -> Result<GrantFile> {
+    let grants = store.read(|tx| {
+        tx.grants(&GrantFilter {
+            active: Some(true),
+            ..Default::default()
+        })
+    })?;
+    Ok(GrantFile {
+        grants: grants
+            .iter()
+            .map(|g| FileGrant {
+                subject: g.subject.to_string(),
+                effect: g.effect.as_str().to_owned(),
+                actions: g.actions.names().into_iter().map(str::to_owned).collect(),
+                resource: g.resource.to_string(),
+                note: g.note.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// The staged policy: active grants and memberships as they are in the tables now.
+pub fn staged_set(tx: &Tx<'_>) -> Result<PolicySet> {
+    let grants = tx.grants(&GrantFilter {
+        active: Some(true),
+        ..Default::default()
+    })?;
+    Ok(PolicySet::new(grants, tx.members()?))
+}
+
+/// Compile the policy to decide with: the active snapshot, or the staged
+/// tables (labelled version 0) when `staged`.
+pub fn load_policy(store: &mut Store, staged: bool) -> Result<Compiled> {
+    store.read(|tx| {
+        if staged {
+            return Ok(staged_set(tx)?.compile(0));
+        }
+        match tx.active_snapshot()? {
+            None => Ok(PolicySet::default().compile(0)),
+            Some(v) => {
+                let row = tx
+                    .snapshot(v, true)?
+                    .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
+                let content = row.content.unwrap_or_default();
+                Ok(PolicySet::decode(&content)?.compile(v))
+            }
+        }
+    })
+}
+
+/// A check request (`grant check --batch` line, `POST /v1/check`).
+#[derive(Debug, Deserialize)]
+pub struct CheckRequest<'a> {
+    #[serde(borrow)]
+    pub principal: Cow<'a, str>,
+    #[serde(borrow)]
+    pub action: Cow<'a, str>,
+    #[serde(borrow)]
+    pub resource: Cow<'a, str>,
+}
+
+/// Validate the three parts of a check into a [`Request`].
+pub fn request<'a>(principal: &'a str, action: &str, resource: &'a str) -> Result<Request<'a>> {
+    // Principal's FromStr validates; the borrowed string is what we keep.
+    principal.parse::<Principal>()?;
+    let action: Action = action.parse()?;
+    let (kind, name) = parse_resource(resource)?;
+    Ok(Request {
+        principal,
+        action,
+        kind,
+        name,
+    })
+}
+
+/// Totals of a batch run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchSummary {
+    pub requests: u64,
+    pub errors: u64,
+    pub denied: u64,
+}
+
+/// Decide NDJSON requests from `input`, writing one decision (or error)
+/// per line to `out`, in order, streaming.
+pub fn check_batch(
+    policy: &Compiled,
+    mut input: impl BufRead,
+    out: &mut dyn Write,
+    explain: bool,
+) -> Result<BatchSummary> {
+    let mut sum = BatchSummary::default();
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no = 0u64;
+    let io_out = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::new(Exit::Success, "broken_pipe", "stdout was closed")
+        } else {
+            Error::io("writing decisions", e)
+        }
+    };
+    loop {
+        buf.clear();
+        let n = input
+            .by_ref()
+            .take(MAX_BATCH_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("reading requests", e))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let too_long = buf.len() > MAX_BATCH_LINE && buf.last() != Some(&b'\n');
+        if too_long {
+            // Skip the rest of the over-long line.
+            let mut sink = Vec::new();
+            input
+                .read_until(b'\n', &mut sink)
+                .map_err(|e| Error::io("reading requests", e))?;
+        }
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !too_long && line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        sum.requests += 1;
+        let result = if too_long {
+            Err(Error::usage(format!(
+                "line is longer than {MAX_BATCH_LINE} bytes"
+            )))
+        } else {
+            serde_json::from_slice::<CheckRequest<'_>>(line)
+                .map_err(|e| Error::usage(format!("malformed request: {e}")))
+                .and_then(|r| {
+                    let req = request(&r.principal, &r.action, &r.resource)?;
+                    let outcome = policy.decide(&req, &[]);
+                    if !outcome.allow {
+                        sum.denied += 1;
+                    }
+                    let d = policy.render(&req, &[], &outcome, explain);
+                    serde_json::to_writer(&mut *out, &d).map_err(|e| io_out(e.into()))
+                })
+        };
+        if let Err(e) = result {
+            if e.code == "broken_pipe" || e.exit == Exit::Unavailable {
+                return Err(e);
+            }
+            sum.errors += 1;
+            let v = json!({"error": {"code": e.code, "message": e.message, "line": line_no}});
+            serde_json::to_writer(&mut *out, &v).map_err(|e| io_out(e.into()))?;
+        }
+        out.write_all(b"\n").map_err(io_out)?;
+    }
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_streams_decisions_and_numbers_bad_lines() {
+        let policy = PolicySet::default().compile(0);
+        let input = "{\"principal\":\"user:a\",\"action\":\"read\",\"resource\":\"worker:x\"}\n\
+                     not json\n\
+                     \n\
+                     {\"principal\":\"user:a\",\"action\":\"fly\",\"resource\":\"worker:x\"}\n";
+        let mut out = Vec::new();
+        let sum = check_batch(&policy, input.as_bytes(), &mut out, false).unwrap();
+        assert_eq!((sum.requests, sum.errors, sum.denied), (3, 2, 1));
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["decision"], "deny");
+        assert_eq!(lines[0]["reason"], "no_matching_grant");
+        assert_eq!(lines[1]["error"]["line"], 2);
+        assert_eq!(lines[2]["error"]["line"], 4);
+        assert!(
+            lines[2]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("fly")
+        );
+    }
+
+    #[test]
+    fn over_long_lines_are_errors_and_the_batch_goes_on() {
+        let policy = PolicySet::default().compile(0);
+        let mut input = vec![b'x'; MAX_BATCH_LINE + 10];
+        input.extend_from_slice(
+            b"\n{\"principal\":\"user:a\",\"action\":\"read\",\"resource\":\"a:b\"}\n",
+        );
+        let mut out = Vec::new();
+        let sum = check_batch(&policy, &input[..], &mut out, false).unwrap();
+        assert_eq!((sum.requests, sum.errors), (2, 1));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().nth(1).unwrap().contains("\"decision\""));
+    }
+
+    #[test]
+    fn grant_files_validate_every_entry() {
+        let ok = r#"{"grants":[{"subject":"group:ops","effect":"allow","actions":["run"],"resource":"worker:build-*","note":null}]}"#;
+        assert_eq!(parse_file(ok).unwrap().len(), 1);
+        let nd = "{\"subject\":\"user:a\",\"actions\":[\"read\"],\"resource\":\"*:*\",\"id\":\"grt_x\",\"state\":\"revoked\"}\n";
+        assert_eq!(parse_file(nd).unwrap()[0].effect, Effect::Allow);
+        let bad =
+            r#"{"grants":[{"subject":"group:ops","actions":["run"],"resource":"wor*ker:x"}]}"#;
+        let e = parse_file(bad).unwrap_err();
+        assert!(e.message.contains("grant 1"), "{}", e.message);
+        assert!(
+            parse_file("{\"subject\":\"user:a\"}\n")
+                .unwrap_err()
+                .message
+                .contains("line 1")
+        );
+    }
+}

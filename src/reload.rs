@@ -1,0 +1,167 @@
+//! Policy snapshots (DESIGN §5): compile the staged grants and memberships
+//! into a numbered, digested snapshot and make it active; diff, history,
+//! rollback. Each change appends its audit event in the same transaction.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{NewEvent, types};
+use crate::error::{Error, Exit, Result};
+use crate::grant::staged_set;
+use crate::policy::snapshot::{Diff, PolicySet, digest};
+use crate::store::{SnapshotRow, Store, Tx};
+use crate::time::rfc3339;
+use crate::token::Ctx;
+
+/// What `reload` did (or, with `--dry-run`, would do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReloadReport {
+    /// The active snapshot afterwards (unchanged on a dry run or no change).
+    pub version: Option<i64>,
+    pub previous: Option<i64>,
+    pub changed: bool,
+    pub dry_run: bool,
+    pub digest: String,
+    pub grants: usize,
+    pub members: usize,
+    #[serde(flatten)]
+    pub diff: Diff,
+}
+
+/// A snapshot in `reload history`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotInfo {
+    pub version: i64,
+    pub active: bool,
+    pub digest: String,
+    pub grants: i64,
+    pub members: i64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl SnapshotInfo {
+    fn new(r: &SnapshotRow, active: Option<i64>) -> Self {
+        SnapshotInfo {
+            version: r.version,
+            active: active == Some(r.version),
+            digest: r.digest.clone(),
+            grants: r.grants,
+            members: r.members,
+            created_at: rfc3339(r.created_at),
+            created_by: r.created_by.clone(),
+        }
+    }
+}
+
+fn active_set(tx: &Tx<'_>) -> Result<(Option<i64>, PolicySet, Option<String>)> {
+    match tx.active_snapshot()? {
+        None => Ok((None, PolicySet::default(), None)),
+        Some(v) => {
+            let row = tx
+                .snapshot(v, true)?
+                .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
+            let set = PolicySet::decode(row.content.as_deref().unwrap_or_default())?;
+            Ok((Some(v), set, Some(row.digest)))
+        }
+    }
+}
+
+/// Compile the staged policy into a new active snapshot. With `dry_run`
+/// nothing is written. When the staged policy equals the active snapshot no
+/// new version is made.
+pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadReport> {
+    let run = |tx: &mut Tx<'_>| -> Result<ReloadReport> {
+        let staged = staged_set(tx)?;
+        let (previous, active, active_digest) = active_set(tx)?;
+        let content = staged.encode();
+        let d = digest(&content);
+        let diff = Diff::between(&active, &staged);
+        let changed = active_digest.as_deref() != Some(d.as_str());
+        let mut report = ReloadReport {
+            version: previous,
+            previous,
+            changed,
+            dry_run,
+            digest: d.clone(),
+            grants: staged.grants.len(),
+            members: staged.members.len(),
+            diff,
+        };
+        if dry_run || !changed {
+            return Ok(report);
+        }
+        let version = tx.insert_snapshot(&SnapshotRow {
+            version: 0,
+            digest: d.clone(),
+            created_at: ctx.now,
+            created_by: ctx.actor.clone(),
+            grants: staged.grants.len() as i64,
+            members: staged.members.len() as i64,
+            content: Some(content),
+        })?;
+        tx.set_active_snapshot(version)?;
+        let event = NewEvent::new(
+            types::SNAPSHOT_RELOADED,
+            &ctx.actor,
+            Some(format!("snapshot:{version}")),
+        )
+        .details(json!({
+            "version": version,
+            "previous": previous,
+            "digest": d,
+            "grants": report.grants,
+            "members": report.members,
+            "grants_added": report.diff.grants_added.len(),
+            "grants_removed": report.diff.grants_removed.len(),
+            "members_added": report.diff.members_added.len(),
+            "members_removed": report.diff.members_removed.len(),
+        }));
+        tx.append_audit(event, ctx.now)?;
+        report.version = Some(version);
+        Ok(report)
+    };
+    if dry_run {
+        store.read(run)
+    } else {
+        store.write(run)
+    }
+}
+
+/// Every snapshot, oldest first.
+pub fn history(store: &mut Store) -> Result<Vec<SnapshotInfo>> {
+    store.read(|tx| {
+        let active = tx.active_snapshot()?;
+        Ok(tx
+            .snapshots()?
+            .iter()
+            .map(|r| SnapshotInfo::new(r, active))
+            .collect())
+    })
+}
+
+/// Make an earlier snapshot active again.
+pub fn rollback(store: &mut Store, ctx: &Ctx, version: i64) -> Result<SnapshotInfo> {
+    store.write(|tx| {
+        let row = tx.snapshot(version, false)?.ok_or_else(|| {
+            Error::not_found(format!("no snapshot {version}")).with_hint("see `reload history`")
+        })?;
+        let previous = tx.active_snapshot()?;
+        if previous == Some(version) {
+            return Err(Error::new(
+                Exit::Conflict,
+                "already_active",
+                format!("snapshot {version} is already active"),
+            ));
+        }
+        tx.set_active_snapshot(version)?;
+        let event = NewEvent::new(
+            types::SNAPSHOT_ROLLED_BACK,
+            &ctx.actor,
+            Some(format!("snapshot:{version}")),
+        )
+        .details(json!({ "version": version, "previous": previous, "digest": row.digest }));
+        tx.append_audit(event, ctx.now)?;
+        Ok(SnapshotInfo::new(&row, Some(version)))
+    })
+}

@@ -1,0 +1,233 @@
+//! SQL for grants, group memberships, snapshots and the active-snapshot pointer.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
+use crate::error::{Error, Result};
+use crate::policy::engine::Membership;
+use crate::policy::grant::{Actions, Effect, Grant};
+use crate::time::Millis;
+
+/// Which grants to read.
+#[derive(Debug, Default, Clone)]
+pub struct GrantFilter {
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub source: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A stored snapshot (content only when asked for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    pub version: i64,
+    pub digest: String,
+    pub created_at: Millis,
+    pub created_by: String,
+    pub grants: i64,
+    pub members: i64,
+    pub content: Option<Vec<u8>>,
+}
+
+const GRANT_COLUMNS: &str =
+    "id, subject, effect, actions, resource, source, active, note, created_at, created_by";
+
+fn corrupt(i: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Text,
+        format!("invalid {what} in grants table").into(),
+    )
+}
+
+fn row_to_grant(r: &Row<'_>) -> rusqlite::Result<Grant> {
+    let subject: String = r.get(1)?;
+    let effect: String = r.get(2)?;
+    let resource: String = r.get(4)?;
+    Ok(Grant {
+        id: r.get(0)?,
+        subject: subject.parse().map_err(|_| corrupt(1, "subject"))?,
+        effect: effect.parse::<Effect>().map_err(|_| corrupt(2, "effect"))?,
+        actions: Actions(r.get::<_, u8>(3)?),
+        resource: resource.parse().map_err(|_| corrupt(4, "resource"))?,
+        source: r.get(5)?,
+        active: r.get(6)?,
+        note: r.get(7)?,
+        created_at: r.get(8)?,
+        created_by: r.get(9)?,
+    })
+}
+
+const META_ACTIVE: &str = "active_snapshot";
+
+impl Tx<'_> {
+    /// Insert a new grant.
+    pub fn insert_grant(&mut self, g: &Grant) -> Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO grants ({GRANT_COLUMNS}, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)"
+            ))?
+            .execute(params![
+                g.id,
+                g.subject.as_str(),
+                g.effect.as_str(),
+                g.actions.0,
+                g.resource.to_string(),
+                g.source,
+                g.active,
+                g.note,
+                g.created_at,
+                g.created_by
+            ])?;
+        Ok(())
+    }
+
+    /// One grant by full id (`grt_...`).
+    pub fn grant(&self, id: &str) -> Result<Option<Grant>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ?1"),
+                [id],
+                row_to_grant,
+            )
+            .optional()?)
+    }
+
+    /// Grants matching `f`, oldest first.
+    pub fn grants(&self, f: &GrantFilter) -> Result<Vec<Grant>> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants
+             WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR resource = ?2)
+               AND (?3 IS NULL OR source = ?3) AND (?4 IS NULL OR active = ?4)
+             ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map(
+            params![f.subject, f.resource, f.source, f.active],
+            row_to_grant,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Activate or revoke a grant.
+    pub fn set_grant_active(&mut self, id: &str, active: bool, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "UPDATE grants SET active = ?2, changed_at = ?3 WHERE id = ?1",
+            params![id, active, now],
+        )?;
+        Ok(())
+    }
+
+    /// Add a membership; false when it already existed.
+    pub fn add_member(&mut self, m: &Membership, now: Millis, by: &str) -> Result<bool> {
+        let n = self.tx.execute(
+            "INSERT OR IGNORE INTO group_members (group_name, principal, added_at, added_by)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![m.group, m.principal, now, by],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Remove a membership; false when there was none.
+    pub fn remove_member(&mut self, m: &Membership) -> Result<bool> {
+        let n = self.tx.execute(
+            "DELETE FROM group_members WHERE group_name = ?1 AND principal = ?2",
+            params![m.group, m.principal],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Every membership, sorted by group then principal.
+    pub fn members(&self) -> Result<Vec<Membership>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT group_name, principal FROM group_members ORDER BY group_name, principal",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Membership {
+                group: r.get(0)?,
+                principal: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Store a new snapshot and return its version (one more than the highest).
+    pub fn insert_snapshot(&mut self, s: &SnapshotRow) -> Result<i64> {
+        let content = s
+            .content
+            .as_deref()
+            .ok_or_else(|| Error::internal("snapshot without content"))?;
+        let version: i64 = self.tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM snapshots",
+            [],
+            |r| r.get(0),
+        )?;
+        self.tx.execute(
+            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content],
+        )?;
+        Ok(version)
+    }
+
+    /// A snapshot, with its content when `with_content`.
+    pub fn snapshot(&self, version: i64, with_content: bool) -> Result<Option<SnapshotRow>> {
+        let sql = if with_content {
+            "SELECT version, digest, created_at, created_by, grants, members, content FROM snapshots WHERE version = ?1"
+        } else {
+            "SELECT version, digest, created_at, created_by, grants, members, NULL FROM snapshots WHERE version = ?1"
+        };
+        Ok(self
+            .tx
+            .query_row(sql, [version], row_to_snapshot)
+            .optional()?)
+    }
+
+    /// All snapshots without content, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotRow>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT version, digest, created_at, created_by, grants, members, NULL FROM snapshots ORDER BY version",
+        )?;
+        let rows = stmt.query_map([], row_to_snapshot)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The active snapshot version, if any.
+    pub fn active_snapshot(&self) -> Result<Option<i64>> {
+        let v: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [META_ACTIVE],
+                |r| r.get(0),
+            )
+            .optional()?;
+        v.map(|s| {
+            s.parse()
+                .map_err(|_| Error::internal("the active snapshot pointer is not a number"))
+        })
+        .transpose()
+    }
+
+    /// Point the active snapshot at `version`.
+    pub fn set_active_snapshot(&mut self, version: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![META_ACTIVE, version.to_string()],
+        )?;
+        Ok(())
+    }
+}
+
+fn row_to_snapshot(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
+    Ok(SnapshotRow {
+        version: r.get(0)?,
+        digest: r.get(1)?,
+        created_at: r.get(2)?,
+        created_by: r.get(3)?,
+        grants: r.get(4)?,
+        members: r.get(5)?,
+        content: r.get(6)?,
+    })
+}
