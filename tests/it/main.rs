@@ -2,8 +2,11 @@
 //! CLI tests drive the real binaries with a cleared environment and a
 //! private temp directory per test.
 
+mod cedar_model;
 mod common;
 mod docs;
+mod grant_cli;
+mod policy_props;
 mod redeem;
 mod state;
 mod token_cli;

@@ -1,0 +1,238 @@
+//! Property tests of the decision rule (DESIGN §5, §9.5): the compiled index
+//! agrees with the naive reference evaluator and with Cedar, deny wins,
+//! default deny, and monotonicity of allows and denies.
+
+use proptest::prelude::*;
+
+use moat::policy::engine::{Compiled, Membership, Request, decide_naive};
+use moat::policy::grant::{Actions, Effect, Grant, Subject};
+use moat::policy::{Action, NamePattern, ResourcePattern};
+
+use crate::cedar_model::CedarModel;
+
+const PRINCIPALS: &[&str] = &["user:a", "user:b", "user:c", "worker:w1", "worker:w2"];
+const GROUPS: &[&str] = &["g1", "g2", "role:viewer", "role:operator", "role:admin"];
+const KINDS: &[&str] = &["worker", "vault", "access"];
+const NAMES: &[&str] = &["x", "xy", "xyz", "y", "tokens", "build-1", "build-12"];
+
+fn action() -> impl Strategy<Value = Action> {
+    prop::sample::select(Action::ALL.to_vec())
+}
+
+fn subject() -> impl Strategy<Value = Subject> {
+    let principals = prop::sample::select(PRINCIPALS).prop_map(|p| p.parse::<Subject>().unwrap());
+    let groups = prop::sample::select(GROUPS).prop_map(|g| Subject::for_group(g).unwrap());
+    prop_oneof![principals, groups]
+}
+
+fn pattern() -> impl Strategy<Value = ResourcePattern> {
+    let kind = prop_oneof![3 => prop::sample::select(KINDS).prop_map(|k| Some(k.to_owned())), 1 => Just(None)];
+    let name =
+        (prop::sample::select(NAMES), any::<bool>(), 0usize..4).prop_map(|(n, prefix, cut)| {
+            if prefix {
+                NamePattern::Prefix(n[..cut.min(n.len())].to_owned())
+            } else {
+                NamePattern::Exact(n.to_owned())
+            }
+        });
+    (kind, name).prop_map(|(kind, name)| ResourcePattern { kind, name })
+}
+
+fn grant() -> impl Strategy<Value = Grant> {
+    (
+        subject(),
+        prop::bool::weighted(0.3),
+        1u8..16,
+        pattern(),
+        any::<u32>(),
+    )
+        .prop_map(|(subject, deny, bits, resource, n)| Grant {
+            id: format!("grt_{n:012}"),
+            subject,
+            effect: if deny { Effect::Deny } else { Effect::Allow },
+            actions: Actions(bits),
+            resource,
+            source: "cli".into(),
+            active: true,
+            note: None,
+            created_at: 0,
+            created_by: "prop".into(),
+        })
+}
+
+fn members() -> impl Strategy<Value = Vec<Membership>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(GROUPS),
+            prop::sample::select(PRINCIPALS),
+        )
+            .prop_map(|(g, p)| Membership {
+                group: g.to_owned(),
+                principal: p.to_owned(),
+            }),
+        0..8,
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Req {
+    principal: &'static str,
+    action: Action,
+    kind: &'static str,
+    name: &'static str,
+}
+
+impl Req {
+    fn as_request(&self) -> Request<'_> {
+        Request {
+            principal: self.principal,
+            action: self.action,
+            kind: self.kind,
+            name: self.name,
+        }
+    }
+}
+
+fn request() -> impl Strategy<Value = Req> {
+    (
+        prop::sample::select(PRINCIPALS),
+        action(),
+        prop::sample::select(KINDS),
+        prop::sample::select(NAMES),
+    )
+        .prop_map(|(principal, action, kind, name)| Req {
+            principal,
+            action,
+            kind,
+            name,
+        })
+}
+
+fn unique_ids(mut grants: Vec<Grant>) -> Vec<Grant> {
+    for (i, g) in grants.iter_mut().enumerate() {
+        g.id = format!("grt_{i:012}");
+    }
+    grants
+}
+
+fn allowed(grants: &[Grant], members: &[Membership], r: &Req) -> bool {
+    Compiled::new(1, grants.to_vec(), members)
+        .decide(&r.as_request(), &[])
+        .allow
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn compiled_index_decides_exactly_as_the_reference(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        members in members(),
+        reqs in prop::collection::vec(request(), 1..40),
+    ) {
+        let compiled = Compiled::new(3, grants.clone(), &members);
+        for r in &reqs {
+            let o = compiled.decide(&r.as_request(), &[]);
+            let (allow, reason, mut want_ids) = decide_naive(&grants, &members, &r.as_request(), &[]);
+            prop_assert_eq!((o.allow, o.reason), (allow, reason), "{:?}", r);
+            let mut got_ids: Vec<String> =
+                o.hits.iter().map(|h| compiled.grants()[h.grant as usize].id.clone()).collect();
+            got_ids.sort();
+            want_ids.sort();
+            prop_assert_eq!(got_ids, want_ids, "{:?}", r);
+        }
+    }
+
+    #[test]
+    fn a_matching_deny_always_wins(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        members in members(),
+        r in request(),
+        via_group in any::<bool>(),
+    ) {
+        // A deny naming exactly this request, directly or through a group.
+        let mut members = members;
+        let subject = if via_group {
+            members.push(Membership { group: "g1".into(), principal: r.principal.into() });
+            Subject::for_group("g1").unwrap()
+        } else {
+            r.principal.parse().unwrap()
+        };
+        let mut with_deny = grants.clone();
+        with_deny.push(Grant {
+            id: "grt_zzzzzzzzzzzz".into(),
+            subject,
+            effect: Effect::Deny,
+            actions: Actions(Actions::bit(r.action)),
+            resource: ResourcePattern { kind: Some(r.kind.into()), name: NamePattern::Exact(r.name.into()) },
+            source: "cli".into(), active: true, note: None, created_at: 0, created_by: "prop".into(),
+        });
+        let o = Compiled::new(1, with_deny, &members).decide(&r.as_request(), &[]);
+        prop_assert!(!o.allow);
+        prop_assert_eq!(o.reason, moat::policy::engine::Reason::ExplicitDeny);
+    }
+
+    #[test]
+    fn without_grants_for_the_principal_the_answer_is_deny(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        r in request(),
+    ) {
+        // Drop every grant the principal could reach (no memberships at all).
+        let others: Vec<Grant> = grants.into_iter().filter(|g| g.subject.as_str() != r.principal).collect();
+        let o = Compiled::new(1, others, &[]).decide(&r.as_request(), &[]);
+        prop_assert!(!o.allow);
+        prop_assert_eq!(o.reason, moat::policy::engine::Reason::NoMatchingGrant);
+    }
+
+    #[test]
+    fn adding_an_allow_never_turns_allow_into_deny(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        extra in grant(),
+        members in members(),
+        reqs in prop::collection::vec(request(), 1..20),
+    ) {
+        let mut more = grants.clone();
+        more.push(Grant { id: "grt_extraextra1".into(), effect: Effect::Allow, ..extra });
+        for r in &reqs {
+            if allowed(&grants, &members, r) {
+                prop_assert!(allowed(&more, &members, r), "{:?}", r);
+            }
+        }
+    }
+
+    #[test]
+    fn adding_a_deny_never_turns_deny_into_allow(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        extra in grant(),
+        members in members(),
+        reqs in prop::collection::vec(request(), 1..20),
+    ) {
+        let mut more = grants.clone();
+        more.push(Grant { id: "grt_extraextra1".into(), effect: Effect::Deny, ..extra });
+        for r in &reqs {
+            if !allowed(&grants, &members, r) {
+                prop_assert!(!allowed(&more, &members, r), "{:?}", r);
+            }
+        }
+    }
+}
+
+proptest! {
+    // 200 random policies × up to 60 requests: about 6,000 requests per run.
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn compiled_index_agrees_with_cedar(
+        grants in prop::collection::vec(grant(), 0..30).prop_map(unique_ids),
+        members in members(),
+        reqs in prop::collection::vec(request(), 30..60),
+    ) {
+        let compiled = Compiled::new(1, grants.clone(), &members);
+        let cedar = CedarModel::new(&grants, &members);
+        for r in &reqs {
+            let ours = compiled.decide(&r.as_request(), &[]).allow;
+            let theirs = cedar.is_allowed(&cedar.request(r.principal, r.action, r.kind, r.name));
+            prop_assert_eq!(ours, theirs, "{:?} with grants {:?}", r, grants.iter().map(moat::policy::grant::Grant::rule_key).collect::<Vec<_>>());
+        }
+    }
+}
