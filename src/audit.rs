@@ -91,8 +91,9 @@ fn ser_ts<S: serde::Serializer>(ts: &Millis, s: S) -> std::result::Result<S::Ok,
 }
 
 impl Event {
-    /// The bytes that are hashed: every field but the hashes, as JSON with
-    /// sorted keys (serde_json's map is ordered by key).
+    /// The bytes that are hashed: every field but the hashes, as compact JSON
+    /// with object keys sorted at every level. Sorted explicitly, because
+    /// serde_json's map order depends on a cargo feature another crate may enable.
     pub fn canonical(&self) -> Vec<u8> {
         let v = json!({
             "seq": self.seq,
@@ -105,7 +106,9 @@ impl Event {
             "request_id": self.request_id,
             "details": self.details,
         });
-        v.to_string().into_bytes()
+        let mut out = Vec::with_capacity(256);
+        write_canonical(&v, &mut out);
+        out
     }
 
     /// The hash this event should carry given its `prev_hash`.
@@ -114,6 +117,37 @@ impl Event {
             pepper,
             &[self.prev_hash.as_bytes(), &self.canonical()],
         ))
+    }
+}
+
+/// Compact JSON with object keys in byte order, recursively.
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, val)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+                out.push(b':');
+                write_canonical(val, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
     }
 }
 

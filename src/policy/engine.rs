@@ -8,8 +8,10 @@
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
+use super::index::{FNV_START, FlatTable, Slot, fnv, fnv_step, key};
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
 
@@ -55,12 +57,11 @@ pub enum Reason {
     NoMatchingGrant,
 }
 
-/// A grant that took part in a decision, and the group it came through.
+/// A grant that took part in a decision, and the subject it was reached through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub grant: u32,
-    /// Index into the decision's subject list when reached through a group.
-    pub via: Option<u32>,
+    subject: u32,
 }
 
 /// The raw outcome of a decision, cheap to compute; render with [`Compiled::render`].
@@ -104,58 +105,64 @@ pub struct Decision<'a> {
     pub near_misses: Option<Vec<NearMiss<'a>>>,
 }
 
-#[derive(Debug, Default)]
-struct KindIndex {
-    exact: FxHashMap<Box<str>, Vec<u32>>,
-    prefix: FxHashMap<Box<str>, Vec<u32>>,
-    /// Distinct prefix lengths present, ascending.
-    prefix_lens: Vec<usize>,
+/// A grant in the index, with what the hot path needs inline: the subject and
+/// kind it is filed under (to confirm a hash hit), action bits and `DENY_BIT`.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    grant: u32,
+    subject: u32,
+    kind: u32,
+    /// The grant's name or prefix, as a range of `Compiled::names`.
+    name_at: u32,
+    name_len: u32,
+    bits: u8,
 }
 
-impl KindIndex {
-    fn insert(&mut self, name: &NamePattern, g: u32) {
-        match name {
-            NamePattern::Exact(n) => self.exact.entry(n.as_str().into()).or_default().push(g),
-            NamePattern::Prefix(p) => {
-                self.prefix.entry(p.as_str().into()).or_default().push(g);
-                if let Err(i) = self.prefix_lens.binary_search(&p.len()) {
-                    self.prefix_lens.insert(i, p.len());
-                }
-            }
-        }
-    }
+const DENY_BIT: u8 = 0x80;
+/// Kind id of grants whose kind is `*`.
+const ANY_KIND: u32 = 0;
+/// Bit of the prefix-length mask standing for "62 bytes or longer".
+const LONG: u32 = 62;
+/// Bit of a (subject, kind) mask: the pair has exact-name grants.
+const HAS_EXACT: u64 = 1 << 63;
 
-    fn candidates<'s>(&'s self, name: &str, mut f: impl FnMut(&'s [u32])) {
-        if let Some(v) = self.exact.get(name) {
-            f(v);
-        }
-        for &len in &self.prefix_lens {
-            if len > name.len() {
-                break;
-            }
-            if let Some(v) = name.get(..len).and_then(|p| self.prefix.get(p)) {
-                f(v);
-            }
-        }
-    }
+/// One lookup of a decision: the key, and what a hit must be to count.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    key: u64,
+    subject: u32,
+    kind: u32,
+    /// `None` for an exact name.
+    prefix_len: Option<usize>,
+    superuser: bool,
 }
 
-#[derive(Debug, Default)]
-struct SubjectIndex {
-    superuser: Vec<u32>,
-    kinds: FxHashMap<Box<str>, KindIndex>,
-    any_kind: Option<KindIndex>,
-    all: Vec<u32>,
-}
-
-/// A compiled, immutable policy snapshot.
+/// A compiled, immutable policy snapshot. See [`super::index`] for the layout.
 #[derive(Debug)]
 pub struct Compiled {
     version: i64,
     grants: Vec<Grant>,
-    subjects: FxHashMap<Box<str>, SubjectIndex>,
-    /// principal → its groups' subject keys (`group:<name>`), sorted.
-    groups_of: FxHashMap<Box<str>, Vec<Box<str>>>,
+    subject_ids: FxHashMap<Box<str>, u32>,
+    subject_names: Vec<Box<str>>,
+    /// Every grant of each subject, for near misses.
+    subject_grants: Vec<Vec<u32>>,
+    /// Kind name → id (from 1; 0 is `*`).
+    kinds: FxHashMap<Box<str>, u32>,
+    /// Per kind id: bit L set when some prefix of length L occurs (bit 62: ≥ 62).
+    prefix_lens: Vec<u64>,
+    /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
+    meta: FlatTable<u64>,
+    /// Per subject: does it hold a superuser grant?
+    superuser: Vec<bool>,
+    table: FlatTable<Entry>,
+    /// Every grant's name or prefix, back to back (confirming a hit costs
+    /// one cache line instead of a walk through the grant).
+    names: Vec<u8>,
+    /// Principal → [its index in `principal_names`, its subject ids...].
+    principals: FlatTable<u32>,
+    principal_names: Vec<Box<str>>,
+    /// Principals whose hash collided with another's (practically never).
+    principal_overflow: FxHashMap<Box<str>, Vec<u32>>,
 }
 
 impl Compiled {
@@ -167,37 +174,126 @@ impl Compiled {
                 .into_iter()
                 .filter(|g| g.active && g.source != "builtin"),
         );
-        let mut subjects: FxHashMap<Box<str>, SubjectIndex> = FxHashMap::default();
+        let mut subject_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut subject_names: Vec<Box<str>> = Vec::new();
+        let mut subject_grants: Vec<Vec<u32>> = Vec::new();
+        let mut kinds: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut prefix_lens = vec![0u64];
+        let mut items = Vec::with_capacity(all.len());
+        let mut meta: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+        let mut superuser: Vec<bool> = Vec::new();
+        let mut names: Vec<u8> = Vec::new();
         for (i, g) in all.iter().enumerate() {
             let i = i as u32;
-            let s = subjects.entry(g.subject.as_str().into()).or_default();
-            s.all.push(i);
+            let sid = *subject_ids
+                .entry(g.subject.as_str().into())
+                .or_insert_with(|| {
+                    subject_names.push(g.subject.as_str().into());
+                    subject_grants.push(Vec::new());
+                    superuser.push(false);
+                    subject_names.len() as u32 - 1
+                });
+            subject_grants[sid as usize].push(i);
+            let bits = g.actions.0
+                | if g.effect == Effect::Deny {
+                    DENY_BIT
+                } else {
+                    0
+                };
             if g.is_superuser() {
-                s.superuser.push(i);
+                superuser[sid as usize] = true;
+                let e = Entry {
+                    grant: i,
+                    subject: sid,
+                    kind: ANY_KIND,
+                    name_at: 0,
+                    name_len: 0,
+                    bits,
+                };
+                items.push((key(sid, ANY_KIND, Slot::Superuser, 0), e));
                 continue;
             }
-            let kind_index = match &g.resource.kind {
-                Some(k) => s.kinds.entry(k.as_str().into()).or_default(),
-                None => s.any_kind.get_or_insert_with(KindIndex::default),
+            let kid = match &g.resource.kind {
+                None => ANY_KIND,
+                Some(k) => *kinds.entry(k.as_str().into()).or_insert_with(|| {
+                    prefix_lens.push(0);
+                    prefix_lens.len() as u32 - 1
+                }),
             };
-            kind_index.insert(&g.resource.name, i);
+            let text = match &g.resource.name {
+                NamePattern::Exact(n) | NamePattern::Prefix(n) => n.as_bytes(),
+            };
+            let e = Entry {
+                grant: i,
+                subject: sid,
+                kind: kid,
+                name_at: names.len() as u32,
+                name_len: text.len() as u32,
+                bits,
+            };
+            names.extend_from_slice(text);
+            match &g.resource.name {
+                NamePattern::Exact(n) => {
+                    *meta.entry((sid, kid)).or_default() |= HAS_EXACT;
+                    items.push((key(sid, kid, Slot::Exact, fnv(n)), e));
+                }
+                NamePattern::Prefix(p) => {
+                    let bit = 1u64 << (p.len() as u32).min(LONG);
+                    prefix_lens[kid as usize] |= bit;
+                    *meta.entry((sid, kid)).or_default() |= bit;
+                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), e));
+                }
+            }
         }
-        let mut groups_of: FxHashMap<Box<str>, Vec<Box<str>>> = FxHashMap::default();
+
+        let mut lists: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         for m in members {
-            groups_of
-                .entry(m.principal.as_str().into())
-                .or_default()
-                .push(format!("group:{}", m.group).into());
+            if let Some(&gid) = subject_ids.get(format!("group:{}", m.group).as_str()) {
+                lists.entry(m.principal.as_str()).or_default().push(gid);
+            }
         }
-        for v in groups_of.values_mut() {
-            v.sort();
-            v.dedup();
+        for name in &subject_names {
+            if !name.starts_with("group:") {
+                lists.entry(name).or_default();
+            }
+        }
+        let mut principal_names = Vec::with_capacity(lists.len());
+        let mut principal_items = Vec::new();
+        let mut used = rustc_hash::FxHashSet::default();
+        let mut principal_overflow = FxHashMap::default();
+        for (p, mut gids) in lists {
+            gids.sort_unstable();
+            gids.dedup();
+            let mut subs: Vec<u32> = subject_ids.get(p).copied().into_iter().collect();
+            subs.extend(gids);
+            let k = key(0, 0, Slot::Principal, fnv(p));
+            if !used.insert(k) {
+                principal_overflow.insert(p.into(), subs);
+                continue;
+            }
+            principal_items.push((k, principal_names.len() as u32));
+            principal_names.push(Box::<str>::from(p));
+            principal_items.extend(subs.into_iter().map(|s| (k, s)));
         }
         Compiled {
             version,
             grants: all,
-            subjects,
-            groups_of,
+            subject_ids,
+            subject_names,
+            subject_grants,
+            kinds,
+            prefix_lens,
+            meta: FlatTable::build(
+                meta.into_iter()
+                    .map(|((sid, kid), m)| (key(sid, kid, Slot::Meta, 0), m))
+                    .collect(),
+            ),
+            superuser,
+            table: FlatTable::build(items),
+            names,
+            principals: FlatTable::build(principal_items),
+            principal_names,
+            principal_overflow,
         }
     }
 
@@ -211,55 +307,154 @@ impl Compiled {
         &self.grants
     }
 
-    /// The subject keys a principal acts as: itself, its groups, and `extra`
+    /// The subject ids a principal acts as: itself, its groups, and `extra`
     /// group subjects (e.g. `group:role:admin` from a JWT role), deduplicated.
-    pub fn subjects_of<'a>(&'a self, principal: &'a str, extra: &'a [String]) -> Vec<&'a str> {
-        let mut out: Vec<&str> = Vec::with_capacity(4);
-        out.push(principal);
-        if let Some(gs) = self.groups_of.get(principal) {
-            out.extend(gs.iter().map(|g| &**g));
-        }
+    fn subject_list(&self, principal: &str, extra: &[String]) -> SmallVec<[u32; 8]> {
+        let vals = self
+            .principals
+            .get(key(0, 0, Slot::Principal, fnv(principal)));
+        let mut out: SmallVec<[u32; 8]> = match vals.split_first() {
+            Some((&pi, subs)) if *self.principal_names[pi as usize] == *principal => {
+                SmallVec::from_slice(subs)
+            }
+            _ => self
+                .principal_overflow
+                .get(principal)
+                .map(|v| SmallVec::from_slice(v))
+                .unwrap_or_default(),
+        };
         for e in extra {
-            if !out.contains(&e.as_str()) {
-                out.push(e);
+            match self.subject_ids.get(e.as_str()) {
+                Some(&id) if !out.contains(&id) => out.push(id),
+                _ => {}
             }
         }
         out
     }
 
+    /// Is entry `e`, found under a hash for `name` (or its first `len`
+    /// bytes for a prefix), really that grant? Guards against hash collisions.
+    fn confirm(
+        &self,
+        e: &Entry,
+        subject: u32,
+        kind: u32,
+        name: &str,
+        prefix_len: Option<usize>,
+    ) -> bool {
+        if e.subject != subject || e.kind != kind {
+            return false;
+        }
+        let stored = &self.names[e.name_at as usize..(e.name_at + e.name_len) as usize];
+        match prefix_len {
+            None => stored == name.as_bytes(),
+            Some(len) => stored.len() == len && name.as_bytes().starts_with(stored),
+        }
+    }
+
     /// The decision rule: any matching deny → deny; else any matching allow
     /// (or a superuser grant) → allow; else deny.
     pub fn decide(&self, req: &Request<'_>, extra_groups: &[String]) -> Outcome {
-        let subjects = self.subjects_of(req.principal, extra_groups);
+        let subjects = self.subject_list(req.principal, extra_groups);
         let bit = super::grant::Actions::bit(req.action);
-        let mut hits = Vec::new();
-        let (mut any_allow, mut any_deny) = (false, false);
-        for (si, key) in subjects.iter().enumerate() {
-            let Some(idx) = self.subjects.get(*key) else {
+        let kid = self.kinds.get(req.kind).copied();
+        let kind_mask = kid.map_or(0, |k| self.prefix_lens[k as usize]);
+        let any_mask = self.prefix_lens[ANY_KIND as usize];
+        let mask = kind_mask | any_mask;
+
+        // Hash the name once, keeping the prefix hashes at lengths that occur.
+        let mut prefixes: SmallVec<[(usize, u64); 16]> = SmallVec::new();
+        let mut h = FNV_START;
+        let bytes = req.name.as_bytes();
+        for len in 0..=bytes.len() {
+            if mask & (1u64 << (len as u32).min(LONG)) != 0 {
+                prefixes.push((len, h));
+            }
+            if len < bytes.len() {
+                h = fnv_step(h, bytes[len]);
+            }
+        }
+        let full = h;
+
+        // Which (subject, kind) pairs hold grants at all, and at which
+        // prefix lengths: one round of independent probes.
+        let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
+        for &sid in &subjects {
+            for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
+                pairs.push((sid, k, key(sid, k, Slot::Meta, 0)));
+            }
+        }
+        let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.2).collect();
+        std::hint::black_box(self.meta.warm(&meta_keys));
+
+        // Then every probe of this decision, computed up front.
+        let mut probes: SmallVec<[Probe; 32]> = SmallVec::new();
+        for &sid in &subjects {
+            if self.superuser[sid as usize] {
+                probes.push(Probe {
+                    key: key(sid, ANY_KIND, Slot::Superuser, 0),
+                    subject: sid,
+                    kind: ANY_KIND,
+                    prefix_len: None,
+                    superuser: true,
+                });
+            }
+        }
+        for &(sid, k, mk) in &pairs {
+            let Some(&m) = self.meta.get(mk).first() else {
                 continue;
             };
-            let via = (si > 0).then_some(si as u32);
-            for &g in &idx.superuser {
-                any_allow = true;
-                hits.push(Hit { grant: g, via });
+            if m & HAS_EXACT != 0 {
+                probes.push(Probe {
+                    key: key(sid, k, Slot::Exact, full),
+                    subject: sid,
+                    kind: k,
+                    prefix_len: None,
+                    superuser: false,
+                });
             }
-            let mut take = |list: &[u32]| {
-                for &g in list {
-                    let grant = &self.grants[g as usize];
-                    if grant.actions.0 & bit != 0 {
-                        match grant.effect {
-                            Effect::Allow => any_allow = true,
-                            Effect::Deny => any_deny = true,
-                        }
-                        hits.push(Hit { grant: g, via });
-                    }
+            for &(len, ph) in &prefixes {
+                if m & (1u64 << (len as u32).min(LONG)) != 0 {
+                    probes.push(Probe {
+                        key: key(sid, k, Slot::Prefix, ph),
+                        subject: sid,
+                        kind: k,
+                        prefix_len: Some(len),
+                        superuser: false,
+                    });
                 }
-            };
-            if let Some(k) = idx.kinds.get(req.kind) {
-                k.candidates(req.name, &mut take);
             }
-            if let Some(k) = &idx.any_kind {
-                k.candidates(req.name, &mut take);
+        }
+        let keys: SmallVec<[u64; 32]> = probes.iter().map(|p| p.key).collect();
+        std::hint::black_box(self.table.warm(&keys));
+
+        let mut hits = Vec::new();
+        let (mut any_allow, mut any_deny) = (false, false);
+        for &Probe {
+            key: k,
+            subject: sid,
+            kind,
+            prefix_len,
+            superuser,
+        } in &probes
+        {
+            for e in self.table.get(k) {
+                let ok = if superuser {
+                    e.subject == sid
+                } else {
+                    e.bits & bit != 0 && self.confirm(e, sid, kind, req.name, prefix_len)
+                };
+                if ok {
+                    if e.bits & DENY_BIT != 0 && !superuser {
+                        any_deny = true;
+                    } else {
+                        any_allow = true;
+                    }
+                    hits.push(Hit {
+                        grant: e.grant,
+                        subject: sid,
+                    });
+                }
             }
         }
         let (allow, reason) = if any_deny {
@@ -276,16 +471,20 @@ impl Compiled {
         }
     }
 
+    /// The group a subject id stands for, as `via`.
+    fn via(&self, sid: u32) -> Option<&str> {
+        let name = &*self.subject_names[sid as usize];
+        name.starts_with("group:").then_some(name)
+    }
+
     /// Render an outcome, with near misses when `explain` is set.
     pub fn render<'a>(
         &'a self,
         req: &Request<'a>,
-        extra_groups: &'a [String],
+        extra_groups: &[String],
         outcome: &Outcome,
         explain: bool,
     ) -> Decision<'a> {
-        let subjects = self.subjects_of(req.principal, extra_groups);
-        let via_of = |via: Option<u32>| via.map(|i| subjects[i as usize]);
         let matched = outcome
             .hits
             .iter()
@@ -295,17 +494,14 @@ impl Compiled {
                     id: &g.id,
                     effect: g.effect.as_str(),
                     subject: g.subject.as_str(),
-                    via: via_of(h.via),
+                    via: self.via(h.subject),
                 }
             })
             .collect();
         let near_misses = explain.then(|| {
             let mut out = Vec::new();
-            for (si, key) in subjects.iter().enumerate() {
-                let Some(idx) = self.subjects.get(*key) else {
-                    continue;
-                };
-                for &gi in &idx.all {
+            for sid in self.subject_list(req.principal, extra_groups) {
+                for &gi in &self.subject_grants[sid as usize] {
                     let g = &self.grants[gi as usize];
                     if g.is_superuser() {
                         continue;
@@ -321,7 +517,7 @@ impl Compiled {
                         id: &g.id,
                         effect: g.effect.as_str(),
                         subject: g.subject.as_str(),
-                        via: via_of((si > 0).then_some(si as u32)),
+                        via: self.via(sid),
                         actions: g.actions.names(),
                         resource: g.resource.to_string(),
                         failed_on,
@@ -338,57 +534,6 @@ impl Compiled {
             near_misses,
         }
     }
-}
-
-/// The reference evaluator: a direct reading of the rule over every grant,
-/// with no index. Tests check the compiled index against it.
-pub fn decide_naive(
-    grants: &[Grant],
-    members: &[Membership],
-    req: &Request<'_>,
-    extra_groups: &[String],
-) -> (bool, Reason, Vec<String>) {
-    let in_group = |g: &str| {
-        members
-            .iter()
-            .any(|m| m.group == g && m.principal == req.principal)
-            || extra_groups
-                .iter()
-                .any(|e| e.strip_prefix("group:") == Some(g))
-    };
-    let mut all = builtin_grants();
-    all.extend(
-        grants
-            .iter()
-            .filter(|g| g.active && g.source != "builtin")
-            .cloned(),
-    );
-    let mut matched = Vec::new();
-    let (mut allow, mut deny) = (false, false);
-    for g in &all {
-        let applies =
-            g.subject.as_str() == req.principal || g.subject.group().is_some_and(in_group);
-        if !applies {
-            continue;
-        }
-        let hit = g.is_superuser()
-            || (g.actions.contains(req.action) && g.resource.matches(req.kind, req.name));
-        if hit {
-            match g.effect {
-                Effect::Allow => allow = true,
-                Effect::Deny => deny = true,
-            }
-            matched.push(g.id.clone());
-        }
-    }
-    let (ok, reason) = if deny {
-        (false, Reason::ExplicitDeny)
-    } else if allow {
-        (true, Reason::Allowed)
-    } else {
-        (false, Reason::NoMatchingGrant)
-    };
-    (ok, reason, matched)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 pub mod engine;
 pub mod grant;
+mod index;
+pub mod reference;
 pub mod snapshot;
 
 use std::fmt;

@@ -4,8 +4,9 @@
 
 use proptest::prelude::*;
 
-use moat::policy::engine::{Compiled, Membership, Request, decide_naive};
+use moat::policy::engine::{Compiled, Membership, Request};
 use moat::policy::grant::{Actions, Effect, Grant, Subject};
+use moat::policy::reference::decide_naive;
 use moat::policy::{Action, NamePattern, ResourcePattern};
 
 use crate::cedar_model::CedarModel;

@@ -1,0 +1,145 @@
+//! Decisions of the compiled moat snapshot side by side with cedar-policy on
+//! the same synthetic policy and requests, at 100, 10,000 and 1,000,000
+//! grants. First a latency pass (per-decision median and p99, and
+//! throughput), then criterion's measurement of the same.
+//!
+//! `MOAT_BENCH_CEDAR_MAX` (default 1000000) caps the sizes Cedar is run at.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion};
+use moat::policy::engine::{Compiled, Request};
+
+#[path = "../tests/it/cedar_model.rs"]
+mod cedar_model;
+#[path = "support/dataset.rs"]
+mod dataset;
+
+const SIZES: [usize; 3] = [100, 10_000, 1_000_000];
+
+struct Stats {
+    per_sec: f64,
+    median_ns: f64,
+    p99_ns: f64,
+    decisions: usize,
+}
+
+/// Time `f` once per request for up to `budget`, then a tight loop for throughput.
+fn measure(n_reqs: usize, budget: Duration, mut f: impl FnMut(usize) -> bool) -> Stats {
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    let mut i = 0;
+    while start.elapsed() < budget && lat.len() < 2_000_000 {
+        let t = Instant::now();
+        black_box(f(i % n_reqs));
+        lat.push(t.elapsed().as_nanos() as f64);
+        i += 1;
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let tight = Instant::now();
+    let mut done = 0;
+    while tight.elapsed() < budget {
+        for _ in 0..64 {
+            black_box(f(done % n_reqs));
+            done += 1;
+        }
+    }
+    Stats {
+        per_sec: done as f64 / tight.elapsed().as_secs_f64(),
+        median_ns: lat[lat.len() / 2],
+        p99_ns: lat[lat.len() * 99 / 100],
+        decisions: lat.len() + done,
+    }
+}
+
+fn main() {
+    let cedar_max: usize = std::env::var("MOAT_BENCH_CEDAR_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let members = dataset::members(1);
+    let reqs = dataset::requests(10_000, 2);
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    println!("| grants | engine | decisions/s | median | p99 | allow rate |");
+    println!("|---|---|---|---|---|---|");
+    for n in SIZES {
+        let grants = dataset::grants(n, 3);
+        let t = Instant::now();
+        let compiled = Compiled::new(1, grants.clone(), &members);
+        let compile_time = t.elapsed();
+        let moat_req: Vec<Request<'_>> = reqs
+            .iter()
+            .map(|(p, a, k, name)| Request {
+                principal: p,
+                action: *a,
+                kind: k,
+                name,
+            })
+            .collect();
+        let allows = moat_req
+            .iter()
+            .filter(|r| compiled.decide(r, &[]).allow)
+            .count();
+        let s = measure(moat_req.len(), Duration::from_secs(2), |i| {
+            compiled.decide(&moat_req[i], &[]).allow
+        });
+        println!(
+            "| {n} | moat | {:.0} | {:.0} ns | {:.0} ns | {:.1}% |",
+            s.per_sec,
+            s.median_ns,
+            s.p99_ns,
+            100.0 * allows as f64 / reqs.len() as f64
+        );
+        eprintln!(
+            "moat compile of {n} grants: {compile_time:?}; {} decisions timed",
+            s.decisions
+        );
+
+        let mut group = criterion.benchmark_group("decide");
+        group.bench_with_input(BenchmarkId::new("moat", n), &n, |b, _| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % moat_req.len();
+                compiled.decide(&moat_req[i], &[]).allow
+            })
+        });
+
+        if n <= cedar_max {
+            let t = Instant::now();
+            let cedar = cedar_model::CedarModel::new(&grants, &members);
+            eprintln!("cedar build of {n} policies: {:?}", t.elapsed());
+            let cedar_req: Vec<_> = reqs
+                .iter()
+                .map(|(p, a, k, name)| cedar.request(p, *a, k, name))
+                .collect();
+            let agree = cedar_req
+                .iter()
+                .zip(&moat_req)
+                .take(if n >= 1_000_000 { 20 } else { 2_000 })
+                .all(|(c, m)| cedar.is_allowed(c) == compiled.decide(m, &[]).allow);
+            assert!(agree, "moat and Cedar disagree at {n} grants");
+            let s = measure(cedar_req.len(), Duration::from_secs(3), |i| {
+                cedar.is_allowed(&cedar_req[i])
+            });
+            println!(
+                "| {n} | cedar | {:.0} | {:.0} ns | {:.0} ns | same |",
+                s.per_sec, s.median_ns, s.p99_ns
+            );
+            if n < 1_000_000 {
+                group.bench_with_input(BenchmarkId::new("cedar", n), &n, |b, _| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i = (i + 1) % cedar_req.len();
+                        cedar.is_allowed(&cedar_req[i])
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+}

@@ -1,0 +1,158 @@
+//! The flat index behind [`super::engine::Compiled`]: one open-addressing
+//! table keyed by a 64-bit hash of (subject, kind, exact-or-prefix, name).
+//!
+//! Why flat: at a million grants a decision is bound by memory latency, not
+//! instructions. Nested maps (subject → kind → name) make every level a
+//! dependent cache miss; here each probe is one slot in one array and the
+//! probes of a decision do not depend on each other, so the CPU overlaps
+//! them. Prefix patterns are found by hashing the request name once,
+//! incrementally, and probing only at the prefix lengths that occur for the
+//! kind. A hash hit is always confirmed against the grant itself, so a
+//! collision can never change a decision.
+
+/// FNV-1a offset basis.
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Extend an FNV-1a hash by one byte.
+#[inline]
+pub fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// FNV-1a of a whole string.
+pub fn fnv(s: &str) -> u64 {
+    s.bytes().fold(FNV_START, fnv_step)
+}
+
+/// What a key names.
+#[derive(Debug, Clone, Copy)]
+#[repr(u64)]
+pub enum Slot {
+    Exact = 1,
+    Prefix = 2,
+    Superuser = 3,
+    Principal = 4,
+    Meta = 5,
+}
+
+/// The table key for (subject, kind, slot type, name hash): splitmix64's finalizer
+/// over the parts, never 0 (0 marks an empty slot).
+#[inline]
+pub fn key(subject: u32, kind: u32, slot: Slot, name_hash: u64) -> u64 {
+    let mut z = name_hash
+        ^ (u64::from(subject) << 32)
+        ^ (u64::from(kind) << 8).rotate_left(17)
+        ^ (slot as u64).rotate_left(5);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    z.max(1)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    key: u64,
+    start: u32,
+    len: u32,
+}
+
+/// An immutable multimap from u64 keys to runs of values, with linear probing
+/// at load ≤ 1/2.
+#[derive(Debug)]
+pub struct FlatTable<T> {
+    buckets: Vec<Bucket>,
+    mask: usize,
+    values: Vec<T>,
+}
+
+impl<T: Copy> FlatTable<T> {
+    /// Build from (key, value) pairs; values with equal keys form one run,
+    /// in their input order.
+    pub fn build(mut items: Vec<(u64, T)>) -> Self {
+        // A stable sort keeps each key's values in input order.
+        items.sort_by_key(|(k, _)| *k);
+        let cap = (items.len() * 2).next_power_of_two().max(8);
+        let mask = cap - 1;
+        let mut buckets = vec![Bucket::default(); cap];
+        let mut values = Vec::with_capacity(items.len());
+        let mut i = 0;
+        while i < items.len() {
+            let k = items[i].0;
+            let start = values.len() as u32;
+            while i < items.len() && items[i].0 == k {
+                values.push(items[i].1);
+                i += 1;
+            }
+            let mut slot = (k as usize) & mask;
+            while buckets[slot].key != 0 {
+                slot = (slot + 1) & mask;
+            }
+            buckets[slot] = Bucket {
+                key: k,
+                start,
+                len: values.len() as u32 - start,
+            };
+        }
+        FlatTable {
+            buckets,
+            mask,
+            values,
+        }
+    }
+
+    /// Touch the home bucket of each key so the cache misses of a batch of
+    /// independent lookups overlap instead of queueing (no unsafe prefetch
+    /// needed: plain loads whose results are used). Returns how many home
+    /// buckets hold their key, which callers may ignore.
+    #[inline]
+    pub fn warm(&self, keys: &[u64]) -> usize {
+        keys.iter()
+            .filter(|&&k| self.buckets[(k as usize) & self.mask].key == k)
+            .count()
+    }
+
+    /// The values stored under `key` (empty when none).
+    #[inline]
+    pub fn get(&self, key: u64) -> &[T] {
+        let mut slot = (key as usize) & self.mask;
+        loop {
+            let b = &self.buckets[slot];
+            if b.key == key {
+                return &self.values[b.start as usize..(b.start + b.len) as usize];
+            }
+            if b.key == 0 {
+                return &[];
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multimap_keeps_runs_in_order() {
+        let t = FlatTable::build(vec![(5, 'a'), (9, 'x'), (5, 'b'), (13, 'y'), (5, 'c')]);
+        assert_eq!(t.get(5), &['a', 'b', 'c']);
+        assert_eq!(t.get(9), &['x']);
+        assert_eq!(t.get(13), &['y']);
+        assert!(t.get(7).is_empty());
+        let empty: FlatTable<u8> = FlatTable::build(vec![]);
+        assert!(empty.get(1).is_empty());
+    }
+
+    #[test]
+    fn prefix_hashes_compose() {
+        let whole = fnv("build-1");
+        let stepwise = "build-1".bytes().fold(FNV_START, fnv_step);
+        assert_eq!(whole, stepwise);
+        assert_ne!(
+            key(1, 2, Slot::Exact, whole),
+            key(1, 2, Slot::Prefix, whole)
+        );
+        assert_ne!(key(1, 2, Slot::Exact, whole), key(2, 2, Slot::Exact, whole));
+        assert_ne!(key(1, 2, Slot::Exact, whole), key(1, 3, Slot::Exact, whole));
+    }
+}
