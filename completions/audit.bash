@@ -99,17 +99,21 @@ _audit() {
             return 0
             ;;
         audit__subcmd__check)
-            opts="-q -v -h --fail-on --stale --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --fail-on --stale --spike --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --fail-on)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "low medium high" -- "${cur}"))
                     return 0
                     ;;
                 --stale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spike)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -167,13 +171,17 @@ _audit() {
             return 0
             ;;
         audit__subcmd__export)
-            opts="-q -v -h --schema --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --schema --since --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --schema)
+                    COMPREPLY=($(compgen -W "moat ocsf cef" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -313,7 +321,7 @@ _audit() {
             return 0
             ;;
         audit__subcmd__log)
-            opts="-q -v -h --since --until --type --actor --follow --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --since --until --type --actor --target --outcome --follow --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +340,14 @@ _audit() {
                     return 0
                     ;;
                 --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outcome)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,21 +35,23 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand log 'Print events, oldest first'
             cand verify 'Check every link of the chain (exit 0 intact, 1 broken)'
             cand checkpoint 'Print the chain head {seq, hash} to keep somewhere else'
-            cand check 'Lint the state for security problems (cron-friendly)'
-            cand prune 'Drop events before a time, keeping the chain verifiable'
-            cand export 'Export events as NDJSON in a SIEM schema'
+            cand check 'Lint the state for security problems; exit 1 when a finding reaches --fail-on'
+            cand prune 'Drop events before a time, keeping the chain verifiable through a sealed anchor'
+            cand export 'Export events as NDJSON in a SIEM schema (one event per line)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'audit;log'= {
             cand --since 'Only events at or after this time (duration ago like 4h, or RFC 3339)'
             cand --until 'Only events at or before this time (duration ago, or RFC 3339)'
-            cand --type 'Only events of this type, e.g. token_created'
-            cand --actor 'Only events by this actor'
+            cand --type 'Only events of this type, e.g. token_created, grant_added, enrolment_refused'
+            cand --actor 'Only events by this actor, e.g. local:alice'
+            cand --target 'Only events about this target, e.g. tok_0a1b2c3d4e5f'
+            cand --outcome 'Only events with this outcome: success, failure or denied'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
-            cand --follow 'Keep printing new events as they are committed'
+            cand --follow 'Keep printing new events as they are committed, like tail -f (JSON becomes NDJSON)'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand -v 'Print more about what is happening, on stderr'
@@ -86,8 +88,9 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'audit;check'= {
-            cand --fail-on 'fail-on'
-            cand --stale 'stale'
+            cand --fail-on 'Lowest severity that makes the exit status 1'
+            cand --stale 'Bound tokens not used for this long are reported'
+            cand --spike 'Failed authentications in the last hour that count as a spike'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -101,7 +104,7 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'audit;prune'= {
-            cand --before 'before'
+            cand --before 'Cut-off: a duration ago (90d) or an RFC 3339 time'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -116,6 +119,7 @@ set edit:completion:arg-completer[audit] = {|@words|
         }
         &'audit;export'= {
             cand --schema 'schema'
+            cand --since 'Only events at or after this time'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -132,9 +136,9 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand log 'Print events, oldest first'
             cand verify 'Check every link of the chain (exit 0 intact, 1 broken)'
             cand checkpoint 'Print the chain head {seq, hash} to keep somewhere else'
-            cand check 'Lint the state for security problems (cron-friendly)'
-            cand prune 'Drop events before a time, keeping the chain verifiable'
-            cand export 'Export events as NDJSON in a SIEM schema'
+            cand check 'Lint the state for security problems; exit 1 when a finding reaches --fail-on'
+            cand prune 'Drop events before a time, keeping the chain verifiable through a sealed anchor'
+            cand export 'Export events as NDJSON in a SIEM schema (one event per line)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'audit;help;log'= {

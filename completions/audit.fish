@@ -39,21 +39,23 @@ complete -c audit -n "__fish_audit_needs_command" -s V -l version -d 'Print vers
 complete -c audit -n "__fish_audit_needs_command" -f -a "log" -d 'Print events, oldest first'
 complete -c audit -n "__fish_audit_needs_command" -f -a "verify" -d 'Check every link of the chain (exit 0 intact, 1 broken)'
 complete -c audit -n "__fish_audit_needs_command" -f -a "checkpoint" -d 'Print the chain head {seq, hash} to keep somewhere else'
-complete -c audit -n "__fish_audit_needs_command" -f -a "check" -d 'Lint the state for security problems (cron-friendly)'
-complete -c audit -n "__fish_audit_needs_command" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable'
-complete -c audit -n "__fish_audit_needs_command" -f -a "export" -d 'Export events as NDJSON in a SIEM schema'
+complete -c audit -n "__fish_audit_needs_command" -f -a "check" -d 'Lint the state for security problems; exit 1 when a finding reaches --fail-on'
+complete -c audit -n "__fish_audit_needs_command" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable through a sealed anchor'
+complete -c audit -n "__fish_audit_needs_command" -f -a "export" -d 'Export events as NDJSON in a SIEM schema (one event per line)'
 complete -c audit -n "__fish_audit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c audit -n "__fish_audit_using_subcommand log" -l since -d 'Only events at or after this time (duration ago like 4h, or RFC 3339)' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l until -d 'Only events at or before this time (duration ago, or RFC 3339)' -r
-complete -c audit -n "__fish_audit_using_subcommand log" -l type -d 'Only events of this type, e.g. token_created' -r
-complete -c audit -n "__fish_audit_using_subcommand log" -l actor -d 'Only events by this actor' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l type -d 'Only events of this type, e.g. token_created, grant_added, enrolment_refused' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l actor -d 'Only events by this actor, e.g. local:alice' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l target -d 'Only events about this target, e.g. tok_0a1b2c3d4e5f' -r
+complete -c audit -n "__fish_audit_using_subcommand log" -l outcome -d 'Only events with this outcome: success, failure or denied' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
-complete -c audit -n "__fish_audit_using_subcommand log" -l follow -d 'Keep printing new events as they are committed'
+complete -c audit -n "__fish_audit_using_subcommand log" -l follow -d 'Keep printing new events as they are committed, like tail -f (JSON becomes NDJSON)'
 complete -c audit -n "__fish_audit_using_subcommand log" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c audit -n "__fish_audit_using_subcommand log" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c audit -n "__fish_audit_using_subcommand log" -l no-color -d 'No colour (also when NO_COLOR is set)'
@@ -79,8 +81,11 @@ complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s q -l quiet -d
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c audit -n "__fish_audit_using_subcommand check" -l fail-on -r
-complete -c audit -n "__fish_audit_using_subcommand check" -l stale -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l fail-on -d 'Lowest severity that makes the exit status 1' -r -f -a "low\t''
+medium\t''
+high\t''"
+complete -c audit -n "__fish_audit_using_subcommand check" -l stale -d 'Bound tokens not used for this long are reported' -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l spike -d 'Failed authentications in the last hour that count as a spike' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -91,7 +96,7 @@ complete -c audit -n "__fish_audit_using_subcommand check" -s q -l quiet -d 'Pri
 complete -c audit -n "__fish_audit_using_subcommand check" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c audit -n "__fish_audit_using_subcommand check" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c audit -n "__fish_audit_using_subcommand prune" -l before -r
+complete -c audit -n "__fish_audit_using_subcommand prune" -l before -d 'Cut-off: a duration ago (90d) or an RFC 3339 time' -r
 complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -102,7 +107,10 @@ complete -c audit -n "__fish_audit_using_subcommand prune" -s q -l quiet -d 'Pri
 complete -c audit -n "__fish_audit_using_subcommand prune" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c audit -n "__fish_audit_using_subcommand prune" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c audit -n "__fish_audit_using_subcommand export" -l schema -r
+complete -c audit -n "__fish_audit_using_subcommand export" -l schema -r -f -a "moat\t'The event as `audit log` prints it'
+ocsf\t'OCSF 1.1 API Activity (class_uid 6003)'
+cef\t'ArcSight Common Event Format'"
+complete -c audit -n "__fish_audit_using_subcommand export" -l since -d 'Only events at or after this time' -r
 complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -116,7 +124,7 @@ complete -c audit -n "__fish_audit_using_subcommand export" -s h -l help -d 'Pri
 complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "log" -d 'Print events, oldest first'
 complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "verify" -d 'Check every link of the chain (exit 0 intact, 1 broken)'
 complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "checkpoint" -d 'Print the chain head {seq, hash} to keep somewhere else'
-complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "check" -d 'Lint the state for security problems (cron-friendly)'
-complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable'
-complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "export" -d 'Export events as NDJSON in a SIEM schema'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "check" -d 'Lint the state for security problems; exit 1 when a finding reaches --fail-on'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "prune" -d 'Drop events before a time, keeping the chain verifiable through a sealed anchor'
+complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "export" -d 'Export events as NDJSON in a SIEM schema (one event per line)'
 complete -c audit -n "__fish_audit_using_subcommand help; and not __fish_seen_subcommand_from log verify checkpoint check prune export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

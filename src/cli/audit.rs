@@ -1,16 +1,23 @@
 //! `audit`: read and verify the tamper-evident audit trail (DESIGN §8).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use super::{App, Command, Global, exit_codes_help};
+use super::{App, Command, Global, duration_arg, exit_codes_help};
+use crate::audit::check::{self, CheckOptions, Finding, Severity};
+use crate::audit::export::{self, Schema};
+use crate::audit::prune::{self, PruneReport};
 use crate::audit::{Event, Head};
 use crate::error::{Error, Exit, Result};
 use crate::input::read_text;
+use crate::output::Format;
 use crate::output::{Tabular, cell};
 use crate::store::AuditQuery;
+use crate::store::Store;
 use crate::time::{now_ms, parse_since, rfc3339};
+use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
   audit log --since 1h --type token_revoked
@@ -41,13 +48,19 @@ pub enum Cmd {
         /// Only events at or before this time (duration ago, or RFC 3339)
         #[arg(long, value_name = "D|TS")]
         until: Option<String>,
-        /// Only events of this type, e.g. token_created
+        /// Only events of this type, e.g. token_created, grant_added, enrolment_refused
         #[arg(long = "type", value_name = "T")]
         kind: Option<String>,
-        /// Only events by this actor
+        /// Only events by this actor, e.g. local:alice
         #[arg(long)]
         actor: Option<String>,
-        /// Keep printing new events as they are committed
+        /// Only events about this target, e.g. tok_0a1b2c3d4e5f
+        #[arg(long)]
+        target: Option<String>,
+        /// Only events with this outcome: success, failure or denied
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Keep printing new events as they are committed, like tail -f (JSON becomes NDJSON)
         #[arg(long)]
         follow: bool,
     },
@@ -59,23 +72,66 @@ pub enum Cmd {
     },
     /// Print the chain head {seq, hash} to keep somewhere else
     Checkpoint,
-    /// Lint the state for security problems (cron-friendly)
+    /// Lint the state for security problems; exit 1 when a finding reaches --fail-on
+    ///
+    /// Findings: enrol tokens over 24h or with unlimited uses, bound tokens not
+    /// used for --stale, expired tokens not pruned, broad allow grants, superusers,
+    /// file permissions, auth-failure spikes, a broken audit chain, serve started
+    /// with --auth-mode none.
     Check {
-        #[arg(long, value_name = "low|medium|high")]
-        fail_on: Option<String>,
-        #[arg(long, value_name = "D")]
-        stale: Option<String>,
+        /// Lowest severity that makes the exit status 1
+        #[arg(long, value_enum, default_value = "high")]
+        fail_on: Severity,
+        /// Bound tokens not used for this long are reported
+        #[arg(long, value_name = "D", default_value = "7d", value_parser = duration_arg)]
+        stale: Duration,
+        /// Failed authentications in the last hour that count as a spike
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        spike: i64,
     },
-    /// Drop events before a time, keeping the chain verifiable
+    /// Drop events before a time, keeping the chain verifiable through a sealed anchor
     Prune {
+        /// Cut-off: a duration ago (90d) or an RFC 3339 time
         #[arg(long, value_name = "D|TS")]
         before: String,
     },
-    /// Export events as NDJSON in a SIEM schema
+    /// Export events as NDJSON in a SIEM schema (one event per line)
     Export {
-        #[arg(long, default_value = "moat")]
-        schema: String,
+        #[arg(long, value_enum, default_value = "moat")]
+        schema: Schema,
+        /// Only events at or after this time
+        #[arg(long, value_name = "D|TS")]
+        since: Option<String>,
     },
+}
+
+impl Tabular for Finding {
+    fn headers() -> &'static [&'static str] {
+        &["severity", "id", "subject", "message", "hint"]
+    }
+    fn row(&self) -> Vec<String> {
+        vec![
+            format!("{:?}", self.severity).to_lowercase(),
+            self.id.to_owned(),
+            self.subject.clone(),
+            self.message.clone(),
+            self.hint.clone(),
+        ]
+    }
+}
+
+impl Tabular for PruneReport {
+    fn headers() -> &'static [&'static str] {
+        &["pruned", "through_seq", "anchor_hash", "before"]
+    }
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.pruned.to_string(),
+            cell(self.through_seq),
+            cell(self.anchor_hash.as_ref()),
+            self.before.clone(),
+        ]
+    }
 }
 
 impl Tabular for Event {
@@ -130,40 +186,74 @@ fn read_checkpoint(path: &PathBuf) -> Result<Head> {
     })
 }
 
+fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
+    let mut events = Vec::new();
+    app.store()?.read(|tx| {
+        tx.audit_events(&q, |e| {
+            events.push(e);
+            Ok(())
+        })
+    })?;
+    if !follow {
+        app.out.list(&events)?;
+        return Ok(Exit::Success);
+    }
+    // Follow: print what exists, then poll for new commits. Runs until
+    // interrupted or until stdout closes (a broken pipe is a quiet success).
+    let mut q = q;
+    let table = app.out.format == Format::Table;
+    loop {
+        for e in &events {
+            if table {
+                let row = e.row().join("  ");
+                app.out.line(&row)?;
+            } else {
+                app.out.json_line(e)?;
+            }
+            q.after_seq = Some(e.seq);
+        }
+        app.out.flush()?;
+        std::thread::sleep(FOLLOW_POLL);
+        events.clear();
+        app.store()?.read(|tx| {
+            tx.audit_events(&q, |e| {
+                events.push(e);
+                Ok(())
+            })
+        })?;
+    }
+}
+
+/// How often `audit log --follow` looks for new events.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
 impl Command for Cli {
     fn global(&self) -> &Global {
         &self.global
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
+        let now = now_ms();
         match self.cmd {
             Cmd::Log {
                 since,
                 until,
                 kind,
                 actor,
+                target,
+                outcome,
                 follow,
             } => {
-                if follow {
-                    return Err(Error::not_implemented("audit log --follow"));
-                }
-                let now = now_ms();
                 let q = AuditQuery {
                     since: since.map(|s| parse_since(&s, now)).transpose()?,
                     until: until.map(|s| parse_since(&s, now)).transpose()?,
                     kind,
                     actor,
+                    target,
+                    outcome,
                     after_seq: None,
                 };
-                let mut events = Vec::new();
-                app.store()?.read(|tx| {
-                    tx.audit_events(&q, |e| {
-                        events.push(e);
-                        Ok(())
-                    })
-                })?;
-                app.out.list(&events)?;
-                Ok(Exit::Success)
+                log(app, q, follow)
             }
             Cmd::Verify { checkpoint } => {
                 let cp = checkpoint.as_ref().map(read_checkpoint).transpose()?;
@@ -186,9 +276,62 @@ impl Command for Cli {
                 app.out.record(&head)?;
                 Ok(Exit::Success)
             }
-            Cmd::Check { .. } => Err(Error::not_implemented("audit check")),
-            Cmd::Prune { .. } => Err(Error::not_implemented("audit prune")),
-            Cmd::Export { .. } => Err(Error::not_implemented("audit export")),
+            Cmd::Check {
+                fail_on,
+                stale,
+                spike,
+            } => {
+                if app.global.server.is_some() {
+                    return Err(Error::not_implemented("remote mode (--server)"));
+                }
+                let path = app.global.state_path()?;
+                let mut findings = check::file_findings(&path);
+                let mut store = Store::open_ignoring_permissions(&path)?;
+                findings.extend(check::check(
+                    &mut store,
+                    &CheckOptions { now, stale, spike },
+                )?);
+                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+                app.out.list(&findings)?;
+                let worst = findings.iter().map(|f| f.severity).max();
+                if worst.is_some_and(|w| w >= fail_on) {
+                    app.note(&format!(
+                        "audit check: {} finding(s), worst {:?}",
+                        findings.len(),
+                        worst.unwrap_or(Severity::Low)
+                    ));
+                    Ok(Exit::Negative)
+                } else {
+                    Ok(Exit::Success)
+                }
+            }
+            Cmd::Prune { before } => {
+                let before = parse_since(&before, now)?;
+                let report = prune::prune(app.store()?, &Ctx::local(), before)?;
+                app.out.record(&report)?;
+                Ok(Exit::Success)
+            }
+            Cmd::Export { schema, since } => {
+                let q = AuditQuery {
+                    since: since.map(|s| parse_since(&s, now)).transpose()?,
+                    ..Default::default()
+                };
+                let mut lines = Vec::new();
+                app.store()?.read(|tx| {
+                    tx.audit_events(&q, |e| {
+                        lines.push(match schema {
+                            Schema::Moat => serde_json::to_string(&e).unwrap_or_default(),
+                            Schema::Ocsf => export::ocsf(&e).to_string(),
+                            Schema::Cef => export::cef(&e),
+                        });
+                        Ok(())
+                    })
+                })?;
+                for l in &lines {
+                    app.out.line(l)?;
+                }
+                Ok(Exit::Success)
+            }
         }
     }
 }

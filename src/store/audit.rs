@@ -4,7 +4,21 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Tx;
 use crate::audit::{Event, GENESIS, Head, NewEvent, Verification, Verifier};
-use crate::error::{Error, Result};
+use crate::credential::{hex, hmac_sha256};
+use crate::error::{Error, Exit, Result};
+
+/// Seal of the prune anchor.
+fn anchor_mac(pepper: &[u8], h: &Head) -> String {
+    hex(&hmac_sha256(
+        pepper,
+        &[
+            b"moat audit anchor\0",
+            h.seq.to_string().as_bytes(),
+            b"\0",
+            h.hash.as_bytes(),
+        ],
+    ))
+}
 use crate::time::Millis;
 
 /// Filters for reading the audit log.
@@ -14,6 +28,8 @@ pub struct AuditQuery {
     pub until: Option<Millis>,
     pub kind: Option<String>,
     pub actor: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
     pub after_seq: Option<i64>,
 }
 
@@ -76,9 +92,9 @@ impl Tx<'_> {
         Ok(event)
     }
 
-    /// The last event's `{seq, hash}`, if any.
+    /// The last event's `{seq, hash}`; after everything was pruned, the anchor.
     pub fn audit_head(&self) -> Result<Option<Head>> {
-        Ok(self
+        let last = self
             .tx
             .query_row(
                 "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
@@ -90,7 +106,11 @@ impl Tx<'_> {
                     })
                 },
             )
-            .optional()?)
+            .optional()?;
+        match last {
+            Some(h) => Ok(Some(h)),
+            None => self.audit_anchor(),
+        }
     }
 
     /// Events matching `q`, oldest first, passed to `f` one at a time.
@@ -103,11 +123,20 @@ impl Tx<'_> {
             "SELECT {COLUMNS} FROM audit_events
              WHERE (?1 IS NULL OR ts >= ?1) AND (?2 IS NULL OR ts <= ?2)
                AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR actor = ?4)
-               AND (?5 IS NULL OR seq > ?5)
+               AND (?5 IS NULL OR seq > ?5) AND (?6 IS NULL OR target = ?6)
+               AND (?7 IS NULL OR outcome = ?7)
              ORDER BY seq"
         ))?;
         let rows = stmt.query_map(
-            params![q.since, q.until, q.kind, q.actor, q.after_seq],
+            params![
+                q.since,
+                q.until,
+                q.kind,
+                q.actor,
+                q.after_seq,
+                q.target,
+                q.outcome
+            ],
             event_from_row,
         )?;
         for row in rows {
@@ -116,9 +145,118 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The point the chain starts from after a prune: the last pruned
+    /// event's `{seq, hash}`, sealed with an HMAC so it cannot be moved
+    /// without the pepper. `None` when nothing was ever pruned.
+    pub fn audit_anchor(&self) -> Result<Option<Head>> {
+        let raw: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'audit_anchor'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(raw) = raw else { return Ok(None) };
+        let bad = || {
+            Error::new(
+                Exit::Negative,
+                "audit_anchor_invalid",
+                "the audit prune anchor was altered",
+            )
+        };
+        let v: serde_json::Value = serde_json::from_str(&raw).map_err(|_| bad())?;
+        let head = Head {
+            seq: v["seq"].as_i64().ok_or_else(bad)?,
+            hash: v["hash"].as_str().ok_or_else(bad)?.to_owned(),
+        };
+        let mac = v["mac"].as_str().ok_or_else(bad)?;
+        if !crate::credential::ct_eq(anchor_mac(self.pepper, &head).as_bytes(), mac.as_bytes()) {
+            return Err(bad());
+        }
+        Ok(Some(head))
+    }
+
+    /// Delete every event with `seq <= through` and move the anchor there.
+    pub fn prune_audit(&mut self, through: &Head) -> Result<usize> {
+        let n = self
+            .tx
+            .execute("DELETE FROM audit_events WHERE seq <= ?1", [through.seq])?;
+        let value = serde_json::json!({
+            "seq": through.seq,
+            "hash": through.hash,
+            "mac": anchor_mac(self.pepper, through),
+        });
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_anchor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [value.to_string()],
+        )?;
+        Ok(n)
+    }
+
+    /// The last event before `ts` (the cut of a prune), if any.
+    pub fn audit_last_before(&self, ts: Millis) -> Result<Option<Head>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT seq, hash FROM audit_events WHERE seq < COALESCE(
+                    (SELECT MIN(seq) FROM audit_events WHERE ts >= ?1),
+                    (SELECT MAX(seq) + 1 FROM audit_events))
+                 ORDER BY seq DESC LIMIT 1",
+                [ts],
+                |r| {
+                    Ok(Head {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Count events matching a type and outcome since `since`.
+    pub fn audit_count(&self, kinds: &[&str], outcome: &str, since: Millis) -> Result<i64> {
+        let mut n = 0;
+        for k in kinds {
+            n += self.tx.query_row(
+                "SELECT COUNT(*) FROM audit_events WHERE type = ?1 AND outcome = ?2 AND ts >= ?3",
+                params![k, outcome, since],
+                |r| r.get::<_, i64>(0),
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// The most recent event of a type.
+    pub fn audit_last_of(&self, kind: &str) -> Result<Option<Event>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit_events WHERE type = ?1 ORDER BY seq DESC LIMIT 1"
+                ),
+                [kind],
+                event_from_row,
+            )
+            .optional()?)
+    }
+
     /// Walk the whole chain and check every link, streaming.
     pub fn verify_audit(&self, checkpoint: Option<&Head>) -> Result<Verification> {
-        let mut v = Verifier::new(self.pepper);
+        let mut v = match self.audit_anchor() {
+            Ok(Some(anchor)) => Verifier::from_anchor(self.pepper, anchor),
+            Ok(None) => Verifier::new(self.pepper),
+            Err(e) => {
+                return Ok(Verification {
+                    intact: false,
+                    events: 0,
+                    head: None,
+                    first_bad_seq: None,
+                    problem: Some(e.message),
+                });
+            }
+        };
         let mut stmt = self
             .tx
             .prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"))?;
@@ -128,7 +266,11 @@ impl Tx<'_> {
                 break;
             }
         }
+        let anchor = self.audit_anchor().ok().flatten();
         let at_checkpoint = match checkpoint {
+            // A checkpoint inside the pruned part: the anchor is all that is left of it.
+            Some(cp) if anchor.as_ref().is_some_and(|a| cp.seq < a.seq) => Some(cp.hash.clone()),
+            Some(cp) if anchor.as_ref().is_some_and(|a| cp.seq == a.seq) => anchor.map(|a| a.hash),
             Some(cp) => self
                 .tx
                 .query_row(

@@ -42,7 +42,18 @@ pub struct Tx<'a> {
 
 impl Store {
     /// Open (creating if needed) the state file at `path` and its key file.
+    /// Refuses files that group or others can access.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_inner(path, true)
+    }
+
+    /// Open without refusing loose permissions. Only for `audit check`, which
+    /// reports them as findings instead of stopping at them.
+    pub fn open_ignoring_permissions(path: &Path) -> Result<Store> {
+        Self::open_inner(path, false)
+    }
+
+    fn open_inner(path: &Path, strict: bool) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
@@ -52,9 +63,11 @@ impl Store {
             Err(e) if e.kind() == ErrorKind::NotFound => true,
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
-        let pepper = load_or_create_key(&key_path, db_is_empty)?;
+        let pepper = load_or_create_key(&key_path, db_is_empty, strict)?;
         create_private_file(path)?;
-        check_private(path, "state file")?;
+        if strict {
+            check_private(path, "state file")?;
+        }
 
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -168,7 +181,7 @@ pub fn check_private(path: &Path, what: &str) -> Result<()> {
 }
 
 /// Read the pepper, creating it (atomically, 0600) when this is a new state.
-fn load_or_create_key(path: &Path, may_create: bool) -> Result<[u8; KEY_LEN]> {
+fn load_or_create_key(path: &Path, may_create: bool, strict: bool) -> Result<[u8; KEY_LEN]> {
     if !path.exists() {
         if !may_create {
             return Err(Error::new(
@@ -203,7 +216,9 @@ fn load_or_create_key(path: &Path, may_create: bool) -> Result<[u8; KEY_LEN]> {
             Err(e) => return Err(Error::io(format!("cannot create {}", path.display()), e)),
         }
     }
-    check_private(path, "key file")?;
+    if strict {
+        check_private(path, "key file")?;
+    }
     let mut buf = Vec::with_capacity(KEY_LEN);
     fs::File::open(path)
         .and_then(|f| f.take(KEY_LEN as u64 + 1).read_to_end(&mut buf))

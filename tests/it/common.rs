@@ -39,6 +39,16 @@ impl Env {
         c
     }
 
+    /// A std `Command` for a binary (for spawning long-running processes).
+    pub fn std_cmd(&self, bin: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin));
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("USER", "tester")
+            .env("MOAT_STATE", self.state());
+        c
+    }
+
     /// Run `bin args...` with `stdin`, returning the raw output.
     pub fn run(&self, bin: &str, args: &[&str], stdin: &[u8]) -> Output {
         self.cmd(bin)

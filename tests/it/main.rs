@@ -2,6 +2,7 @@
 //! CLI tests drive the real binaries with a cleared environment and a
 //! private temp directory per test.
 
+mod audit_cli;
 mod cedar_model;
 mod common;
 mod docs;

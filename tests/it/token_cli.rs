@@ -445,11 +445,7 @@ fn remote_mode_and_unbuilt_commands_say_so() {
     let out = env.run("token", &["list", "--server", "https://127.0.0.1:1"], b"");
     assert_eq!(code(&out), 70);
     assert!(stderr(&out).contains("not implemented yet"));
-    for (bin, args) in [
-        ("worker", vec!["list"]),
-        ("serve", vec![]),
-        ("audit", vec!["check"]),
-    ] {
+    for (bin, args) in [("worker", vec!["list"]), ("serve", vec![])] {
         let out = env.run(bin, &args, b"");
         assert_eq!(code(&out), 70, "{bin}");
         assert!(
