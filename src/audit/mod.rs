@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::credential::{ct_eq, hex, hmac_sha256};
+use crate::credential::{KeyedHmac, ct_eq, hex, hex32, hmac_sha256};
 use crate::error::Result;
 use crate::time::{Millis, rfc3339};
 
@@ -111,33 +111,95 @@ fn ser_ts<S: serde::Serializer>(ts: &Millis, s: S) -> std::result::Result<S::Ok,
     s.serialize_str(&rfc3339(*ts))
 }
 
+/// The hashed fields of an event, borrowed, with `details` as its stored
+/// canonical JSON text: verification streams these without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    pub seq: i64,
+    pub ts: Millis,
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub target: Option<&'a str>,
+    pub outcome: &'a str,
+    pub source: &'a str,
+    pub request_id: Option<&'a str>,
+    pub details: &'a str,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        // Writing a &str to a Vec cannot fail.
+        Some(s) => serde_json::to_writer(&mut *out, s).unwrap_or_default(),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+impl EventRef<'_> {
+    /// The bytes that are hashed: every field but the hashes, as one compact
+    /// JSON object with keys in byte order; `details` verbatim as stored.
+    pub fn canonical_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(b"{\"actor\":");
+        push_json_str(out, Some(self.actor));
+        out.extend_from_slice(b",\"details\":");
+        out.extend_from_slice(self.details.as_bytes());
+        out.extend_from_slice(b",\"outcome\":");
+        push_json_str(out, Some(self.outcome));
+        out.extend_from_slice(b",\"request_id\":");
+        push_json_str(out, self.request_id);
+        out.extend_from_slice(format!(",\"seq\":{},\"source\":", self.seq).as_bytes());
+        push_json_str(out, Some(self.source));
+        out.extend_from_slice(b",\"target\":");
+        push_json_str(out, self.target);
+        out.extend_from_slice(format!(",\"ts\":{},\"type\":", self.ts).as_bytes());
+        push_json_str(out, Some(self.kind));
+        out.push(b'}');
+    }
+
+    /// The hash this event should carry, as lowercase hex.
+    pub fn expected_hash(&self, mac: &KeyedHmac, buf: &mut Vec<u8>) -> [u8; 64] {
+        self.canonical_into(buf);
+        hex32(&mac.mac(&[self.prev_hash.as_bytes(), buf]))
+    }
+}
+
+/// The canonical text of a details object (keys sorted at every level), as stored.
+pub fn canonical_details(v: &Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    write_canonical(v, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 impl Event {
-    /// The bytes that are hashed: every field but the hashes, as compact JSON
-    /// with object keys sorted at every level. Sorted explicitly, because
-    /// serde_json's map order depends on a cargo feature another crate may enable.
+    /// The canonical bytes of this event (details re-encoded canonically).
     pub fn canonical(&self) -> Vec<u8> {
-        let v = json!({
-            "seq": self.seq,
-            "ts": self.ts,
-            "type": self.kind,
-            "actor": self.actor,
-            "target": self.target,
-            "outcome": self.outcome,
-            "source": self.source,
-            "request_id": self.request_id,
-            "details": self.details,
-        });
+        let details = canonical_details(&self.details);
         let mut out = Vec::with_capacity(256);
-        write_canonical(&v, &mut out);
+        self.as_ref(&details).canonical_into(&mut out);
         out
+    }
+
+    fn as_ref<'a>(&'a self, details: &'a str) -> EventRef<'a> {
+        EventRef {
+            seq: self.seq,
+            ts: self.ts,
+            kind: &self.kind,
+            actor: &self.actor,
+            target: self.target.as_deref(),
+            outcome: &self.outcome,
+            source: &self.source,
+            request_id: self.request_id.as_deref(),
+            details,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
     }
 
     /// The hash this event should carry given its `prev_hash`.
     pub fn expected_hash(&self, pepper: &[u8]) -> String {
-        hex(&hmac_sha256(
-            pepper,
-            &[self.prev_hash.as_bytes(), &self.canonical()],
-        ))
+        hex(&hmac_sha256(pepper, &[self.prev_hash.as_bytes(), &self.canonical()]))
     }
 }
 
@@ -190,19 +252,21 @@ pub struct Verification {
 }
 
 /// Incremental verifier: feed events in `seq` order.
-pub struct Verifier<'a> {
-    pepper: &'a [u8],
+pub struct Verifier {
+    mac: KeyedHmac,
+    buf: Vec<u8>,
     prev_seq: Option<i64>,
     prev_hash: String,
     events: u64,
     bad: Option<(i64, String)>,
 }
 
-impl<'a> Verifier<'a> {
+impl Verifier {
     /// Start at the genesis of the chain.
-    pub fn new(pepper: &'a [u8]) -> Self {
+    pub fn new(pepper: &[u8]) -> Self {
         Verifier {
-            pepper,
+            mac: KeyedHmac::new(pepper),
+            buf: Vec::with_capacity(512),
             prev_seq: None,
             prev_hash: GENESIS.to_owned(),
             events: 0,
@@ -211,9 +275,10 @@ impl<'a> Verifier<'a> {
     }
 
     /// Start after a prune: the next event must follow `anchor`.
-    pub fn from_anchor(pepper: &'a [u8], anchor: Head) -> Self {
+    pub fn from_anchor(pepper: &[u8], anchor: Head) -> Self {
         Verifier {
-            pepper,
+            mac: KeyedHmac::new(pepper),
+            buf: Vec::with_capacity(512),
             prev_seq: Some(anchor.seq),
             prev_hash: anchor.hash,
             events: 0,
@@ -223,6 +288,12 @@ impl<'a> Verifier<'a> {
 
     /// Check the next event. Returns false once the chain is broken.
     pub fn push(&mut self, e: &Event) -> bool {
+        let details = canonical_details(&e.details);
+        self.push_ref(&e.as_ref(&details))
+    }
+
+    /// Check the next event as stored. Returns false once the chain is broken.
+    pub fn push_ref(&mut self, e: &EventRef<'_>) -> bool {
         if self.bad.is_some() {
             return false;
         }
@@ -238,7 +309,7 @@ impl<'a> Verifier<'a> {
                 "event {} does not link to the event before it",
                 e.seq
             ))
-        } else if !ct_eq(e.expected_hash(self.pepper).as_bytes(), e.hash.as_bytes()) {
+        } else if !ct_eq(&e.expected_hash(&self.mac, &mut self.buf), e.hash.as_bytes()) {
             Some(format!("event {} was modified after it was written", e.seq))
         } else {
             None
@@ -248,8 +319,18 @@ impl<'a> Verifier<'a> {
             return false;
         }
         self.prev_seq = Some(e.seq);
-        self.prev_hash = e.hash.clone();
+        self.prev_hash.clear();
+        self.prev_hash.push_str(e.hash);
         true
+    }
+
+    /// Record an event whose columns are not even the right types.
+    pub fn push_malformed(&mut self, seq: i64) -> bool {
+        if self.bad.is_none() {
+            self.events += 1;
+            self.bad = Some((seq, format!("event {seq} has malformed columns")));
+        }
+        false
     }
 
     /// Finish, optionally checking that a saved checkpoint is still in the chain.
