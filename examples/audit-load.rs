@@ -17,7 +17,12 @@ fn event(i: usize) -> NewEvent {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["seed", state, n] => {
             let n: usize = n.parse()?;
             let mut store = Store::open(Path::new(state))?;
@@ -43,7 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     std::thread::spawn(move || -> Result<(), moat::Error> {
                         let mut store = Store::open(&path)?;
                         for i in 0..each {
-                            store.write(|tx| tx.append_audit(event(t * each + i), moat::time::now_ms()).map(|_| ()))?;
+                            store.write(|tx| {
+                                tx.append_audit(event(t * each + i), moat::time::now_ms())
+                                    .map(|_| ())
+                            })?;
                         }
                         Ok(())
                     })

@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
+use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
@@ -33,12 +34,22 @@ impl Format {
     }
 }
 
-/// A record that can be shown as a table row.
-pub trait Tabular: Serialize {
-    /// Column headers.
-    fn headers() -> &'static [&'static str];
-    /// Cells, one per header.
-    fn row(&self) -> Vec<String>;
+/// One table cell from a JSON value: `-` for null or empty, lists of
+/// scalars joined by commas, anything else as compact JSON.
+pub fn json_cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "-".into(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(json_cell).collect::<Vec<_>>().join(",")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn to_value<T: Serialize + ?Sized>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal(format!("encoding JSON: {e}")))
 }
 
 /// Writes records to stdout in the chosen format.
@@ -69,45 +80,50 @@ impl Output {
         Output { format, out }
     }
 
-    /// Print one record.
-    pub fn record<T: Tabular>(&mut self, r: &T) -> Result<()> {
-        match self.format {
-            Format::Json | Format::Ndjson => self.json_line(r),
-            Format::Table => {
-                let mut b = Builder::default();
-                for (h, v) in T::headers().iter().zip(r.row()) {
-                    b.push_record([h.to_string(), v]);
-                }
-                let mut t = b.build();
-                t.with(Style::blank());
-                self.line(&t.to_string())
-            }
-        }
+    /// Print one record (a JSON object; a table shows one field per row).
+    pub fn record<T: Serialize + ?Sized>(&mut self, r: &T) -> Result<()> {
+        self.value(&to_value(r)?, false)
     }
 
     /// Print a list of records.
-    pub fn list<T: Tabular>(&mut self, items: &[T]) -> Result<()> {
-        match self.format {
-            Format::Json => self.json_line(&items),
-            Format::Ndjson => {
+    pub fn list<T: Serialize>(&mut self, items: &[T]) -> Result<()> {
+        self.value(&to_value(items)?, true)
+    }
+
+    /// Print an already encoded record or list (remote mode prints what the
+    /// server sent through here, so both modes look the same).
+    pub fn value(&mut self, v: &Value, is_list: bool) -> Result<()> {
+        match (self.format, v) {
+            (Format::Ndjson, Value::Array(items)) if is_list => {
                 for i in items {
                     self.json_line(i)?;
                 }
                 Ok(())
             }
-            Format::Table => {
-                if items.is_empty() {
+            (Format::Json | Format::Ndjson, _) => self.json_line(v),
+            (Format::Table, Value::Array(items)) => {
+                let Some(Value::Object(first)) = items.first() else {
                     return Ok(());
-                }
+                };
                 let mut b = Builder::default();
-                b.push_record(T::headers().iter().map(|h| h.to_uppercase()));
+                b.push_record(first.keys().map(|k| k.to_uppercase()));
                 for i in items {
-                    b.push_record(i.row());
+                    b.push_record(first.keys().map(|k| json_cell(&i[k])));
                 }
                 let mut t = b.build();
                 t.with(Style::blank());
                 self.line(&t.to_string())
             }
+            (Format::Table, Value::Object(map)) => {
+                let mut b = Builder::default();
+                for (k, v) in map {
+                    b.push_record([k.clone(), json_cell(v)]);
+                }
+                let mut t = b.build();
+                t.with(Style::blank());
+                self.line(&t.to_string())
+            }
+            (Format::Table, other) => self.line(&json_cell(other)),
         }
     }
 
@@ -145,15 +161,6 @@ pub fn cell<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
-/// Join a list for a table cell (`-` when empty).
-pub fn cell_list(v: &[String]) -> String {
-    if v.is_empty() {
-        "-".into()
-    } else {
-        v.join(",")
-    }
-}
-
 /// Print an error on stderr as DESIGN §2 says: `<bin>: error: <message>`,
 /// `hint: ...`, and with a JSON format also `{"error":{...}}`.
 pub fn render_error(bin: &str, err: &Error, format: Format, color: bool) {
@@ -182,14 +189,6 @@ mod tests {
     struct R {
         id: String,
         n: u32,
-    }
-    impl Tabular for R {
-        fn headers() -> &'static [&'static str] {
-            &["id", "n"]
-        }
-        fn row(&self) -> Vec<String> {
-            vec![self.id.clone(), self.n.to_string()]
-        }
     }
 
     #[derive(Clone, Default)]

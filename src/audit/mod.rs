@@ -199,7 +199,10 @@ impl Event {
 
     /// The hash this event should carry given its `prev_hash`.
     pub fn expected_hash(&self, pepper: &[u8]) -> String {
-        hex(&hmac_sha256(pepper, &[self.prev_hash.as_bytes(), &self.canonical()]))
+        hex(&hmac_sha256(
+            pepper,
+            &[self.prev_hash.as_bytes(), &self.canonical()],
+        ))
     }
 }
 
@@ -309,7 +312,10 @@ impl Verifier {
                 "event {} does not link to the event before it",
                 e.seq
             ))
-        } else if !ct_eq(&e.expected_hash(&self.mac, &mut self.buf), e.hash.as_bytes()) {
+        } else if !ct_eq(
+            &e.expected_hash(&self.mac, &mut self.buf),
+            e.hash.as_bytes(),
+        ) {
             Some(format!("event {} was modified after it was written", e.seq))
         } else {
             None

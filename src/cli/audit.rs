@@ -6,17 +6,17 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, duration_arg, exit_codes_help};
-use crate::audit::check::{self, CheckOptions, Finding, Severity};
+use crate::audit::Head;
+use crate::audit::check::{self, CheckOptions, Severity};
 use crate::audit::export::{self, Schema};
-use crate::audit::prune::{self, PruneReport};
-use crate::audit::{Event, Head};
+use crate::audit::prune;
 use crate::error::{Error, Exit, Result};
 use crate::input::read_text;
 use crate::output::Format;
-use crate::output::{Tabular, cell};
+use crate::output::cell;
 use crate::store::AuditQuery;
 use crate::store::Store;
-use crate::time::{now_ms, parse_since, rfc3339};
+use crate::time::{now_ms, parse_since};
 use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
@@ -105,76 +105,6 @@ pub enum Cmd {
     },
 }
 
-impl Tabular for Finding {
-    fn headers() -> &'static [&'static str] {
-        &["severity", "id", "subject", "message", "hint"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            format!("{:?}", self.severity).to_lowercase(),
-            self.id.to_owned(),
-            self.subject.clone(),
-            self.message.clone(),
-            self.hint.clone(),
-        ]
-    }
-}
-
-impl Tabular for PruneReport {
-    fn headers() -> &'static [&'static str] {
-        &["pruned", "through_seq", "anchor_hash", "before"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.pruned.to_string(),
-            cell(self.through_seq),
-            cell(self.anchor_hash.as_ref()),
-            self.before.clone(),
-        ]
-    }
-}
-
-impl Tabular for Event {
-    fn headers() -> &'static [&'static str] {
-        &["seq", "ts", "type", "actor", "target", "outcome", "details"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.seq.to_string(),
-            rfc3339(self.ts),
-            self.kind.clone(),
-            self.actor.clone(),
-            cell(self.target.as_ref()),
-            self.outcome.clone(),
-            self.details.to_string(),
-        ]
-    }
-}
-
-impl Tabular for crate::audit::Verification {
-    fn headers() -> &'static [&'static str] {
-        &["intact", "events", "head", "first_bad_seq", "problem"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.intact.to_string(),
-            self.events.to_string(),
-            cell(self.head.as_ref().map(|h| h.seq)),
-            cell(self.first_bad_seq),
-            cell(self.problem.as_ref()),
-        ]
-    }
-}
-
-impl Tabular for Head {
-    fn headers() -> &'static [&'static str] {
-        &["seq", "hash"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![self.seq.to_string(), self.hash.clone()]
-    }
-}
-
 fn read_checkpoint(path: &PathBuf) -> Result<Head> {
     let f = std::fs::File::open(path)
         .map_err(|e| Error::io(format!("cannot open checkpoint {}", path.display()), e))?;
@@ -205,8 +135,12 @@ fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
     loop {
         for e in &events {
             if table {
-                let row = e.row().join("  ");
-                app.out.line(&row)?;
+                let v = serde_json::to_value(e).map_err(|e| Error::internal(e.to_string()))?;
+                let row: Vec<String> = v
+                    .as_object()
+                    .map(|m| m.values().map(crate::output::json_cell).collect())
+                    .unwrap_or_default();
+                app.out.line(&row.join("  "))?;
             } else {
                 app.out.json_line(e)?;
             }

@@ -8,10 +8,9 @@ use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help, parsed};
 use crate::error::{Error, Exit, Result};
-use crate::grant::{self, AddRequest, ApplyReport, GrantView, GroupView, ListFilter};
+use crate::grant::{self, AddRequest, ListFilter};
 use crate::input::{expand_ids, read_text};
-use crate::output::{Format, Tabular, cell, cell_list};
-use crate::policy::engine::Decision;
+use crate::output::Format;
 use crate::policy::grant::{Actions, Effect, Subject};
 use crate::policy::{Principal, ResourcePattern};
 use crate::token::Ctx;
@@ -159,106 +158,6 @@ pub enum GroupCmd {
 pub enum GrantState {
     Active,
     Revoked,
-}
-
-impl Tabular for GrantView {
-    fn headers() -> &'static [&'static str] {
-        &[
-            "id",
-            "subject",
-            "effect",
-            "actions",
-            "resource",
-            "source",
-            "state",
-            "note",
-            "created_at",
-            "created_by",
-        ]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.subject.clone(),
-            self.effect.as_str().to_owned(),
-            self.actions.join(","),
-            self.resource.clone(),
-            self.source.clone(),
-            self.state.to_owned(),
-            cell(self.note.as_ref()),
-            self.created_at.clone(),
-            self.created_by.clone(),
-        ]
-    }
-}
-
-impl Tabular for GroupView {
-    fn headers() -> &'static [&'static str] {
-        &["group", "members"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![self.group.clone(), cell_list(&self.members)]
-    }
-}
-
-impl Tabular for ApplyReport {
-    fn headers() -> &'static [&'static str] {
-        &["source", "created", "reactivated", "revoked", "unchanged"]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.source.clone(),
-            self.created.to_string(),
-            self.reactivated.to_string(),
-            self.revoked.to_string(),
-            self.unchanged.to_string(),
-        ]
-    }
-}
-
-impl Tabular for Decision<'_> {
-    fn headers() -> &'static [&'static str] {
-        &["decision", "reason", "matched", "snapshot", "near_misses"]
-    }
-    fn row(&self) -> Vec<String> {
-        let matched: Vec<String> = self
-            .matched
-            .iter()
-            .map(|m| match m.via {
-                Some(v) => format!("{} {} {} (via {v})", m.id, m.effect, m.subject),
-                None => format!("{} {} {}", m.id, m.effect, m.subject),
-            })
-            .collect();
-        let near = self.near_misses.as_ref().map(|n| {
-            n.iter()
-                .map(|m| {
-                    format!(
-                        "{} {} {} on {} (failed on {})",
-                        m.id,
-                        m.subject,
-                        m.actions.join(","),
-                        m.resource,
-                        m.failed_on
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        vec![
-            self.decision.to_owned(),
-            serde_json::to_value(self.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            if matched.is_empty() {
-                "-".into()
-            } else {
-                matched.join("\n")
-            },
-            self.snapshot.to_string(),
-            cell(near),
-        ]
-    }
 }
 
 fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {

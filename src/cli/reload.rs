@@ -5,8 +5,7 @@ use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help};
 use crate::error::{Exit, Result};
-use crate::output::Tabular;
-use crate::reload::{self, ReloadReport, SnapshotInfo};
+use crate::reload;
 use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
@@ -42,69 +41,6 @@ pub enum Cmd {
         /// Snapshot version (see `reload history`)
         version: i64,
     },
-}
-
-impl Tabular for ReloadReport {
-    fn headers() -> &'static [&'static str] {
-        &[
-            "version",
-            "previous",
-            "changed",
-            "dry_run",
-            "digest",
-            "grants",
-            "members",
-            "grants_added",
-            "grants_removed",
-            "members_added",
-            "members_removed",
-        ]
-    }
-    fn row(&self) -> Vec<String> {
-        let m = |v: &[crate::policy::engine::Membership]| {
-            v.iter()
-                .map(|m| format!("{} in {}", m.principal, m.group))
-                .collect::<Vec<_>>()
-        };
-        vec![
-            crate::output::cell(self.version),
-            crate::output::cell(self.previous),
-            self.changed.to_string(),
-            self.dry_run.to_string(),
-            self.digest.clone(),
-            self.grants.to_string(),
-            self.members.to_string(),
-            crate::output::cell_list(&self.diff.grants_added),
-            crate::output::cell_list(&self.diff.grants_removed),
-            crate::output::cell_list(&m(&self.diff.members_added)),
-            crate::output::cell_list(&m(&self.diff.members_removed)),
-        ]
-    }
-}
-
-impl Tabular for SnapshotInfo {
-    fn headers() -> &'static [&'static str] {
-        &[
-            "version",
-            "active",
-            "digest",
-            "grants",
-            "members",
-            "created_at",
-            "created_by",
-        ]
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.version.to_string(),
-            self.active.to_string(),
-            self.digest.clone(),
-            self.grants.to_string(),
-            self.members.to_string(),
-            self.created_at.clone(),
-            self.created_by.clone(),
-        ]
-    }
 }
 
 impl Command for Cli {

@@ -8,9 +8,8 @@ use super::{App, Command, Global, duration_arg, exit_codes_help, parsed};
 use crate::credential::CredentialKind;
 use crate::error::{Exit, Result};
 use crate::input::{expand_ids, read_text};
-use crate::output::{Tabular, cell, cell_list};
 use crate::policy::{Principal, Scope};
-use crate::token::{self, CreateRequest, Created, Ctx, MaxUses, TokenState, TokenView};
+use crate::token::{self, CreateRequest, Ctx, MaxUses, TokenState};
 
 pub const EXAMPLES: &str = "Examples:
   # An enrol token for one machine, valid 2 hours; keep only the raw token
@@ -125,68 +124,6 @@ impl From<KindArg> for CredentialKind {
             KindArg::Enrol => CredentialKind::Enrol,
             KindArg::Api => CredentialKind::Api,
         }
-    }
-}
-
-const VIEW_HEADERS: &[&str] = &[
-    "id",
-    "kind",
-    "label",
-    "principal",
-    "state",
-    "created_at",
-    "expires_at",
-    "uses",
-    "machines",
-    "last_used_at",
-    "revoked_at",
-    "reason",
-];
-
-impl Tabular for TokenView {
-    fn headers() -> &'static [&'static str] {
-        VIEW_HEADERS
-    }
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.kind.to_owned(),
-            cell(self.label.as_ref()),
-            cell(self.principal.as_ref()),
-            self.state.as_str().to_owned(),
-            self.created_at.clone(),
-            self.expires_at.clone(),
-            cell(self.uses.as_ref()),
-            cell_list(&self.machines),
-            cell(self.last_used_at.as_ref()),
-            cell(self.revoked_at.as_ref()),
-            cell(self.reason.as_ref()),
-        ]
-    }
-}
-
-impl Tabular for Created {
-    fn headers() -> &'static [&'static str] {
-        &[
-            "token",
-            "id",
-            "kind",
-            "label",
-            "principal",
-            "state",
-            "created_at",
-            "expires_at",
-            "uses",
-            "machines",
-            "last_used_at",
-            "revoked_at",
-            "reason",
-        ]
-    }
-    fn row(&self) -> Vec<String> {
-        let mut r = vec![self.token.clone()];
-        r.extend(self.record.row());
-        r
     }
 }
 
