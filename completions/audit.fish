@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_audit_global_optspecs
-    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_audit_needs_command
@@ -28,6 +28,7 @@ complete -c audit -n "__fish_audit_needs_command" -l state -d 'State file (SQLit
 complete -c audit -n "__fish_audit_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -52,6 +53,7 @@ complete -c audit -n "__fish_audit_using_subcommand log" -l outcome -d 'Only eve
 complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -64,6 +66,7 @@ complete -c audit -n "__fish_audit_using_subcommand verify" -l checkpoint -d 'A 
 complete -c audit -n "__fish_audit_using_subcommand verify" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -74,6 +77,7 @@ complete -c audit -n "__fish_audit_using_subcommand verify" -s h -l help -d 'Pri
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -89,6 +93,7 @@ complete -c audit -n "__fish_audit_using_subcommand check" -l spike -d 'Failed a
 complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -100,6 +105,7 @@ complete -c audit -n "__fish_audit_using_subcommand prune" -l before -d 'Cut-off
 complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -114,6 +120,7 @@ complete -c audit -n "__fish_audit_using_subcommand export" -l since -d 'Only ev
 complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_grant_global_optspecs
-    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_grant_needs_command
@@ -28,6 +28,7 @@ complete -c grant -n "__fish_grant_needs_command" -l state -d 'State file (SQLit
 complete -c grant -n "__fish_grant_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -51,6 +52,7 @@ complete -c grant -n "__fish_grant_using_subcommand add" -l note -d 'A note for 
 complete -c grant -n "__fish_grant_using_subcommand add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -67,6 +69,7 @@ revoked\t''"
 complete -c grant -n "__fish_grant_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -77,6 +80,7 @@ complete -c grant -n "__fish_grant_using_subcommand list" -s h -l help -d 'Print
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -91,6 +95,7 @@ complete -c grant -n "__fish_grant_using_subcommand check" -l batch -d 'Read NDJ
 complete -c grant -n "__fish_grant_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -103,6 +108,7 @@ complete -c grant -n "__fish_grant_using_subcommand check" -s h -l help -d 'Prin
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -117,6 +123,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_s
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -127,6 +134,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -137,6 +145,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -152,6 +161,7 @@ complete -c grant -n "__fish_grant_using_subcommand apply" -l name -d 'Source na
 complete -c grant -n "__fish_grant_using_subcommand apply" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand apply" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand apply" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -162,6 +172,7 @@ complete -c grant -n "__fish_grant_using_subcommand apply" -s h -l help -d 'Prin
 complete -c grant -n "__fish_grant_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"

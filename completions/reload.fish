@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_reload_global_optspecs
-    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color dry-run h/help V/version
+    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color dry-run h/help V/version
 end
 
 function __fish_reload_needs_command
@@ -28,6 +28,7 @@ complete -c reload -n "__fish_reload_needs_command" -l state -d 'State file (SQL
 complete -c reload -n "__fish_reload_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -43,6 +44,7 @@ complete -c reload -n "__fish_reload_needs_command" -f -a "help" -d 'Print this 
 complete -c reload -n "__fish_reload_using_subcommand history" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand history" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand history" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -53,6 +55,7 @@ complete -c reload -n "__fish_reload_using_subcommand history" -s h -l help -d '
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand rollback" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"

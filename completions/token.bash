@@ -65,7 +65,7 @@ _token() {
 
     case "${cmd}" in
         token)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --format --quiet --verbose --no-color --help --version create list show revoke prune verify help"
+            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version create list show revoke prune verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -87,6 +87,10 @@ _token() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
                     return 0
@@ -99,7 +103,7 @@ _token() {
             return 0
             ;;
         token__subcmd__create)
-            opts="-q -v -h --kind --ttl --allow-long-ttl --max-uses --label --principal --scope --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --kind --ttl --allow-long-ttl --max-uses --label --principal --scope --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +142,10 @@ _token() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -265,7 +273,7 @@ _token() {
             return 0
             ;;
         token__subcmd__list)
-            opts="-q -v -h --kind --state --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --kind --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,6 +299,10 @@ _token() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
                     return 0
@@ -303,7 +315,7 @@ _token() {
             return 0
             ;;
         token__subcmd__prune)
-            opts="-q -v -h --older-than --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --older-than --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +337,10 @@ _token() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
                     return 0
@@ -337,7 +353,7 @@ _token() {
             return 0
             ;;
         token__subcmd__revoke)
-            opts="-q -v -h --reason --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --reason --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +375,10 @@ _token() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
                     return 0
@@ -371,7 +391,7 @@ _token() {
             return 0
             ;;
         token__subcmd__show)
-            opts="-q -v -h --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,6 +406,10 @@ _token() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -401,7 +425,7 @@ _token() {
             return 0
             ;;
         token__subcmd__verify)
-            opts="-q -v -h --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -416,6 +440,10 @@ _token() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

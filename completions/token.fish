@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_token_global_optspecs
-    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_token_needs_command
@@ -28,6 +28,7 @@ complete -c token -n "__fish_token_needs_command" -l state -d 'State file (SQLit
 complete -c token -n "__fish_token_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -53,6 +54,7 @@ complete -c token -n "__fish_token_using_subcommand create" -l scope -d 'Narrow 
 complete -c token -n "__fish_token_using_subcommand create" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand create" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand create" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -71,6 +73,7 @@ revoked\t'Revoked'"
 complete -c token -n "__fish_token_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -81,6 +84,7 @@ complete -c token -n "__fish_token_using_subcommand list" -s h -l help -d 'Print
 complete -c token -n "__fish_token_using_subcommand show" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -92,6 +96,7 @@ complete -c token -n "__fish_token_using_subcommand revoke" -l reason -d 'Why, k
 complete -c token -n "__fish_token_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -103,6 +108,7 @@ complete -c token -n "__fish_token_using_subcommand prune" -l older-than -d 'Onl
 complete -c token -n "__fish_token_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -113,6 +119,7 @@ complete -c token -n "__fish_token_using_subcommand prune" -s h -l help -d 'Prin
 complete -c token -n "__fish_token_using_subcommand verify" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_worker_global_optspecs
-    string join \n state= state-file= server= auth-token-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_worker_needs_command
@@ -28,6 +28,7 @@ complete -c worker -n "__fish_worker_needs_command" -l state -d 'State file (SQL
 complete -c worker -n "__fish_worker_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -64,6 +65,7 @@ complete -c worker -n "__fish_worker_using_subcommand list" -l stale -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -75,6 +77,7 @@ complete -c worker -n "__fish_worker_using_subcommand list" -s h -l help -d 'Pri
 complete -c worker -n "__fish_worker_using_subcommand show" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -85,6 +88,7 @@ complete -c worker -n "__fish_worker_using_subcommand show" -s h -l help -d 'Pri
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -95,6 +99,7 @@ complete -c worker -n "__fish_worker_using_subcommand revoke" -s h -l help -d 'P
 complete -c worker -n "__fish_worker_using_subcommand drain" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand drain" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand drain" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -109,6 +114,7 @@ complete -c worker -n "__fish_worker_using_subcommand dispatch" -l timeout -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"

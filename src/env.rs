@@ -6,6 +6,7 @@ pub const SERVER: &str = "MOAT_SERVER";
 pub const AUTH_TOKEN: &str = "MOAT_AUTH_TOKEN";
 pub const AUTH_TOKEN_FILE: &str = "MOAT_AUTH_TOKEN_FILE";
 pub const FORMAT: &str = "MOAT_FORMAT";
+pub const CA_FILE: &str = "MOAT_CA_FILE";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const JWT_SECRET: &str = "MOAT_JWT_SECRET";
 pub const USERS: &str = "MOAT_USERS";

@@ -23,8 +23,11 @@ pub mod input;
 pub mod output;
 pub mod policy;
 pub mod reload;
+pub mod remote;
+pub mod server;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod token;
 
 pub use error::{Error, Exit, Result};

@@ -31,6 +31,13 @@ pub mod types {
     pub const SNAPSHOT_RELOADED: &str = "snapshot_reloaded";
     pub const SNAPSHOT_ROLLED_BACK: &str = "snapshot_rolled_back";
     pub const AUDIT_PRUNED: &str = "audit_pruned";
+    pub const ADMINS_MATERIALIZED: &str = "admins_materialized";
+    pub const SERVE_STARTED: &str = "serve_started";
+    pub const SERVE_REFUSED: &str = "serve_refused";
+    pub const AUTH_SUCCESS: &str = "auth_success";
+    pub const AUTH_FAILURE: &str = "auth_failure";
+    pub const AUTH_THROTTLED: &str = "auth_throttled";
+    pub const ACCESS_DENIED: &str = "access_denied";
 
     /// Every type emitted so far, for coverage tests and `--type` help.
     pub const ALL: &[&str] = &[
@@ -46,6 +53,13 @@ pub mod types {
         SNAPSHOT_RELOADED,
         SNAPSHOT_ROLLED_BACK,
         AUDIT_PRUNED,
+        ADMINS_MATERIALIZED,
+        SERVE_STARTED,
+        SERVE_REFUSED,
+        AUTH_SUCCESS,
+        AUTH_FAILURE,
+        AUTH_THROTTLED,
+        ACCESS_DENIED,
     ];
 }
 
@@ -245,7 +259,7 @@ pub struct Head {
 }
 
 /// The outcome of `audit verify`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Verification {
     pub intact: bool,
     pub events: u64,

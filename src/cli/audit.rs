@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, duration_arg, exit_codes_help};
-use crate::audit::Head;
 use crate::audit::check::{self, CheckOptions, Severity};
 use crate::audit::export::{self, Schema};
 use crate::audit::prune;
+use crate::audit::{Head, Verification};
 use crate::error::{Error, Exit, Result};
 use crate::input::read_text;
 use crate::output::Format;
@@ -116,16 +116,44 @@ fn read_checkpoint(path: &PathBuf) -> Result<Head> {
     })
 }
 
+/// Events matching `q`, from the server or the state file.
+fn fetch(app: &mut App, q: &AuditQuery) -> Result<Vec<serde_json::Value>> {
+    let query = [
+        ("since", q.since.map(rfc3339_ms)),
+        ("until", q.until.map(rfc3339_ms)),
+        ("type", q.kind.clone()),
+        ("actor", q.actor.clone()),
+        ("target", q.target.clone()),
+        ("outcome", q.outcome.clone()),
+        ("after_seq", q.after_seq.map(|s| s.to_string())),
+    ];
+    let v = app.call(
+        |r| r.get("/v1/audit", &query),
+        |s| {
+            let mut events = Vec::new();
+            s.read(|tx| {
+                tx.audit_events(q, |e| {
+                    events.push(e);
+                    Ok(())
+                })
+            })?;
+            Ok(events)
+        },
+    )?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// A timestamp for the server's `since`/`until` (it accepts RFC 3339).
+fn rfc3339_ms(ms: i64) -> String {
+    let secs = u64::try_from(ms.div_euclid(1000)).unwrap_or(0);
+    let nanos = u32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0);
+    humantime::format_rfc3339_nanos(std::time::UNIX_EPOCH + Duration::new(secs, nanos)).to_string()
+}
+
 fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
-    let mut events = Vec::new();
-    app.store()?.read(|tx| {
-        tx.audit_events(&q, |e| {
-            events.push(e);
-            Ok(())
-        })
-    })?;
+    let mut events = fetch(app, &q)?;
     if !follow {
-        app.out.list(&events)?;
+        app.out.value(&serde_json::Value::Array(events), true)?;
         return Ok(Exit::Success);
     }
     // Follow: print what exists, then poll for new commits. Runs until
@@ -135,8 +163,7 @@ fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
     loop {
         for e in &events {
             if table {
-                let v = serde_json::to_value(e).map_err(|e| Error::internal(e.to_string()))?;
-                let row: Vec<String> = v
+                let row: Vec<String> = e
                     .as_object()
                     .map(|m| m.values().map(crate::output::json_cell).collect())
                     .unwrap_or_default();
@@ -144,17 +171,11 @@ fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
             } else {
                 app.out.json_line(e)?;
             }
-            q.after_seq = Some(e.seq);
+            q.after_seq = e["seq"].as_i64().or(q.after_seq);
         }
         app.out.flush()?;
         std::thread::sleep(FOLLOW_POLL);
-        events.clear();
-        app.store()?.read(|tx| {
-            tx.audit_events(&q, |e| {
-                events.push(e);
-                Ok(())
-            })
-        })?;
+        events = fetch(app, &q)?;
     }
 }
 
@@ -191,7 +212,13 @@ impl Command for Cli {
             }
             Cmd::Verify { checkpoint } => {
                 let cp = checkpoint.as_ref().map(read_checkpoint).transpose()?;
-                let v = app.store()?.read(|tx| tx.verify_audit(cp.as_ref()))?;
+                let body = serde_json::json!({"checkpoint": cp});
+                let v = app.call(
+                    |r| r.post("/v1/audit/verify", &body),
+                    |s| s.read(|tx| tx.verify_audit(cp.as_ref())),
+                )?;
+                let v: Verification = serde_json::from_value(v)
+                    .map_err(|e| Error::internal(format!("unexpected verification shape: {e}")))?;
                 app.out.record(&v)?;
                 if v.intact {
                     Ok(Exit::Success)
@@ -205,9 +232,14 @@ impl Command for Cli {
                 }
             }
             Cmd::Checkpoint => {
-                let head = app.store()?.read(|tx| tx.audit_head())?;
-                let head = head.ok_or_else(|| Error::not_found("the audit log is empty"))?;
-                app.out.record(&head)?;
+                let v = app.call(
+                    |r| r.get("/v1/audit/checkpoint", &[]),
+                    |s| {
+                        s.read(|tx| tx.audit_head())?
+                            .ok_or_else(|| Error::not_found("the audit log is empty"))
+                    },
+                )?;
+                app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
             Cmd::Check {

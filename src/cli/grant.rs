@@ -7,6 +7,8 @@ use std::path::Path;
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help, parsed};
+use serde_json::json;
+
 use crate::error::{Error, Exit, Result};
 use crate::grant::{self, AddRequest, ListFilter};
 use crate::input::{expand_ids, read_text};
@@ -160,8 +162,43 @@ pub enum GrantState {
     Revoked,
 }
 
+fn batch_remote(app: &mut App, src: &str) -> Result<Exit> {
+    let text = if src == "-" {
+        read_text(std::io::stdin().lock(), "stdin")?
+    } else {
+        let f = std::fs::File::open(src).map_err(|e| Error::io(format!("cannot open {src}"), e))?;
+        read_text(f, src)?
+    };
+    let Some(r) = app.remote()? else {
+        return Err(Error::internal("remote batch without a server"));
+    };
+    let (out, headers) = r.post_text("/v1/check/batch", text)?;
+    let num = |h: &str| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (errors, requests) = (num("x-moat-batch-errors"), num("x-moat-batch-requests"));
+    app.out
+        .writer()
+        .write_all(out.as_bytes())
+        .map_err(|e| Error::io("writing decisions", e))?;
+    if errors > 0 {
+        app.out.flush()?;
+        return Err(Error::usage(format!(
+            "{errors} of {requests} request lines were malformed (see their error lines)"
+        )));
+    }
+    Ok(Exit::Success)
+}
+
 fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
     if let Some(src) = a.batch {
+        if app.global.server.is_some() {
+            return batch_remote(app, &src);
+        }
         let policy = grant::load_policy(app.store()?, a.staged)?;
         let sum = if src == "-" {
             let stdin = std::io::stdin().lock();
@@ -197,11 +234,18 @@ fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
         ));
     };
     let req = grant::request(&p, &act, &res)?;
-    let policy = grant::load_policy(app.store()?, a.staged)?;
-    let outcome = policy.decide(&req, &[]);
-    let decision = policy.render(&req, &[], &outcome, a.explain);
-    app.out.record(&decision)?;
-    Ok(if outcome.allow {
+    let body = json!({"principal": p, "action": act, "resource": res, "explain": a.explain, "staged": a.staged});
+    let v = app.call(
+        |r| r.post("/v1/check", &body),
+        |s| {
+            let policy = grant::load_policy(s, a.staged)?;
+            let outcome = policy.decide(&req, &[]);
+            serde_json::to_value(policy.render(&req, &[], &outcome, a.explain))
+                .map_err(|e| Error::internal(e.to_string()))
+        },
+    )?;
+    app.out.value(&v, false)?;
+    Ok(if v["decision"] == "allow" {
         Exit::Success
     } else {
         Exit::Negative
@@ -231,9 +275,21 @@ impl Command for Cli {
                     note,
                 };
                 req.validate()?;
-                let g = grant::add(app.store()?, &ctx, &req)?;
-                app.note("staged; run `reload` to make it take effect");
-                app.out.record(&g)?;
+                let body = json!({
+                    "subject": req.subject.to_string(),
+                    "effect": req.effect.as_str(),
+                    "actions": req.actions.names(),
+                    "resource": req.resource.to_string(),
+                    "note": req.note,
+                });
+                let v = app.call(
+                    |r| r.post("/v1/grants", &body),
+                    |s| grant::add(s, &ctx, &req),
+                )?;
+                if app.global.server.is_none() {
+                    app.note("staged; run `reload` to make it take effect");
+                }
+                app.out.value(&v, false)?;
             }
             Cmd::List {
                 subject,
@@ -241,37 +297,53 @@ impl Command for Cli {
                 source,
                 state,
             } => {
+                let query = [
+                    ("subject", subject.clone()),
+                    ("resource", resource.clone()),
+                    ("source", source.clone()),
+                    (
+                        "state",
+                        state.map(|s| {
+                            if s == GrantState::Active {
+                                "active"
+                            } else {
+                                "revoked"
+                            }
+                            .to_owned()
+                        }),
+                    ),
+                ];
                 let f = ListFilter {
                     subject,
                     resource,
                     source,
                     active: state.map(|s| s == GrantState::Active),
                 };
-                let list = grant::list(app.store()?, &f)?;
-                app.out.list(&list)?;
+                let v = app.call(|r| r.get("/v1/grants", &query), |s| grant::list(s, &f))?;
+                app.out.value(&v, true)?;
             }
             Cmd::Revoke { ids } => {
                 let ids = expand_ids(&ids, std::io::stdin().lock())?;
                 for id in &ids {
                     grant::parse_id(id)?;
                 }
-                let revoked = grant::revoke(app.store()?, &ctx, &ids)?;
-                app.out.list(&revoked)?;
+                let body = json!({"ids": ids});
+                let v = app.call(
+                    |r| r.post("/v1/grants/revoke", &body),
+                    |s| grant::revoke(s, &ctx, &ids),
+                )?;
+                app.out.value(&v, true)?;
             }
             Cmd::Check(a) => return check(app, a),
             Cmd::Group(GroupCmd::Add { group, principals }) => {
-                grant::parse_group(&group)?;
-                let g = grant::change_group(app.store()?, &ctx, &group, &principals, true)?;
-                app.out.record(&g)?;
+                return change_group(app, &ctx, &group, &principals, true);
             }
             Cmd::Group(GroupCmd::Remove { group, principals }) => {
-                grant::parse_group(&group)?;
-                let g = grant::change_group(app.store()?, &ctx, &group, &principals, false)?;
-                app.out.record(&g)?;
+                return change_group(app, &ctx, &group, &principals, false);
             }
             Cmd::Group(GroupCmd::List) => {
-                let groups = grant::groups(app.store()?)?;
-                app.out.list(&groups)?;
+                let v = app.call(|r| r.get("/v1/groups", &[]), grant::groups)?;
+                app.out.value(&v, true)?;
             }
             Cmd::Apply { file, name } => {
                 let (text, default_name) = if file == "-" {
@@ -288,23 +360,46 @@ impl Command for Cli {
                         .unwrap_or_else(|| "file".into());
                     (read_text(f, &file)?, stem)
                 };
-                let source = grant::parse_source_name(name.as_deref().unwrap_or(&default_name))?;
+                let name = name.unwrap_or(default_name);
+                let source = grant::parse_source_name(&name)?;
                 let rules = grant::parse_file(&text)?;
-                let report = grant::apply(app.store()?, &ctx, &source, &rules)?;
-                app.out.record(&report)?;
+                let body = json!({"name": name, "text": text});
+                let v = app.call(
+                    |r| r.post("/v1/grants/apply", &body),
+                    |s| grant::apply(s, &ctx, &source, &rules),
+                )?;
+                app.out.value(&v, false)?;
             }
             Cmd::Export => {
-                let file = grant::export(app.store()?)?;
-                match app.out.format {
-                    Format::Ndjson => {
-                        for g in &file.grants {
+                let v = app.call(|r| r.get("/v1/grants/export", &[]), grant::export)?;
+                match (app.out.format, v["grants"].as_array()) {
+                    (Format::Ndjson, Some(grants)) => {
+                        for g in grants {
                             app.out.json_line(g)?;
                         }
                     }
-                    _ => app.out.json_line(&file)?,
+                    _ => app.out.json_line(&v)?,
                 }
             }
         }
         Ok(Exit::Success)
     }
+}
+
+fn change_group(
+    app: &mut App,
+    ctx: &Ctx,
+    group: &str,
+    principals: &[Principal],
+    add: bool,
+) -> Result<Exit> {
+    let name = grant::parse_group(group)?.to_owned();
+    let path = format!("/v1/groups/{name}/{}", if add { "add" } else { "remove" });
+    let body = json!({"principals": principals.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
+    let v = app.call(
+        |r| r.post(&path, &body),
+        |s| grant::change_group(s, ctx, &name, principals, add),
+    )?;
+    app.out.value(&v, false)?;
+    Ok(Exit::Success)
 }

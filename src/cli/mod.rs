@@ -39,6 +39,10 @@ pub struct Global {
     #[arg(long, global = true, env = env::AUTH_TOKEN_FILE, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
 
+    /// CA certificate (PEM) that signed serve's certificate, for --server
+    #[arg(long, global = true, env = env::CA_FILE, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
     /// Output format [default: table on a terminal, json otherwise]
     #[arg(long, global = true, env = env::FORMAT, value_enum)]
     pub format: Option<Format>,
@@ -92,14 +96,47 @@ pub struct App {
     pub global: Global,
     pub out: Output,
     store: Option<Store>,
+    remote: Option<crate::remote::Remote>,
 }
 
 impl App {
-    /// The open state file. Refuses remote mode until it exists.
+    /// The server client when `--server` is given (remote mode).
+    pub fn remote(&mut self) -> Result<Option<&crate::remote::Remote>> {
+        let Some(url) = self.global.server.clone() else {
+            return Ok(None);
+        };
+        if self.remote.is_none() {
+            let bearer = match &self.global.auth_token_file {
+                Some(f) => {
+                    let file = std::fs::File::open(f).map_err(|e| {
+                        Error::io(format!("cannot read --auth-token-file {}", f.display()), e)
+                    })?;
+                    Some(
+                        crate::input::read_text(file, "the auth token file")?
+                            .trim()
+                            .to_owned(),
+                    )
+                }
+                None => std::env::var(env::AUTH_TOKEN)
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+            };
+            self.remote = Some(crate::remote::Remote::new(
+                &url,
+                bearer,
+                self.global.ca_file.as_deref(),
+            )?);
+        }
+        Ok(self.remote.as_ref())
+    }
+
+    /// The open state file (local mode).
     pub fn store(&mut self) -> Result<&mut Store> {
         if self.global.server.is_some() {
-            return Err(Error::not_implemented("remote mode (--server)")
-                .with_hint("run on the machine that holds the state file, without --server"));
+            return Err(
+                Error::not_implemented("this command in remote mode (--server)")
+                    .with_hint("run it on the machine that holds the state file, without --server"),
+            );
         }
         if self.store.is_none() {
             let path = self.global.state_path()?;
@@ -112,6 +149,20 @@ impl App {
         self.store
             .as_mut()
             .ok_or_else(|| Error::internal("state file not open"))
+    }
+
+    /// Run an operation remotely (when `--server` is given) or on the local
+    /// state file; either way the result is the same JSON.
+    pub fn call<T: serde::Serialize>(
+        &mut self,
+        remote: impl FnOnce(&crate::remote::Remote) -> Result<serde_json::Value>,
+        local: impl FnOnce(&mut Store) -> Result<T>,
+    ) -> Result<serde_json::Value> {
+        if let Some(r) = self.remote()? {
+            return remote(r);
+        }
+        let out = local(self.store()?)?;
+        serde_json::to_value(out).map_err(|e| Error::internal(format!("encoding JSON: {e}")))
     }
 
     /// Print a note on stderr unless --quiet.
@@ -160,6 +211,7 @@ pub fn main<C: Command>(bin: &str) -> ExitCode {
         global,
         out: Output::stdout(format),
         store: None,
+        remote: None,
     };
     let result = cli
         .run(&mut app)

@@ -52,24 +52,30 @@ impl Command for Cli {
         let ctx = Ctx::local();
         match self.cmd {
             None => {
-                let r = reload::reload(app.store()?, &ctx, self.dry_run)?;
-                if !r.changed {
+                let dry_run = self.dry_run;
+                let body = serde_json::json!({"dry_run": dry_run});
+                let v = app.call(
+                    |r| r.post("/v1/reload", &body),
+                    |s| reload::reload(s, &ctx, dry_run),
+                )?;
+                if v["changed"] == false {
                     app.note("no changes: the staged policy equals the active snapshot");
-                } else if !self.dry_run {
-                    app.note(&format!(
-                        "snapshot {} is active",
-                        crate::output::cell(r.version)
-                    ));
+                } else if !dry_run {
+                    app.note(&format!("snapshot {} is active", v["version"]));
                 }
-                app.out.record(&r)?;
+                app.out.value(&v, false)?;
             }
             Some(Cmd::History) => {
-                let h = reload::history(app.store()?)?;
-                app.out.list(&h)?;
+                let v = app.call(|r| r.get("/v1/snapshots", &[]), reload::history)?;
+                app.out.value(&v, true)?;
             }
             Some(Cmd::Rollback { version }) => {
-                let s = reload::rollback(app.store()?, &ctx, version)?;
-                app.out.record(&s)?;
+                let path = format!("/v1/snapshots/{version}/rollback");
+                let v = app.call(
+                    |r| r.post(&path, &serde_json::json!({})),
+                    |s| reload::rollback(s, &ctx, version),
+                )?;
+                app.out.value(&v, false)?;
             }
         }
         Ok(Exit::Success)

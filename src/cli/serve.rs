@@ -1,5 +1,4 @@
-//! `serve`: the orchestrator (DESIGN §6). Defined for help and docs; the
-//! server lands with the serve issue.
+//! `serve`: the orchestrator's HTTPS API (DESIGN §6).
 
 use std::path::PathBuf;
 
@@ -7,13 +6,25 @@ use clap::Parser;
 
 use super::{App, Command, Global, exit_codes_help};
 use crate::env;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Exit, Result};
+use crate::server::{self, ServeConfig, ServeFlags};
 
 pub const EXAMPLES: &str = "Examples:
-  serve --admins user:alice                       # loopback, api tokens
-  serve --host 0.0.0.0 --port 8443 --cert-file cert.pem --key-file key.pem --auth-mode token,jwt";
+  # Loopback, api tokens, alice is superuser (prints {\"listening\":\"http://127.0.0.1:8443\"})
+  serve --admins user:alice
 
-/// Run the moat orchestrator: HTTPS API, worker WebSocket, metrics.
+  # On the network: TLS and authentication are mandatory
+  serve --host 0.0.0.0 --port 8443 --cert-file cert.pem --key-file key.pem --auth-mode token,jwt
+
+  # Validate flags and files, then exit
+  serve --host 0.0.0.0 --cert-file cert.pem --key-file key.pem --check-config";
+
+/// Run the moat orchestrator: the /v1 HTTPS API, health and metrics.
+///
+/// Refuses, before opening any port, a non-loopback --host without TLS or with
+/// --auth-mode none, a key file others can read, and a JWT secret under 32 bytes.
+/// Every request is authenticated and authorized through the policy; one JSON
+/// access-log line per request goes to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "serve", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
@@ -22,31 +33,34 @@ pub struct Cli {
     /// Address to bind; anything but loopback needs TLS and authentication
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Port (0 picks a free one)
+    /// Port (0 picks a free one; the chosen address is printed on stdout)
     #[arg(long, default_value_t = 8443)]
     pub port: u16,
-    #[arg(long)]
+    /// TLS certificate chain (PEM)
+    #[arg(long, value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
-    #[arg(long)]
+    /// TLS private key (PEM, mode 0600)
+    #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
-    /// token, jwt, token,jwt or none (loopback only, deprecated)
-    #[arg(long, default_value = "token")]
+    /// token (api tokens), jwt (HS256), token,jwt, or none (loopback only, deprecated)
+    #[arg(long, default_value = "token", value_name = "MODES")]
     pub auth_mode: String,
-    #[arg(long)]
+    /// File holding the HS256 secret (≥ 32 bytes, mode 0600); or set MOAT_JWT_SECRET
+    #[arg(long, value_name = "FILE")]
     pub jwt_secret_file: Option<PathBuf>,
-    /// user:role pairs, e.g. alice:admin,bob:viewer
-    #[arg(long, env = env::USERS)]
+    /// Authoritative user:role list for JWTs, e.g. alice:admin,bob:viewer
+    #[arg(long, env = env::USERS, value_name = "LIST")]
     pub users: Option<String>,
-    /// Principals that get the superuser grant on every start
-    #[arg(long)]
+    /// Principals given the superuser grant on every start (others lose it), e.g. user:alice
+    #[arg(long, value_name = "LIST")]
     pub admins: Option<String>,
-    /// auto: rebuild the snapshot after every change; manual: wait for `reload`
-    #[arg(long, default_value = "manual")]
+    /// auto: compile a new snapshot after every API change; manual: wait for `reload`
+    #[arg(long, default_value = "manual", value_name = "auto|manual")]
     pub grant_reload: String,
-    /// JSON object of secret name to value (0600)
-    #[arg(long)]
+    /// JSON object of secret name to value (mode 0600), for dispatches
+    #[arg(long, value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
-    /// Validate flags and files, then exit
+    /// Validate flags and files, print the effective configuration, and exit
     #[arg(long)]
     pub check_config: bool,
 }
@@ -55,7 +69,59 @@ impl Command for Cli {
     fn global(&self) -> &Global {
         &self.global
     }
-    fn run(self, _app: &mut App) -> Result<Exit> {
-        Err(Error::not_implemented("serve"))
+
+    fn run(self, app: &mut App) -> Result<Exit> {
+        let state = app.global.state_path()?;
+        let flags = ServeFlags {
+            state: state.clone(),
+            host: self.host,
+            port: self.port,
+            cert_file: self.cert_file,
+            key_file: self.key_file,
+            auth_mode: self.auth_mode,
+            jwt_secret_file: self.jwt_secret_file,
+            jwt_secret_env: std::env::var(env::JWT_SECRET)
+                .ok()
+                .filter(|s| !s.is_empty()),
+            users: self.users,
+            admins: self.admins,
+            grant_reload: self.grant_reload,
+            secrets_file: self.secrets_file,
+        };
+        let cfg = match ServeConfig::from_flags(flags.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                // Record the refusal when there is a state to record it in.
+                let store = state
+                    .exists()
+                    .then(|| crate::store::Store::open(&state).ok())
+                    .flatten();
+                if let Some(mut store) = store {
+                    {
+                        let _ = server::audit_start(
+                            &mut store,
+                            crate::audit::types::SERVE_REFUSED,
+                            serde_json::json!({"host": flags.host, "reason": e.message}),
+                        );
+                    }
+                }
+                return Err(e);
+            }
+        };
+        if self.check_config {
+            app.out.record(&serde_json::json!({
+                "ok": true,
+                "state": cfg.state,
+                "host": cfg.host,
+                "port": cfg.port,
+                "tls": cfg.tls.is_some(),
+                "auth_mode": cfg.auth.describe(),
+                "admins": cfg.admins.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "grant_reload": if cfg.auto_reload { "auto" } else { "manual" },
+            }))?;
+            return Ok(Exit::Success);
+        }
+        server::run(cfg)?;
+        Ok(Exit::Success)
     }
 }

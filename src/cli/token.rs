@@ -6,7 +6,10 @@ use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, duration_arg, exit_codes_help, parsed};
 use crate::credential::CredentialKind;
-use crate::error::{Exit, Result};
+use crate::time::format_duration;
+use serde_json::json;
+
+use crate::error::{Error, Exit, Result};
 use crate::input::{expand_ids, read_text};
 use crate::policy::{Principal, Scope};
 use crate::token::{self, CreateRequest, Ctx, MaxUses, TokenState};
@@ -146,37 +149,86 @@ impl Command for Cli {
                     scopes: a.scope,
                 };
                 req.validate()?;
-                let created = token::create(app.store()?, &ctx, &req)?;
+                let body = json!({
+                    "kind": req.kind.as_str(),
+                    "ttl": req.ttl.map(format_duration),
+                    "allow_long_ttl": req.allow_long_ttl,
+                    "max_uses": req.max_uses.map(|m| match m {
+                        MaxUses::Limited(n) => n.to_string(),
+                        MaxUses::Unlimited => "unlimited".into(),
+                    }),
+                    "label": req.label,
+                    "principal": req.principal.as_ref().map(|p| p.to_string()),
+                    "scopes": req.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                });
+                let v = app.call(
+                    |r| r.post("/v1/tokens", &body),
+                    |s| token::create(s, &ctx, &req),
+                )?;
                 if app.global.quiet {
-                    app.out.line(&created.token)?;
+                    app.out.line(v["token"].as_str().unwrap_or_default())?;
                 } else {
-                    app.out.record(&created)?;
+                    app.out.value(&v, false)?;
                 }
             }
             Cmd::List(a) => {
-                let list = token::list(app.store()?, ctx.now, a.kind.map(Into::into), a.state)?;
-                app.out.list(&list)?;
+                let kind: Option<CredentialKind> = a.kind.map(Into::into);
+                let query = [
+                    ("kind", kind.map(|k| k.as_str().to_owned())),
+                    ("state", a.state.map(|s| s.as_str().to_owned())),
+                ];
+                let v = app.call(
+                    |r| r.get("/v1/tokens", &query),
+                    |s| token::list(s, ctx.now, kind, a.state),
+                )?;
+                app.out.value(&v, true)?;
             }
             Cmd::Show { id } => {
                 token::parse_id(&id)?;
-                let view = token::show(app.store()?, ctx.now, &id)?;
-                app.out.record(&view)?;
+                let path = format!("/v1/tokens/{id}");
+                let v = app.call(|r| r.get(&path, &[]), |s| token::show(s, ctx.now, &id))?;
+                app.out.value(&v, false)?;
             }
             Cmd::Revoke { ids, reason } => {
                 let ids = expand_ids(&ids, std::io::stdin().lock())?;
                 for id in &ids {
                     token::parse_id(id)?;
                 }
-                let revoked = token::revoke(app.store()?, &ctx, &ids, reason.as_deref())?;
-                app.out.list(&revoked)?;
+                let body = json!({"ids": ids, "reason": reason});
+                let v = app.call(
+                    |r| r.post("/v1/tokens/revoke", &body),
+                    |s| token::revoke(s, &ctx, &ids, reason.as_deref()),
+                )?;
+                app.out.value(&v, true)?;
             }
             Cmd::Prune { older_than } => {
-                let pruned = token::prune(app.store()?, &ctx, older_than)?;
-                app.note(&format!("pruned {} token record(s)", pruned.len()));
-                app.out.list(&pruned)?;
+                let body = json!({"older_than": format_duration(older_than)});
+                let v = app.call(
+                    |r| r.post("/v1/tokens/prune", &body),
+                    |s| token::prune(s, &ctx, older_than),
+                )?;
+                app.note(&format!(
+                    "pruned {} token record(s)",
+                    v.as_array().map_or(0, Vec::len)
+                ));
+                app.out.value(&v, true)?;
             }
             Cmd::Verify => {
                 let raw = read_text(std::io::stdin().lock(), "stdin")?;
+                if let Some(r) = app.remote()? {
+                    let v = r.post("/v1/tokens/verify", &json!({"token": raw.trim()}))?;
+                    app.out.value(&v["record"], false)?;
+                    if let Some(e) = v["refusal"].as_object() {
+                        let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+                        let code = ["token_expired", "token_revoked", "token_exhausted"]
+                            .into_iter()
+                            .find(|c| *c == code)
+                            .unwrap_or("token_unusable");
+                        let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+                        return Err(Error::new(Exit::Conflict, code, msg));
+                    }
+                    return Ok(Exit::Success);
+                }
                 let (view, refusal) = token::verify(app.store()?, ctx.now, &raw)?;
                 app.out.record(&view)?;
                 if let Some(e) = refusal {

@@ -143,6 +143,16 @@ impl Tx<'_> {
         self.touch_token(token_id, now)
     }
 
+    /// Changes whenever a token is revoked or deleted: (revoked count, latest
+    /// revocation). Serve polls it to drop cached credentials.
+    pub fn revocation_fingerprint(&self) -> Result<(i64, i64)> {
+        Ok(self.tx.query_row(
+            "SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// Record that a token was used.
     pub fn touch_token(&mut self, id: &str, now: Millis) -> Result<()> {
         self.tx.execute(

@@ -342,9 +342,8 @@ fn prune_keeps_the_chain_verifiable_and_seals_its_anchor() {
 }
 
 /// Every event type moat emits so far is produced by this scenario; a new
-/// type without coverage fails here. (DESIGN §8 types that belong to serve
-/// and workers — auth, credentials, connections, dispatch, secrets, access
-/// denied, serve start — arrive with those commands.)
+/// type without coverage fails here. (DESIGN §8 types that belong to workers
+/// — credentials, connections, dispatch, secrets — arrive with them.)
 #[test]
 fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     let env = Env::new();
@@ -381,6 +380,40 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     );
     std::thread::sleep(Duration::from_millis(1100));
     env.json("token", &["prune", "--older-than", "0s"]);
+
+    // serve's events: a refused start, a start (admins materialized), an
+    // api-token login, failures until throttled, and a denied request.
+    let refused = env
+        .cmd("serve")
+        .args(["--host", "0.0.0.0", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&refused), 2);
+    let api = env.create(&["--kind", "api", "--principal", "user:reader"]);
+    let server = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--admins", "user:root"],
+        &[],
+    );
+    let remote = |bearer: &str, args: &[&str]| {
+        env.cmd("token")
+            .args(args)
+            .env("MOAT_SERVER", &server.url)
+            .env("MOAT_AUTH_TOKEN", bearer)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        code(&remote(api["token"].as_str().unwrap(), &["create"])),
+        5,
+        "access denied"
+    );
+    let bad = moat::credential::RawCredential::generate(CredentialKind::Api).expose();
+    for _ in 0..12 {
+        remote(&bad, &["list"]);
+    }
+    drop(server);
     let types = |env: &Env| -> std::collections::BTreeSet<String> {
         let log = env.json("audit", &["log"]);
         log.as_array()
@@ -391,6 +424,7 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     };
     let mut seen = types(&env);
     let pruned = env.json("audit", &["prune", "--before", "1s"]);
+    std::thread::sleep(Duration::from_millis(100));
     assert!(pruned["pruned"].as_i64().unwrap() > 0);
     seen.extend(types(&env));
     for t in moat::audit::types::ALL {

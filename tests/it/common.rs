@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -10,14 +11,148 @@ use serde_json::Value;
 
 /// A private directory with its own state file path.
 pub struct Env {
+    /// In remote mode: the running serve and the JWT to call it with.
+    /// (Declared first so the server stops before its directory goes.)
+    pub remote: Option<(Server, String)>,
     pub dir: tempfile::TempDir,
+}
+
+/// A 32+ byte HS256 secret for test servers.
+pub const JWT_SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
+
+/// An HS256 JWT for `sub` with `role`, valid for `secs` (negative: expired).
+pub fn jwt(sub: &str, role: &str, secs: i64) -> String {
+    let exp = (moat::time::now_ms() / 1000 + secs) as u64;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": sub, "role": role, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("encode jwt")
+}
+
+/// A running `serve` process on a loopback port chosen by the OS. Stopped
+/// (SIGTERM, then kill) on drop; its stderr is kept in `log`.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Start serve on `state` with extra flags and env; waits until it listens.
+    pub fn start(dir: &Path, state: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        let log = dir.join(format!("serve-{}.log", rand_suffix()));
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("serve"));
+        c.env_clear()
+            .env("HOME", dir)
+            .env("MOAT_STATE", state)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read serve stdout");
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!(
+                "serve did not start: {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        let url = v["listening"].as_str().expect("listening url").to_owned();
+        Server { child, url, log }
+    }
+
+    /// Everything serve wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait (graceful shutdown).
+    pub fn stop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Define a test twice: against the local state file and through a real
+/// serve (remote mode). The body gets `env: &Env`.
+#[macro_export]
+macro_rules! both_modes {
+    ($(#[$meta:meta])* fn $name:ident($env:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body($env: &$crate::common::Env) $body
+            $(#[$meta])*
+            #[test]
+            fn local() {
+                body(&$crate::common::Env::new());
+            }
+            $(#[$meta])*
+            #[test]
+            fn remote() {
+                let env = $crate::common::Env::remote();
+                body(&env);
+                let log = env.remote.as_ref().map(|r| r.0.stderr()).unwrap_or_default();
+                assert!(log.contains("\"route\""), "serve logged no requests: {log}");
+            }
+        }
+    };
 }
 
 impl Env {
     pub fn new() -> Self {
         Env {
             dir: tempfile::tempdir().expect("tempdir"),
+            remote: None,
         }
+    }
+
+    /// An environment whose token/grant/reload/audit commands go through a
+    /// real serve (JWT-authenticated admin) instead of the state file.
+    pub fn remote() -> Self {
+        let mut env = Env::new();
+        // Create the state the way an operator would before starting serve.
+        moat::store::Store::open(&env.state()).expect("state");
+        let server = Server::start(
+            env.dir.path(),
+            &env.state(),
+            &["--auth-mode", "token,jwt"],
+            &[("MOAT_JWT_SECRET", JWT_SECRET)],
+        );
+        env.remote = Some((server, jwt("admin", "admin", 3600)));
+        env
     }
 
     pub fn state(&self) -> PathBuf {
@@ -36,6 +171,14 @@ impl Env {
             .env("USER", "tester")
             .env("MOAT_STATE", self.state())
             .timeout(std::time::Duration::from_secs(60));
+        let remote = self
+            .remote
+            .as_ref()
+            .filter(|_| matches!(bin, "token" | "grant" | "reload"));
+        if let Some((server, token)) = remote {
+            c.env("MOAT_SERVER", &server.url)
+                .env("MOAT_AUTH_TOKEN", token);
+        }
         c
     }
 
@@ -108,6 +251,10 @@ pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
+            // SQLite's shared-memory index changes on reads; it holds no data.
+            if name.ends_with("-shm") || name.starts_with("serve-") {
+                continue;
+            }
             out.insert(name, std::fs::read(e.path()).unwrap_or_default());
         }
     }

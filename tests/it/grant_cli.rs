@@ -26,11 +26,10 @@ fn add(env: &Env, args: &[&str]) -> Value {
     env.json("grant", &full)
 }
 
-#[test]
-fn staged_grants_take_effect_only_after_reload() {
-    let env = Env::new();
+both_modes! {
+    fn staged_grants_take_effect_only_after_reload(env) {
     let g = add(
-        &env,
+        env,
         &[
             "--subject",
             "group:ops",
@@ -45,19 +44,19 @@ fn staged_grants_take_effect_only_after_reload() {
     assert!(g["id"].as_str().unwrap().starts_with("grt_"));
     env.json("grant", &["group", "add", "ops", "user:alice"]);
 
-    let (c, d) = check(&env, "user:alice", "run", "worker:build-1", &[]);
+    let (c, d) = check(env, "user:alice", "run", "worker:build-1", &[]);
     assert_eq!(
         (c, d["decision"].as_str(), d["snapshot"].as_i64()),
         (1, Some("deny"), Some(0))
     );
     // --staged sees it already.
-    let (c, d) = check(&env, "user:alice", "run", "worker:build-1", &["--staged"]);
+    let (c, d) = check(env, "user:alice", "run", "worker:build-1", &["--staged"]);
     assert_eq!((c, d["decision"].as_str()), (0, Some("allow")));
 
     let r = env.json("reload", &[]);
     assert_eq!(r["version"], 1);
     assert_eq!(r["grants_added"], json!([g["id"]]));
-    let (c, d) = check(&env, "user:alice", "run", "worker:build-1", &[]);
+    let (c, d) = check(env, "user:alice", "run", "worker:build-1", &[]);
     assert_eq!(c, 0);
     assert_eq!(d["reason"], "allowed");
     assert_eq!(d["snapshot"], 1);
@@ -74,12 +73,12 @@ fn staged_grants_take_effect_only_after_reload() {
     );
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn deny_wins_and_explain_shows_near_misses() {
-    let env = Env::new();
+both_modes! {
+    fn deny_wins_and_explain_shows_near_misses(env) {
     add(
-        &env,
+        env,
         &[
             "--subject",
             "user:alice",
@@ -90,7 +89,7 @@ fn deny_wins_and_explain_shows_near_misses() {
         ],
     );
     let deny = add(
-        &env,
+        env,
         &[
             "--subject",
             "user:alice",
@@ -102,7 +101,7 @@ fn deny_wins_and_explain_shows_near_misses() {
         ],
     );
     add(
-        &env,
+        env,
         &[
             "--subject",
             "user:bob",
@@ -114,9 +113,9 @@ fn deny_wins_and_explain_shows_near_misses() {
     );
     env.json("reload", &[]);
     // Superuser allows anything ...
-    assert_eq!(check(&env, "user:alice", "run", "worker:x", &[]).0, 0);
+    assert_eq!(check(env, "user:alice", "run", "worker:x", &[]).0, 0);
     // ... except what a deny names.
-    let (c, d) = check(&env, "user:alice", "read", "vault:root", &[]);
+    let (c, d) = check(env, "user:alice", "read", "vault:root", &[]);
     assert_eq!((c, d["reason"].as_str()), (1, Some("explicit_deny")));
     assert!(
         d["matched"]
@@ -126,16 +125,16 @@ fn deny_wins_and_explain_shows_near_misses() {
             .any(|m| m["id"] == deny["id"])
     );
 
-    let (c, d) = check(&env, "user:bob", "run", "vault:app-1", &["--explain"]);
+    let (c, d) = check(env, "user:bob", "run", "vault:app-1", &["--explain"]);
     assert_eq!((c, d["reason"].as_str()), (1, Some("no_matching_grant")));
     assert_eq!(d["near_misses"][0]["failed_on"], "action");
-    let (_, d) = check(&env, "user:bob", "read", "vault:db", &["--explain"]);
+    let (_, d) = check(env, "user:bob", "read", "vault:db", &["--explain"]);
     assert_eq!(d["near_misses"][0]["failed_on"], "resource");
 }
+}
 
-#[test]
-fn builtin_roles_are_listed_and_cannot_be_revoked() {
-    let env = Env::new();
+both_modes! {
+    fn builtin_roles_are_listed_and_cannot_be_revoked(env) {
     let list = env.json("grant", &["list", "--source", "builtin"]);
     let ids: Vec<&str> = list
         .as_array()
@@ -155,15 +154,15 @@ fn builtin_roles_are_listed_and_cannot_be_revoked() {
     assert_eq!(code(&out), 4);
     env.json("grant", &["group", "add", "role:viewer", "user:v"]);
     env.json("reload", &[]);
-    assert_eq!(check(&env, "user:v", "read", "vault:x", &[]).0, 0);
-    assert_eq!(check(&env, "user:v", "write", "vault:x", &[]).0, 1);
+    assert_eq!(check(env, "user:v", "read", "vault:x", &[]).0, 0);
+    assert_eq!(check(env, "user:v", "write", "vault:x", &[]).0, 1);
+}
 }
 
-#[test]
-fn rollback_restores_earlier_decisions() {
-    let env = Env::new();
+both_modes! {
+    fn rollback_restores_earlier_decisions(env) {
     let g = add(
-        &env,
+        env,
         &[
             "--subject",
             "user:a",
@@ -174,18 +173,18 @@ fn rollback_restores_earlier_decisions() {
         ],
     );
     env.json("reload", &[]);
-    assert_eq!(check(&env, "user:a", "read", "vault:x", &[]).0, 0);
+    assert_eq!(check(env, "user:a", "read", "vault:x", &[]).0, 0);
     env.json("grant", &["revoke", g["id"].as_str().unwrap()]);
     env.json("reload", &[]);
     assert_eq!(
-        check(&env, "user:a", "read", "vault:x", &[]).1["snapshot"],
+        check(env, "user:a", "read", "vault:x", &[]).1["snapshot"],
         2
     );
-    assert_eq!(check(&env, "user:a", "read", "vault:x", &[]).0, 1);
+    assert_eq!(check(env, "user:a", "read", "vault:x", &[]).0, 1);
 
     let s = env.json("reload", &["rollback", "1"]);
     assert_eq!(s["active"], true);
-    let (c, d) = check(&env, "user:a", "read", "vault:x", &[]);
+    let (c, d) = check(env, "user:a", "read", "vault:x", &[]);
     assert_eq!((c, d["snapshot"].as_i64()), (0, Some(1)));
     let h = env.json("reload", &["history"]);
     assert_eq!(h.as_array().unwrap().len(), 2);
@@ -194,12 +193,12 @@ fn rollback_restores_earlier_decisions() {
     assert_eq!(code(&env.run("reload", &["rollback", "1"], b"")), 4);
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn export_piped_into_apply_is_a_no_op() {
-    let env = Env::new();
+both_modes! {
+    fn export_piped_into_apply_is_a_no_op(env) {
     add(
-        &env,
+        env,
         &[
             "--subject",
             "group:ops",
@@ -212,7 +211,7 @@ fn export_piped_into_apply_is_a_no_op() {
         ],
     );
     add(
-        &env,
+        env,
         &[
             "--subject",
             "user:x",
@@ -233,10 +232,10 @@ fn export_piped_into_apply_is_a_no_op() {
     );
     assert!(env.snapshot() == before, "a no-op apply changed the state");
 }
+}
 
-#[test]
-fn apply_reconciles_its_source() {
-    let env = Env::new();
+both_modes! {
+    fn apply_reconciles_its_source(env) {
     let dir = env.dir.path();
     let file = dir.join("team.json");
     let write =
@@ -278,12 +277,12 @@ fn apply_reconciles_its_source() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn bad_policy_input_exits_2_and_changes_nothing() {
-    let env = Env::new();
+both_modes! {
+    fn bad_policy_input_exits_2_and_changes_nothing(env) {
     let g = add(
-        &env,
+        env,
         &[
             "--subject",
             "group:ops",
@@ -483,12 +482,12 @@ fn bad_policy_input_exits_2_and_changes_nothing() {
     }
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn batch_decides_in_order_and_numbers_malformed_lines() {
-    let env = Env::new();
+both_modes! {
+    fn batch_decides_in_order_and_numbers_malformed_lines(env) {
     add(
-        &env,
+        env,
         &[
             "--subject",
             "user:a",
@@ -521,4 +520,5 @@ fn batch_decides_in_order_and_numbers_malformed_lines() {
     assert_eq!(lines[4]["decision"], "deny");
     assert!(stderr(&out).contains("2 of 5"));
     assert!(env.snapshot() == before);
+}
 }

@@ -4,10 +4,12 @@
 
 mod audit_cli;
 mod cedar_model;
+#[macro_use]
 mod common;
 mod docs;
 mod grant_cli;
 mod policy_props;
 mod redeem;
+mod serve;
 mod state;
 mod token_cli;

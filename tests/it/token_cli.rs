@@ -16,9 +16,8 @@ fn error_code(out: &std::process::Output) -> String {
     v["error"]["code"].as_str().expect("code").to_owned()
 }
 
-#[test]
-fn create_prints_a_checksummed_token_once_and_stores_only_a_hash() {
-    let env = Env::new();
+both_modes! {
+    fn create_prints_a_checksummed_token_once_and_stores_only_a_hash(env) {
     let rec = env.create(&["--ttl", "2h", "--label", "ci runner"]);
     let raw = rec["token"].as_str().expect("token field");
     assert!(raw.starts_with("mte_"), "{raw}");
@@ -46,6 +45,7 @@ fn create_prints_a_checksummed_token_once_and_stores_only_a_hash() {
     assert_no_secret(&bytes, secret_of(text.trim()), "state directory");
     env.assert_audit_intact();
 }
+}
 
 #[test]
 fn state_and_key_files_are_private() {
@@ -59,9 +59,8 @@ fn state_and_key_files_are_private() {
     assert_eq!(std::fs::read(env.key()).unwrap().len(), 32);
 }
 
-#[test]
-fn api_tokens_carry_principal_and_scopes() {
-    let env = Env::new();
+both_modes! {
+    fn api_tokens_carry_principal_and_scopes(env) {
     let rec = env.create(&[
         "--kind",
         "api",
@@ -91,10 +90,10 @@ fn api_tokens_carry_principal_and_scopes() {
         .as_secs() as i64;
     assert_eq!(expires - created, 30 * 86_400, "api default TTL is 30d");
 }
+}
 
-#[test]
-fn list_expired_piped_into_revoke_revokes_exactly_those() {
-    let env = Env::new();
+both_modes! {
+    fn list_expired_piped_into_revoke_revokes_exactly_those(env) {
     let short1 = env.create(&["--ttl", "1s"]);
     let short2 = env.create(&["--ttl", "1s", "--kind", "api", "--principal", "user:bob"]);
     let keep = env.create(&["--ttl", "1h"]);
@@ -137,10 +136,10 @@ fn list_expired_piped_into_revoke_revokes_exactly_those() {
     );
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn ndjson_and_bare_ids_feed_revoke_too() {
-    let env = Env::new();
+both_modes! {
+    fn ndjson_and_bare_ids_feed_revoke_too(env) {
     let a = env.create(&[]);
     let b = env.create(&[]);
     let out = env.run("token", &["list", "--format", "ndjson"], b"");
@@ -163,10 +162,10 @@ fn ndjson_and_bare_ids_feed_revoke_too() {
         );
     }
 }
+}
 
-#[test]
-fn verify_reports_state_and_refusal_codes() {
-    let env = Env::new();
+both_modes! {
+    fn verify_reports_state_and_refusal_codes(env) {
     let rec = env.create(&[]);
     let raw = rec["token"].as_str().unwrap().to_owned();
     env.json("token", &["revoke", rec["id"].as_str().unwrap()]);
@@ -196,10 +195,10 @@ fn verify_reports_state_and_refusal_codes() {
     assert_eq!(code(&out), 5);
     assert_eq!(error_code(&out), "invalid_token");
 }
+}
 
-#[test]
-fn prune_deletes_old_dead_records_but_keeps_their_audit() {
-    let env = Env::new();
+both_modes! {
+    fn prune_deletes_old_dead_records_but_keeps_their_audit(env) {
     let dead = env.create(&["--ttl", "1s"]);
     let live = env.create(&[]);
     std::thread::sleep(std::time::Duration::from_millis(1_200));
@@ -223,12 +222,12 @@ fn prune_deletes_old_dead_records_but_keeps_their_audit() {
     );
     env.assert_audit_intact();
 }
+}
 
-/// Every bad input exits with its code, says why, and leaves the state
-/// directory byte-for-byte unchanged.
-#[test]
-fn bad_input_changes_nothing() {
-    let env = Env::new();
+// Every bad input exits with its code, says why, and leaves the state
+// directory byte-for-byte unchanged.
+both_modes! {
+    fn bad_input_changes_nothing(env) {
     let rec = env.create(&[]);
     let id = rec["id"].as_str().unwrap().to_owned();
     let revoked = env.create(&[]);
@@ -346,10 +345,10 @@ fn bad_input_changes_nothing() {
     assert_eq!(env.json("token", &["show", &id])["state"], "pending");
     env.assert_audit_intact();
 }
+}
 
-#[test]
-fn huge_stdin_is_refused_cleanly() {
-    let env = Env::new();
+both_modes! {
+    fn huge_stdin_is_refused_cleanly(env) {
     env.create(&[]);
     let before = env.snapshot();
     let huge = vec![b'a'; 17 * 1024 * 1024];
@@ -357,6 +356,7 @@ fn huge_stdin_is_refused_cleanly() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("larger than"));
     assert!(env.snapshot() == before);
+}
 }
 
 #[test]
@@ -379,9 +379,8 @@ fn broken_pipe_is_a_quiet_success() {
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
 }
 
-#[test]
-fn table_format_is_for_people_and_json_errors_are_structured() {
-    let env = Env::new();
+both_modes! {
+    fn table_format_is_for_people_and_json_errors_are_structured(env) {
     let rec = env.create(&["--label", "nightly"]);
     let out = env.run("token", &["list", "--format", "table"], b"");
     let text = String::from_utf8(out.stdout).unwrap();
@@ -403,6 +402,7 @@ fn table_format_is_for_people_and_json_errors_are_structured() {
         !err.contains("{\"error\""),
         "table mode prints no JSON error: {err}"
     );
+}
 }
 
 /// DESIGN §9.8: concurrent writers never lose a write and never fail.
@@ -440,21 +440,25 @@ fn eight_processes_creating_100_tokens_each_lose_nothing() {
 }
 
 #[test]
-fn remote_mode_and_unbuilt_commands_say_so() {
+fn unreachable_servers_and_unbuilt_commands_say_so() {
     let env = Env::new();
     let out = env.run("token", &["list", "--server", "https://127.0.0.1:1"], b"");
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach"));
+    let out = env.run(
+        "token",
+        &["list", "--server", "http://example.com:8443"],
+        b"",
+    );
+    assert_eq!(code(&out), 2, "plain http off loopback is refused");
+    let out = env.run("worker", &["list"], b"");
     assert_eq!(code(&out), 70);
-    assert!(stderr(&out).contains("not implemented yet"));
-    for (bin, args) in [("worker", vec!["list"]), ("serve", vec![])] {
-        let out = env.run(bin, &args, b"");
-        assert_eq!(code(&out), 70, "{bin}");
-        assert!(
-            stderr(&out).contains("not implemented yet"),
-            "{bin}: {}",
-            stderr(&out)
-        );
-        assert!(out.stdout.is_empty(), "{bin} printed fake output");
-    }
+    assert!(
+        stderr(&out).contains("not implemented yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "worker printed fake output");
     for bin in ["token", "grant", "reload", "worker", "audit", "serve"] {
         let help = env.run(bin, &["--help"], b"");
         assert!(help.status.success());

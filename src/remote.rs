@@ -1,0 +1,183 @@
+//! Remote mode: the management commands call serve's `/v1` API over HTTPS
+//! (ureq + rustls) instead of opening the state file. The server answers
+//! with the same JSON the local operation produces, so output is identical.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Exit, Result};
+
+/// A client for one server.
+pub struct Remote {
+    base: String,
+    bearer: Option<String>,
+    agent: ureq::Agent,
+}
+
+fn unreachable(base: &str, e: &ureq::Error) -> Error {
+    Error::new(
+        Exit::Unavailable,
+        "server_unreachable",
+        format!("cannot reach {base}: {e}"),
+    )
+    .with_hint("check --server, that serve is running, and --ca-file for a private CA")
+}
+
+impl Remote {
+    /// Set up a client. `http://` is allowed only to loopback.
+    pub fn new(url: &str, bearer: Option<String>, ca_file: Option<&Path>) -> Result<Self> {
+        crate::tls::init();
+        let base = url.trim_end_matches('/').to_owned();
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .ok_or_else(|| {
+                Error::usage(format!("invalid --server '{url}'")).with_hint("use https://HOST:PORT")
+            })?;
+        let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if base.starts_with("http://") && !crate::server::config::is_loopback(hostname) {
+            return Err(Error::usage(format!(
+                "refusing plain http to {hostname}: tokens would cross the network in clear"
+            ))
+            .with_hint("use https://"));
+        }
+        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
+        if let Some(ca) = ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::io(format!("cannot read --ca-file {}", ca.display()), e))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::usage(format!(
+                    "--ca-file {} holds no PEM certificate",
+                    ca.display()
+                )));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .tls_config(tls.build())
+            .build();
+        Ok(Remote {
+            base,
+            bearer,
+            agent: config.into(),
+        })
+    }
+
+    fn auth(&self) -> Option<String> {
+        self.bearer.as_ref().map(|b| format!("Bearer {b}"))
+    }
+
+    fn finish(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(Value, u16)> {
+        let mut resp = resp.map_err(|e| unreachable(&self.base, &e))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| unreachable(&self.base, &e))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            return Err(error_from(status, &v));
+        }
+        Ok((v, status))
+    }
+
+    /// GET a JSON document.
+    pub fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> Result<Value> {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        for (k, v) in query {
+            if let Some(v) = v {
+                req = req.query(*k, v);
+            }
+        }
+        if let Some(a) = self.auth() {
+            req = req.header("authorization", a);
+        }
+        self.finish(req.call()).map(|r| r.0)
+    }
+
+    /// POST a JSON body, receive JSON.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        if let Some(a) = self.auth() {
+            req = req.header("authorization", a);
+        }
+        self.finish(req.send_json(body)).map(|r| r.0)
+    }
+
+    /// POST text, receive text and the response headers (batch checks).
+    pub fn post_text(&self, path: &str, body: String) -> Result<(String, ureq::http::HeaderMap)> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .content_type("application/x-ndjson");
+        if let Some(a) = self.auth() {
+            req = req.header("authorization", a);
+        }
+        let mut resp = req.send(body).map_err(|e| unreachable(&self.base, &e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| unreachable(&self.base, &e))?;
+        if status >= 400 {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Err(error_from(status, &v));
+        }
+        Ok((text, headers))
+    }
+}
+
+/// Turn a server error response into the same error local mode would give.
+fn error_from(status: u16, v: &Value) -> Error {
+    let e = &v["error"];
+    let exit = match e["exit"].as_u64() {
+        Some(code) => Exit::ALL.into_iter().find(|x| u64::from(x.code()) == code),
+        None => None,
+    }
+    .unwrap_or(match status {
+        400 | 413 | 422 => Exit::Usage,
+        401 | 403 | 429 => Exit::Auth,
+        404 => Exit::NotFound,
+        409 => Exit::Conflict,
+        502..=504 => Exit::Unavailable,
+        _ => Exit::Internal,
+    });
+    // 401/403/429 are always "unauthenticated or forbidden" for the client.
+    let exit = if matches!(status, 401 | 403 | 429) {
+        Exit::Auth
+    } else {
+        exit
+    };
+    // Error codes are &'static str; a client process reports one server error
+    // and exits, so leaking that one short string is bounded.
+    let code: &'static str = match e["code"].as_str() {
+        Some(c) => Box::leak(c.to_owned().into_boxed_str()),
+        None => "server_error",
+    };
+    let message = e["message"]
+        .as_str()
+        .map_or_else(|| format!("the server answered {status}"), str::to_owned);
+    let mut err = Error::new(exit, code, message);
+    if let Some(h) = e["hint"].as_str() {
+        err = err.with_hint(h);
+    }
+    err
+}

@@ -1,0 +1,314 @@
+//! `serve`: the orchestrator's HTTPS API (DESIGN §6). The router is built by
+//! [`router`] so tests can drive it in-process or over a real socket.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use serde_json::json;
+
+use crate::audit::NewEvent;
+use crate::error::{Error, Result};
+use crate::grant::staged_set;
+use crate::policy::engine::Compiled;
+use crate::policy::grant::{Actions, Effect, Grant, Subject};
+use crate::policy::snapshot::PolicySet;
+use crate::policy::{NamePattern, ResourcePattern};
+use crate::store::{GrantFilter, Store};
+use crate::token::Ctx;
+
+pub use config::{ServeConfig, ServeFlags};
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub throttled: AtomicU64,
+    pub decisions_allow: AtomicU64,
+    pub decisions_deny: AtomicU64,
+}
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub cfg: ServeConfig,
+    pub store: Arc<Mutex<Store>>,
+    pub policy: ArcSwap<Compiled>,
+    pub auth: auth::Authenticator,
+    pub metrics: Metrics,
+    /// What the policy was compiled from: (snapshot version, admins epoch).
+    loaded: Mutex<(Option<i64>, i64)>,
+    /// Revocation fingerprint seen last, to drop cached credentials.
+    revocations: Mutex<(i64, i64)>,
+}
+
+/// Run a closure on the store off the async threads.
+pub async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("worker thread failed: {e}")))?
+}
+
+/// The superuser grant `--admins` materializes for a principal.
+fn admin_grant(p: &str, ctx: &Ctx) -> Result<Grant> {
+    Ok(Grant {
+        id: format!("grt_{}", crate::credential::random_id()),
+        subject: p.parse::<Subject>()?,
+        effect: Effect::Allow,
+        actions: Actions(Actions::bit(crate::policy::Action::Admin)),
+        resource: ResourcePattern {
+            kind: Some("access".into()),
+            name: NamePattern::Prefix(String::new()),
+        },
+        source: "admins".into(),
+        active: true,
+        note: Some("materialized from serve --admins".into()),
+        created_at: ctx.now,
+        created_by: "serve".into(),
+    })
+}
+
+/// Make the `admins`-source grants match `--admins` exactly (config wins):
+/// create or reactivate for listed principals, revoke for the rest.
+pub fn materialize_admins(
+    store: &mut Store,
+    admins: &[String],
+    ctx: &Ctx,
+) -> Result<serde_json::Value> {
+    store.write(|tx| {
+        let existing = tx.grants(&GrantFilter {
+            source: Some("admins".into()),
+            ..Default::default()
+        })?;
+        let (mut created, mut reactivated, mut revoked) = (vec![], vec![], vec![]);
+        for p in admins {
+            let mine: Vec<&Grant> = existing.iter().filter(|g| g.subject.as_str() == p).collect();
+            if mine.iter().any(|g| g.active) {
+                continue;
+            }
+            if let Some(g) = mine.first() {
+                tx.set_grant_active(&g.id, true, ctx.now)?;
+                reactivated.push(g.id.clone());
+            } else {
+                let g = admin_grant(p, ctx)?;
+                tx.insert_grant(&g)?;
+                created.push(g.id);
+            }
+        }
+        for g in existing.iter().filter(|g| g.active && !admins.iter().any(|a| a == g.subject.as_str())) {
+            tx.set_grant_active(&g.id, false, ctx.now)?;
+            revoked.push(g.id.clone());
+        }
+        let details = json!({"admins": admins, "created": created, "reactivated": reactivated, "revoked": revoked});
+        let e = NewEvent::new(crate::audit::types::ADMINS_MATERIALIZED, &ctx.actor, Some("admins".into())).details(details.clone());
+        tx.append_audit(e, ctx.now)?;
+        Ok(details)
+    })
+}
+
+/// Compile what serve enforces: the active snapshot plus the `admins` grants
+/// (config takes effect at boot, whatever --grant-reload says).
+fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>, i64)> {
+    store.read(|tx| {
+        let active = tx.active_snapshot()?;
+        let mut set = match active {
+            Some(v) => {
+                let row = tx
+                    .snapshot(v, true)?
+                    .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
+                PolicySet::decode(row.content.as_deref().unwrap_or_default())?
+            }
+            None => PolicySet::default(),
+        };
+        let admins = tx.grants(&GrantFilter {
+            source: Some("admins".into()),
+            active: Some(true),
+            ..Default::default()
+        })?;
+        let epoch = admins.len() as i64;
+        set.grants.retain(|g| g.source != "admins");
+        set.grants.extend(admins);
+        let _ = staged_set; // staged grants are only enforced after `reload`
+        Ok((set.compile(active.unwrap_or(0)), active, epoch))
+    })
+}
+
+impl AppState {
+    /// Reload the enforced policy if the active snapshot moved (e.g. a
+    /// local `reload` on the state file); drop cached credentials if any
+    /// token was revoked. Called by the watcher and after API changes.
+    pub fn refresh(&self) -> Result<()> {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let (active, revs) =
+            store.read(|tx| Ok((tx.active_snapshot()?, tx.revocation_fingerprint()?)))?;
+        {
+            let mut seen = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+            if *seen != revs {
+                *seen = revs;
+                self.auth.forget(None);
+            }
+        }
+        let loaded = *self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.0 != active {
+            self.swap_policy(&mut store)?;
+        }
+        Ok(())
+    }
+
+    /// Recompile and publish the enforced policy now.
+    pub fn swap_policy(&self, store: &mut Store) -> Result<()> {
+        let (compiled, active, epoch) = load_policy(store)?;
+        self.policy.store(Arc::new(compiled));
+        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = (active, epoch);
+        Ok(())
+    }
+}
+
+/// Build the shared state: open the store, materialize admins, load the policy.
+pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
+    let mut store = Store::open(&cfg.state)?;
+    let ctx = Ctx {
+        actor: "serve".into(),
+        now: crate::time::now_ms(),
+    };
+    let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
+    materialize_admins(&mut store, &admins, &ctx)?;
+    let (compiled, active, epoch) = load_policy(&mut store)?;
+    let revs = store.read(|tx| tx.revocation_fingerprint())?;
+    let auth = auth::Authenticator::new(
+        cfg.auth,
+        store.pepper(),
+        cfg.jwt_secret.as_deref(),
+        cfg.users.clone(),
+    );
+    Ok(Arc::new(AppState {
+        cfg,
+        store: Arc::new(Mutex::new(store)),
+        policy: ArcSwap::from_pointee(compiled),
+        auth,
+        metrics: Metrics::default(),
+        loaded: Mutex::new((active, epoch)),
+        revocations: Mutex::new(revs),
+    }))
+}
+
+/// The axum router over prepared state.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    api::routes(state)
+}
+
+/// Record serve's start (or refusal) in the audit trail.
+pub fn audit_start(
+    store: &mut Store,
+    kind: &'static str,
+    details: serde_json::Value,
+) -> Result<()> {
+    store.write(|tx| {
+        let e = NewEvent::new(kind, "serve", Some("serve".into())).details(details);
+        tx.append_audit(e, crate::time::now_ms()).map(|_| ())
+    })
+}
+
+/// Bind, announce, serve until SIGTERM/SIGINT, then drain for up to 5 s.
+pub fn run(cfg: ServeConfig) -> Result<()> {
+    crate::tls::init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))?;
+    rt.block_on(async move {
+        if cfg.auth.is_none() {
+            eprintln!("serve: warning: --auth-mode none is deprecated and only allowed on loopback: every caller is an administrator");
+        }
+        let tls = cfg.tls.clone();
+        let host = cfg.host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let state = prepare(cfg)?;
+        let addr: SocketAddr = tokio::net::lookup_host((host.as_str(), state.cfg.port))
+            .await
+            .map_err(|e| Error::io(format!("cannot resolve {host}"), e))?
+            .next()
+            .ok_or_else(|| Error::usage(format!("cannot resolve {host}")))?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("cannot bind {addr}"), e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("socket setup", e))?;
+        let local = listener.local_addr().map_err(|e| Error::io("socket setup", e))?;
+        {
+            let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+            audit_start(
+                &mut store,
+                crate::audit::types::SERVE_STARTED,
+                json!({"addr": local.to_string(), "tls": tls.is_some(), "auth_mode": state.cfg.auth.describe(),
+                       "admins": state.cfg.admins.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                       "grant_reload": if state.cfg.auto_reload { "auto" } else { "manual" }}),
+            )?;
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // The one line on stdout: where to connect. Logs go to stderr.
+        println!("{{\"listening\":\"{scheme}://{local}\"}}");
+        eprintln!("serve: listening on {scheme}://{local}");
+
+        let watcher = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let s = state.clone();
+                    let _ = tokio::task::spawn_blocking(move || s.refresh()).await;
+                }
+            })
+        };
+        let handle = axum_server::Handle::new();
+        {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                eprintln!("serve: shutting down");
+                handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+        }
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = match tls {
+            Some((cert, key)) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .map_err(|e| Error::io(format!("loading TLS certificate {}", cert.display()), e))?;
+                axum_server::from_tcp_rustls(listener, config)
+                    .map_err(|e| Error::io("socket setup", e))?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            None => axum_server::from_tcp(listener)
+                .map_err(|e| Error::io("socket setup", e))?
+                .handle(handle)
+                .serve(app)
+                .await,
+        };
+        watcher.abort();
+        served.map_err(|e| Error::io("serving", e))
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,485 @@
+//! `serve` as a real process on loopback (DESIGN §6): refusals before any
+//! bind, TLS with a private CA, --admins reconciliation, JWT rules, throttling,
+//! hot reload of snapshots, and secret hygiene of its logs.
+
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A port that was free a moment ago (for asserting nothing listens on it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_private(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A private CA and a certificate for localhost/127.0.0.1 signed by it:
+/// (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let (ca, c, k) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    std::fs::write(&c, cert.pem()).unwrap();
+    write_private(&k, &key.serialize_pem());
+    (ca, c, k)
+}
+
+fn serve_refuses(env: &Env, args: &[&str], envs: &[(&str, &str)], needle: &str) {
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut full = vec!["--port", &port_s];
+    full.extend_from_slice(args);
+    let mut cmd = env.cmd("serve");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(&full).output().unwrap();
+    assert_eq!(code(&out), 2, "serve {args:?}: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(needle),
+        "serve {args:?}: {}",
+        stderr(&out)
+    );
+    for host in ["127.0.0.1", "0.0.0.0"] {
+        assert!(
+            TcpStream::connect_timeout(
+                &format!("{host}:{port}").parse().unwrap(),
+                Duration::from_millis(200)
+            )
+            .is_err(),
+            "something listens on {port} after a refused start"
+        );
+    }
+}
+
+#[test]
+fn unsafe_binds_are_refused_before_the_port_opens() {
+    let env = Env::new();
+    let (_, cert, key) = certificates(env.dir.path());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    serve_refuses(&env, &["--host", "0.0.0.0"], &[], "without TLS");
+    serve_refuses(
+        &env,
+        &[
+            "--host",
+            "0.0.0.0",
+            "--cert-file",
+            cert,
+            "--key-file",
+            key,
+            "--auth-mode",
+            "none",
+        ],
+        &[],
+        "--auth-mode none",
+    );
+    serve_refuses(
+        &env,
+        &["--auth-mode", "jwt"],
+        &[("MOAT_JWT_SECRET", "too-short")],
+        "at least 32",
+    );
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    serve_refuses(
+        &env,
+        &["--cert-file", cert, "--key-file", key],
+        &[],
+        "chmod 600",
+    );
+    // --check-config validates and exits without serving.
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let v = env.json(
+        "serve",
+        &[
+            "--host",
+            "0.0.0.0",
+            "--cert-file",
+            cert,
+            "--key-file",
+            key,
+            "--check-config",
+        ],
+    );
+    assert_eq!(v["ok"], true);
+}
+
+#[test]
+fn tls_with_a_private_ca_and_auth_mode_none_warns() {
+    let env = Env::new();
+    let (ca, cert, key) = certificates(env.dir.path());
+    let server = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &[
+            "--cert-file",
+            cert.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--auth-mode",
+            "jwt",
+        ],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    assert!(server.url.starts_with("https://127.0.0.1:"));
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let token = jwt("admin", "admin", 600);
+    let ok = env
+        .cmd("token")
+        .args(["list", "--server", &url, "--ca-file", ca.to_str().unwrap()])
+        .env("MOAT_AUTH_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    // Without the private CA the certificate is not trusted.
+    let out = env
+        .cmd("token")
+        .args(["list", "--server", &url])
+        .env("MOAT_AUTH_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+
+    let other = Env::new();
+    let none = Server::start(
+        other.dir.path(),
+        &other.state(),
+        &["--auth-mode", "none"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(none.stderr().contains("deprecated"), "{}", none.stderr());
+}
+
+fn admins_grants(env: &Env) -> Vec<Value> {
+    env.json("grant", &["list", "--source", "admins"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn admins_are_reconciled_on_every_start() {
+    let env = Env::new();
+    let mut s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--admins", "user:alice"],
+        &[],
+    );
+    s.stop();
+    let g = admins_grants(&env);
+    assert_eq!(g.len(), 1);
+    assert_eq!(
+        (g[0]["subject"].as_str(), g[0]["state"].as_str()),
+        (Some("user:alice"), Some("active"))
+    );
+    assert_eq!(g[0]["actions"], serde_json::json!(["admin"]));
+    assert_eq!(g[0]["resource"], "access:*");
+
+    let mut s = Server::start(env.dir.path(), &env.state(), &["--admins", "user:bob"], &[]);
+    s.stop();
+    let g = admins_grants(&env);
+    let state_of = |who: &str| {
+        g.iter()
+            .find(|x| x["subject"] == who)
+            .map(|x| x["state"].clone())
+    };
+    assert_eq!(state_of("user:alice"), Some(Value::from("revoked")));
+    assert_eq!(state_of("user:bob"), Some(Value::from("active")));
+
+    // A materialized grant revoked by hand comes back: config wins.
+    let bob = g.iter().find(|x| x["subject"] == "user:bob").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.json("grant", &["revoke", &bob]);
+    let mut s = Server::start(env.dir.path(), &env.state(), &["--admins", "user:bob"], &[]);
+    // ... and is enforced at once, without a reload: bob's api token works.
+    let t = env.create(&["--kind", "api", "--principal", "user:bob"]);
+    let out = env
+        .cmd("grant")
+        .args(["list", "--server", &s.url])
+        .env("MOAT_AUTH_TOKEN", t["token"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    s.stop();
+    assert_eq!(
+        admins_grants(&env)
+            .iter()
+            .find(|x| x["id"] == bob.as_str())
+            .unwrap()["state"],
+        "active"
+    );
+    env.assert_audit_intact();
+}
+
+fn call(url: &str, path: &str, bearer: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(format!("{url}{path}"))
+        .header("authorization", format!("Bearer {bearer}"))
+        .call()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v = resp.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+    (status, v)
+}
+
+#[test]
+fn jwt_rules_are_enforced_and_audited() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let env = Env::new();
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--auth-mode", "jwt", "--users", "alice:admin,bob:viewer"],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let exp = (moat::time::now_ms() / 1000 + 600) as u64;
+    let claims = |sub: &str, role: &str| serde_json::json!({"sub": sub, "role": role, "exp": exp});
+    let good = jwt("alice", "admin", 600);
+    assert_eq!(call(&s.url, "/v1/tokens", &good).0, 200);
+
+    let expired = jwt("alice", "admin", -120);
+    let wrong_secret = encode(
+        &Header::new(Algorithm::HS256),
+        &claims("alice", "admin"),
+        &EncodingKey::from_secret(b"another-secret-that-is-32-bytes-long!!"),
+    )
+    .unwrap();
+    // alg=none: an unsigned token with the right claims.
+    let b64 = |v: &Value| base64_url(v.to_string().as_bytes());
+    let none = format!(
+        "{}.{}.",
+        b64(&serde_json::json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims("alice", "admin"))
+    );
+    let rs256_header = format!(
+        "{}.{}.{}",
+        b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(&claims("alice", "admin")),
+        good.rsplit('.').next().unwrap()
+    );
+    let unknown = jwt("mallory", "admin", 600);
+    for (what, bearer) in [
+        ("expired", &expired),
+        ("wrong secret", &wrong_secret),
+        ("alg none", &none),
+        ("RS256 header", &rs256_header),
+        ("unknown sub", &unknown),
+    ] {
+        let (status, v) = call(&s.url, "/v1/tokens", bearer);
+        assert_eq!(status, 401, "{what}: {v}");
+        assert!(
+            v["error"]["request_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("req_"),
+            "{what}: {v}"
+        );
+    }
+    // Role downgrade by config: bob's JWT claims admin, --users says viewer.
+    let bob = jwt("bob", "admin", 600);
+    assert_eq!(call(&s.url, "/v1/tokens", &bob).0, 200, "viewers may read");
+    let out = env
+        .cmd("token")
+        .args(["create", "--server", &s.url])
+        .env("MOAT_AUTH_TOKEN", &bob)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("may not write access:tokens"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::thread::sleep(Duration::from_millis(300));
+    let failures = env.json("audit", &["log", "--type", "auth_failure"]);
+    let reasons: Vec<&str> = failures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(reasons.contains(&"unknown_user"), "{reasons:?}");
+    let denied = env.json("audit", &["log", "--type", "access_denied"]);
+    assert_eq!(denied[0]["actor"], "user:bob");
+
+    // Secret hygiene: no JWT in the log or the state.
+    let log = s.stderr();
+    let state = env.state_bytes();
+    for t in [&good, &expired, &wrong_secret, &bob] {
+        let sig = t.rsplit('.').next().unwrap();
+        assert!(!log.contains(sig), "a JWT signature reached serve's log");
+        assert!(
+            !state.windows(sig.len()).any(|w| w == sig.as_bytes()),
+            "a JWT reached the state"
+        );
+    }
+    env.assert_audit_intact();
+}
+
+/// Minimal base64url without padding, for hand-made JWT headers.
+fn base64_url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_brute_force_is_throttled_while_a_valid_client_is_served() {
+    let env = Env::new();
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--auth-mode", "token,jwt"],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let api = env.create(&["--kind", "api", "--principal", "user:ops"]);
+    env.json(
+        "grant",
+        &[
+            "add",
+            "--subject",
+            "user:ops",
+            "--action",
+            "read",
+            "--resource",
+            "access:tokens",
+        ],
+    );
+    env.json("reload", &[]);
+    std::thread::sleep(Duration::from_millis(600));
+    let valid = api["token"].as_str().unwrap();
+    assert_eq!(call(&s.url, "/v1/tokens", valid).0, 200);
+
+    let (mut throttled, mut unauthorized, mut served) = (0, 0, 0);
+    for i in 0..1000 {
+        let bad = moat::credential::RawCredential::generate(moat::credential::CredentialKind::Api)
+            .expose();
+        match call(&s.url, "/v1/tokens", &bad).0 {
+            429 => throttled += 1,
+            401 => unauthorized += 1,
+            other => panic!("bad token got {other}"),
+        }
+        if i % 100 == 0 {
+            assert_eq!(
+                call(&s.url, "/v1/tokens", valid).0,
+                200,
+                "valid client refused at {i}"
+            );
+            served += 1;
+        }
+    }
+    assert!(
+        unauthorized <= 10,
+        "{unauthorized} bad tokens were checked before throttling"
+    );
+    assert!(throttled >= 990, "{throttled}");
+    assert_eq!(served, 10);
+    std::thread::sleep(Duration::from_millis(300));
+    let throttles = env.json("audit", &["log", "--type", "auth_throttled"]);
+    assert!(!throttles.as_array().unwrap().is_empty());
+    // Secret hygiene: the valid token's secret is in neither log nor state.
+    assert_no_secret(s.stderr().as_bytes(), secret_of(valid), "serve's log");
+    assert_no_secret(&env.state_bytes(), secret_of(valid), "the state");
+}
+
+#[test]
+fn a_local_reload_takes_effect_in_the_running_server_within_a_second() {
+    let env = Env::new();
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--auth-mode", "jwt"],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let carol = jwt("carol", "viewer", 600);
+    assert_eq!(call(&s.url, "/v1/audit", &carol).0, 200, "viewer reads");
+    let write = |env: &Env| {
+        env.cmd("token")
+            .args(["create", "--server", &s.url])
+            .env("MOAT_AUTH_TOKEN", &carol)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&write(&env)), 5);
+    env.json(
+        "grant",
+        &[
+            "add",
+            "--subject",
+            "user:carol",
+            "--action",
+            "write",
+            "--resource",
+            "access:tokens",
+        ],
+    );
+    assert_eq!(code(&write(&env)), 5, "staged grants are not enforced");
+    env.json("reload", &[]);
+    let reloaded = Instant::now();
+    loop {
+        if write(&env).status.success() {
+            break;
+        }
+        assert!(
+            reloaded.elapsed() < Duration::from_secs(1),
+            "not in effect within 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(format!("{}/metrics", s.url)).call().unwrap();
+        (r.status(), r.body_mut().read_to_string().unwrap())
+    };
+    assert!(metrics.contains("moat_policy_snapshot 1"), "{metrics}");
+    assert!(
+        metrics.contains("moat_decisions_total{decision=\"deny\"}"),
+        "{metrics}"
+    );
+}
