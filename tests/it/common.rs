@@ -126,6 +126,10 @@ macro_rules! both_modes {
                 body(&env);
                 let log = env.remote.as_ref().map(|r| r.0.stderr()).unwrap_or_default();
                 assert!(log.contains("\"route\""), "serve logged no requests: {log}");
+                // Secret hygiene: no token, secret or JWT reached serve's log.
+                for marker in ["mte_", "mta_", "mtw_", "eyJ", "Bearer"] {
+                    assert!(!log.contains(marker), "serve's log contains {marker}");
+                }
             }
         }
     };
