@@ -29,5 +29,6 @@ pub mod store;
 pub mod time;
 pub mod tls;
 pub mod token;
+pub mod worker;
 
 pub use error::{Error, Exit, Result};

@@ -397,6 +397,13 @@ pub fn revoke(
                 .with_hint("nothing was changed; drop it from the list and retry"));
             }
             tx.revoke_token(id, ctx.now, reason)?;
+            // Cascade: workers enrolled with this token lose access too.
+            for w in tx.workers_of_token(id)? {
+                tx.revoke_worker(&w, ctx.now, "token_revoked")?;
+                let e = NewEvent::new(types::WORKER_REVOKED, &ctx.actor, Some(crate::worker::display_id(&w)))
+                    .details(json!({ "reason": "token_revoked", "token": display_id(id) }));
+                tx.append_audit(e, ctx.now)?;
+            }
             row.revoked_at = Some(ctx.now);
             row.reason = reason.map(str::to_owned);
             let event = NewEvent::new(types::TOKEN_REVOKED, &ctx.actor, Some(display_id(id)))

@@ -38,6 +38,14 @@ pub mod types {
     pub const AUTH_FAILURE: &str = "auth_failure";
     pub const AUTH_THROTTLED: &str = "auth_throttled";
     pub const ACCESS_DENIED: &str = "access_denied";
+    pub const WORKER_CONNECTED: &str = "worker_connected";
+    pub const WORKER_DISCONNECTED: &str = "worker_disconnected";
+    pub const WORKER_REVOKED: &str = "worker_revoked";
+    pub const CREDENTIAL_ROTATED: &str = "credential_rotated";
+    pub const CREDENTIAL_REUSE: &str = "credential_reuse";
+    pub const DISPATCH_SENT: &str = "dispatch_sent";
+    pub const DISPATCH_FINISHED: &str = "dispatch_finished";
+    pub const SECRET_RESOLVED: &str = "secret_resolved";
 
     /// Every type emitted so far, for coverage tests and `--type` help.
     pub const ALL: &[&str] = &[
@@ -60,6 +68,14 @@ pub mod types {
         AUTH_FAILURE,
         AUTH_THROTTLED,
         ACCESS_DENIED,
+        WORKER_CONNECTED,
+        WORKER_DISCONNECTED,
+        WORKER_REVOKED,
+        CREDENTIAL_ROTATED,
+        CREDENTIAL_REUSE,
+        DISPATCH_SENT,
+        DISPATCH_FINISHED,
+        SECRET_RESOLVED,
     ];
 }
 

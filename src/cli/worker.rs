@@ -1,21 +1,38 @@
-//! `worker`: connect a machine to serve and manage the fleet (DESIGN §7).
-//! Defined for help and docs; the protocol lands with the worker issue.
+//! `worker`: connect this machine to serve, manage the fleet, dispatch steps (DESIGN §7).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use serde_json::json;
 
-use super::{App, Command, Global, exit_codes_help};
+use super::{App, Command, Global, duration_arg, exit_codes_help};
 use crate::error::{Error, Exit, Result};
+use crate::input::{expand_ids, read_text};
+use crate::output::Format;
+use crate::policy::NamePattern;
+use crate::time::format_duration;
+use crate::token::Ctx;
+use crate::worker;
 
 pub const EXAMPLES: &str = "Examples:
-  worker connect --server wss://orchestrator:8443 --token \"$(cat enrol.token)\" --cache-dir /var/lib/moat-worker
+  # On the worker machine (the orchestrator can then run code here)
+  worker connect --server wss://orchestrator:8443 --token-file enrol.token --cache-dir /var/lib/moat-worker --label name=build-1
+
+  # On the orchestrator
   worker list --stale 1h
-  worker dispatch --to build-1 --secret DEPLOY_KEY -- make deploy";
+  worker dispatch --to build-1 --secret DEPLOY_KEY --timeout 10m -- make deploy
+  worker revoke wrk_0a1b2c3d4e5f";
 
 /// Connect this machine as a worker, or manage the fleet.
 ///
 /// Warning: the orchestrator a worker connects to can run code on this machine.
+///
+/// `worker connect` exits 4 when serve revokes the worker or its token is
+/// expired, revoked or exhausted (it does not retry those), 5 when the token is
+/// not valid, 2 on a protocol mismatch; other failures are retried with
+/// capped exponential backoff.
 #[derive(Debug, Parser)]
 #[command(name = "worker", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
@@ -32,54 +49,54 @@ pub enum Cmd {
     ///
     /// The orchestrator is the global --server wss://HOST:PORT (ws:// only to loopback).
     Connect {
-        /// Enrol token (mte_...)
-        #[arg(long)]
+        /// Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`
+        #[arg(long, conflicts_with = "token_file")]
         token: Option<String>,
+        /// File holding the enrol token
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
         /// Directory for the machine id and session credential (0700)
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         cache_dir: PathBuf,
-        /// k=v label (repeatable)
-        #[arg(long)]
-        label: Vec<String>,
+        /// k=v label (repeatable); name=... names the worker
+        #[arg(long = "label", value_name = "K=V")]
+        labels: Vec<String>,
         /// Steps run at once
         #[arg(long, default_value_t = 1)]
         capacity: u32,
-        /// Only run commands whose argv[0] matches (repeatable)
-        #[arg(long)]
+        /// Only run commands whose argv[0] matches (exact or prefix*; repeatable)
+        #[arg(long, value_name = "PATTERN")]
         allow_command: Vec<String>,
-        /// CA certificate for a private CA
-        #[arg(long)]
-        ca_file: Option<PathBuf>,
-        /// Pin the server's SPKI SHA-256 (base64)
-        #[arg(long)]
-        pin_sha256: Option<String>,
     },
-    /// List workers
+    /// List workers (revoked ones with --all)
     List {
         #[arg(long)]
         all: bool,
-        #[arg(long, value_name = "D")]
-        stale: Option<String>,
+        /// Only workers not seen for this long
+        #[arg(long, value_name = "D", value_parser = duration_arg)]
+        stale: Option<Duration>,
     },
     /// Show one worker
     Show { id: String },
-    /// Revoke workers and disconnect them now
+    /// Revoke workers and disconnect them now (ids, or - for stdin)
     Revoke {
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
-    /// Stop sending new steps to a worker
+    /// Stop sending new steps to a worker (needs --server)
     Drain { id: String },
-    /// Run a step on a worker and print its result (exit code mirrors the step's)
+    /// Run a step on a worker and print its result; the exit code mirrors the step's (needs --server)
     Dispatch {
-        #[arg(long, conflicts_with = "select")]
-        to: Option<String>,
+        /// Worker name
         #[arg(long)]
-        select: Option<String>,
+        to: String,
+        /// Secret from serve's --secrets-file to pass as an environment variable (repeatable)
         #[arg(long)]
         secret: Vec<String>,
-        #[arg(long, value_name = "D")]
-        timeout: Option<String>,
+        /// Kill the step after this long
+        #[arg(long, value_name = "D", value_parser = duration_arg, default_value = "10m")]
+        timeout: Duration,
+        /// The command and its arguments
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -89,7 +106,91 @@ impl Command for Cli {
     fn global(&self) -> &Global {
         &self.global
     }
-    fn run(self, _app: &mut App) -> Result<Exit> {
-        Err(Error::not_implemented("worker"))
+
+    fn run(self, app: &mut App) -> Result<Exit> {
+        let ctx = Ctx::local();
+        match self.cmd {
+            Cmd::Connect { token, token_file, cache_dir, labels, capacity, allow_command } => {
+                let url = app.global.server.clone().ok_or_else(|| {
+                    Error::usage("worker connect needs --server wss://HOST:PORT").with_hint("or set MOAT_SERVER")
+                })?;
+                let token = match token_file {
+                    Some(f) => {
+                        let file = std::fs::File::open(&f).map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?;
+                        Some(read_text(file, "the token file")?.trim().to_owned())
+                    }
+                    None => token,
+                };
+                let mut map = BTreeMap::new();
+                for l in labels {
+                    let (k, v) = l
+                        .split_once('=')
+                        .ok_or_else(|| Error::usage(format!("invalid --label '{l}'")).with_hint("write key=value"))?;
+                    map.insert(k.to_owned(), v.to_owned());
+                }
+                let allow = allow_command
+                    .iter()
+                    .map(|p| NamePattern::parse(p, "--allow-command pattern"))
+                    .collect::<Result<_>>()?;
+                worker::client::run(worker::client::Options {
+                    url,
+                    token,
+                    cache_dir,
+                    labels: map,
+                    capacity,
+                    allow,
+                    ca_file: app.global.ca_file.clone(),
+                })
+            }
+            Cmd::List { all, stale } => {
+                let query = [("all", Some(all.to_string())), ("stale", stale.map(format_duration))];
+                let v = app.call(|r| r.get("/v1/workers", &query), |s| worker::list(s, ctx.now, all, stale))?;
+                app.out.value(&v, true)?;
+                Ok(Exit::Success)
+            }
+            Cmd::Show { id } => {
+                worker::parse_id(&id)?;
+                let path = format!("/v1/workers/{id}");
+                let v = app.call(|r| r.get(&path, &[]), |s| worker::show(s, &id))?;
+                app.out.value(&v, false)?;
+                Ok(Exit::Success)
+            }
+            Cmd::Revoke { ids } => {
+                let ids = expand_ids(&ids, std::io::stdin().lock())?;
+                for id in &ids {
+                    worker::parse_id(id)?;
+                }
+                let body = json!({"ids": ids});
+                let v = app.call(|r| r.post("/v1/workers/revoke", &body), |s| worker::revoke(s, &ctx, &ids, "revoked"))?;
+                app.out.value(&v, true)?;
+                Ok(Exit::Success)
+            }
+            Cmd::Drain { id } => {
+                worker::parse_id(&id)?;
+                let Some(r) = app.remote()? else {
+                    return Err(Error::usage("worker drain talks to the running serve: give --server"));
+                };
+                let v = r.post(&format!("/v1/workers/{id}/drain"), &json!({}))?;
+                app.out.value(&v, false)?;
+                Ok(Exit::Success)
+            }
+            Cmd::Dispatch { to, secret, timeout, argv } => {
+                let Some(r) = app.remote()? else {
+                    return Err(Error::usage("worker dispatch goes through the running serve: give --server"));
+                };
+                let body = json!({"to": to, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
+                let v = r.post("/v1/dispatches", &body)?;
+                let code = v["exit_code"].as_i64().unwrap_or(1);
+                if app.out.format == Format::Table {
+                    // Like ssh: the step's output on our stdout and stderr.
+                    app.out.writer().write_all(v["stdout"].as_str().unwrap_or_default().as_bytes()).map_err(|e| Error::io("writing", e))?;
+                    eprint!("{}", v["stderr"].as_str().unwrap_or_default());
+                } else {
+                    app.out.value(&v, false)?;
+                }
+                app.out.flush()?;
+                std::process::exit(i32::try_from(code.clamp(0, 255)).unwrap_or(1));
+            }
+        }
     }
 }

@@ -429,6 +429,12 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/v1/audit", get(audit_log))
         .route("/v1/audit/verify", post(audit_verify))
         .route("/v1/audit/checkpoint", get(audit_checkpoint))
+        .route("/v1/workers/connect", get(super::fleet::connect))
+        .route("/v1/workers", get(worker_list))
+        .route("/v1/workers/revoke", post(worker_revoke))
+        .route("/v1/workers/{id}", get(worker_show))
+        .route("/v1/workers/{id}/drain", post(worker_drain))
+        .route("/v1/dispatches", post(dispatch))
         .layer(middleware::from_fn(access_log))
         .layer(axum::Extension(state_ext))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -458,7 +464,7 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
          # TYPE moat_auth_failures_total counter\nmoat_auth_failures_total {}\n\
          # TYPE moat_auth_throttled_total counter\nmoat_auth_throttled_total {}\n\
          # TYPE moat_decisions_total counter\nmoat_decisions_total{{decision=\"allow\"}} {}\nmoat_decisions_total{{decision=\"deny\"}} {}\n\
-         # TYPE moat_connected_workers gauge\nmoat_connected_workers 0\n\
+         # TYPE moat_connected_workers gauge\nmoat_connected_workers {}\n\
          # TYPE moat_dispatches_total counter\nmoat_dispatches_total 0\n\
          # TYPE moat_policy_snapshot gauge\nmoat_policy_snapshot {}\n",
         m.requests.load(Ordering::Relaxed),
@@ -466,6 +472,7 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         m.throttled.load(Ordering::Relaxed),
         m.decisions_allow.load(Ordering::Relaxed),
         m.decisions_deny.load(Ordering::Relaxed),
+        s.fleet.len(),
         s.policy.load().version(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
@@ -938,4 +945,64 @@ async fn audit_checkpoint(c: Caller) -> ApiResult {
             .ok_or_else(|| Error::not_found("the audit log is empty"))
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct WorkerListQuery {
+    all: Option<bool>,
+    stale: Option<String>,
+}
+
+async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> ApiResult {
+    let stale = q.stale.as_deref().map(crate::time::parse_duration).transpose().map_err(|e| bad(e, &c))?;
+    let all = q.all.unwrap_or(false);
+    c.run(Action::Read, "access:workers", move |s, ctx| crate::worker::list(s, ctx.now, all, stale)).await
+}
+
+async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult {
+    crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
+    c.run(Action::Read, "access:workers", move |s, _| crate::worker::show(s, &id)).await
+}
+
+async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: IdsBody = body(&c, v)?;
+    for id in &b.ids {
+        crate::worker::parse_id(id).map_err(|e| bad(e, &c))?;
+    }
+    let resp = c
+        .run(Action::Write, "access:workers", move |s, ctx| crate::worker::revoke(s, ctx, &b.ids, "revoked"))
+        .await?;
+    // Cut the sockets now rather than at the next watcher tick.
+    let state = c.state.clone();
+    let _ = tokio::task::spawn_blocking(move || state.refresh()).await;
+    Ok(resp)
+}
+
+async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult {
+    let bare = crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
+    c.authorize(Action::Write, "access:workers")?;
+    let drained = c.state.fleet.drain(&bare);
+    let view = with_store(&c.state.store, move |s| {
+        let now = crate::time::now_ms();
+        s.write(|tx| tx.set_worker_status(&bare, "draining", now))?;
+        crate::worker::show(s, &bare)
+    })
+    .await
+    .map_err(|e| bad(e, &c))?;
+    let mut v = serde_json::to_value(view).map_err(|e| bad(Error::internal(e.to_string()), &c))?;
+    v["connected"] = json!(drained);
+    Ok(Json(v).into_response())
+}
+
+async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: super::fleet::DispatchBody = body(&c, v)?;
+    if !crate::policy::is_ident(&b.to) {
+        return Err(bad(Error::usage(format!("invalid worker name '{}'", b.to)), &c));
+    }
+    c.authorize(Action::Run, &format!("worker:{}", b.to))?;
+    for name in &b.secrets {
+        c.authorize(Action::Read, &format!("vault:{name}"))?;
+    }
+    let out = super::fleet::dispatch(&c.state, &c.id.principal, b).await.map_err(|e| bad(e, &c))?;
+    Ok(Json(out).into_response())
 }

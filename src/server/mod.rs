@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod fleet;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub policy: ArcSwap<Compiled>,
     pub auth: auth::Authenticator,
     pub metrics: Metrics,
+    /// Live worker connections.
+    pub fleet: fleet::Fleet,
+    /// `--secrets-file`: name → value. Only ever sent inside a dispatch.
+    pub secrets: std::collections::BTreeMap<String, String>,
     /// What the policy was compiled from: (snapshot version, admins epoch).
     loaded: Mutex<(Option<i64>, i64)>,
     /// Revocation fingerprint seen last, to drop cached credentials.
@@ -161,6 +166,7 @@ impl AppState {
                 self.auth.forget(None);
             }
         }
+        fleet::kick_revoked(self, &mut store)?;
         let loaded = *self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if loaded.0 != active {
             self.swap_policy(&mut store)?;
@@ -188,6 +194,15 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     materialize_admins(&mut store, &admins, &ctx)?;
     let (compiled, active, epoch) = load_policy(&mut store)?;
     let revs = store.read(|tx| tx.revocation_fingerprint())?;
+    let secrets = match &cfg.secrets_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
+            serde_json::from_str(&text)
+                .map_err(|e| Error::usage(format!("secrets file {}: {e}", p.display())))?
+        }
+        None => Default::default(),
+    };
     let auth = auth::Authenticator::new(
         cfg.auth,
         store.pepper(),
@@ -200,6 +215,8 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         policy: ArcSwap::from_pointee(compiled),
         auth,
         metrics: Metrics::default(),
+        fleet: fleet::Fleet::default(),
+        secrets,
         loaded: Mutex::new((active, epoch)),
         revocations: Mutex::new(revs),
     }))

@@ -85,6 +85,47 @@ const MIGRATIONS: &[&str] = &[
         content    BLOB NOT NULL
     );
     "#,
+    // 3: workers, their rotating session credentials, and dispatches.
+    r#"
+    CREATE TABLE workers (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        machine_id   TEXT NOT NULL,
+        token_id     TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('connected', 'disconnected', 'draining', 'revoked')),
+        labels       TEXT NOT NULL DEFAULT '{}',
+        capacity     INTEGER NOT NULL DEFAULT 1,
+        version      TEXT,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER,
+        revoked_at   INTEGER,
+        reason       TEXT,
+        UNIQUE (token_id, machine_id)
+    );
+    CREATE INDEX workers_by_name ON workers (name);
+    CREATE TABLE worker_credentials (
+        id         TEXT PRIMARY KEY,
+        worker_id  TEXT NOT NULL REFERENCES workers (id) ON DELETE CASCADE,
+        hash       TEXT NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('pending', 'current', 'retired')),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state);
+    CREATE TABLE dispatches (
+        id           TEXT PRIMARY KEY,
+        worker_id    TEXT NOT NULL,
+        argv         TEXT NOT NULL,
+        secrets      TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        exit_code    INTEGER,
+        stdout       TEXT,
+        stderr       TEXT,
+        duration_ms  INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

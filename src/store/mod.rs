@@ -5,6 +5,7 @@ mod audit;
 mod migrations;
 mod policy;
 mod tokens;
+mod workers;
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -21,6 +22,7 @@ pub use audit::AuditQuery;
 pub use migrations::SCHEMA_VERSION;
 pub use policy::{GrantFilter, SnapshotRow};
 pub use tokens::{TokenFilter, TokenRow};
+pub use workers::{CredentialRow, WorkerRow};
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -129,6 +131,13 @@ impl Store {
             pepper: &self.pepper,
         };
         f(&mut tx)
+    }
+}
+
+impl Tx<'_> {
+    /// The pepper, for HMACs computed inside a transaction.
+    pub fn pepper(&self) -> &[u8; KEY_LEN] {
+        self.pepper
     }
 }
 

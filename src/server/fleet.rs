@@ -1,0 +1,338 @@
+//! The worker socket (`/v1/workers/connect`) and dispatch: enrolment or
+//! resume on the first frame, heartbeats that rotate credentials, revocation
+//! that cuts the socket, and `POST /v1/dispatches` that sends a step with only
+//! the secrets it names and waits for its result.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AppState, with_store};
+use crate::audit::{NewEvent, types};
+use crate::error::{Error, Result};
+use crate::token::Ctx;
+use crate::worker::{self, ClientMsg, HEARTBEAT_S, PROTOCOL, ServerMsg};
+
+/// Largest frame accepted from a worker.
+pub const MAX_FRAME: usize = 4 * 1024 * 1024;
+
+/// A finished step as the worker reported it.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration_ms: u64,
+}
+
+struct Conn {
+    name: String,
+    tx: mpsc::UnboundedSender<ServerMsg>,
+    pending: HashMap<String, oneshot::Sender<StepResult>>,
+    draining: bool,
+}
+
+/// Live worker connections.
+#[derive(Default)]
+pub struct Fleet {
+    conns: Mutex<HashMap<String, Conn>>,
+}
+
+impl Fleet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conn>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ids of connected workers.
+    pub fn connected(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// How many workers are connected.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no worker is connected.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Tell a worker it is revoked; its session ends.
+    pub fn kick(&self, worker_id: &str, reason: &str) {
+        if let Some(c) = self.lock().get(worker_id) {
+            let _ = c.tx.send(ServerMsg::Revoked { reason: reason.to_owned() });
+        }
+    }
+
+    /// Stop sending steps to a worker.
+    pub fn drain(&self, worker_id: &str) -> bool {
+        match self.lock().get_mut(worker_id) {
+            Some(c) => {
+                c.draining = true;
+                let _ = c.tx.send(ServerMsg::Drain);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// `GET /v1/workers/connect`: upgrade, then run the session.
+pub async fn connect(State(s): State<Arc<AppState>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| session(s, socket, addr))
+}
+
+async fn send(socket: &mut WebSocket, m: &ServerMsg) -> bool {
+    match serde_json::to_string(m) {
+        Ok(t) => socket.send(Message::Text(t.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn refuse(mut socket: WebSocket, code: &str, message: &str) {
+    let _ = send(&mut socket, &ServerMsg::Error { code: code.into(), message: message.into() }).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+fn ctx(actor: String) -> Ctx {
+    Ctx { actor, now: crate::time::now_ms() }
+}
+
+async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
+    let first = match tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        Ok(Some(Ok(_))) => return refuse(socket, "malformed_frame", "the first frame must be a JSON text frame").await,
+        _ => return,
+    };
+    let hello: ClientMsg = match serde_json::from_str(&first) {
+        Ok(m) => m,
+        Err(e) => return refuse(socket, "malformed_frame", &format!("unreadable frame: {e}")).await,
+    };
+    let actor = format!("worker@{}", addr.ip());
+    let accepted = match hello {
+        ClientMsg::Enroll { protocol, .. } | ClientMsg::Resume { protocol, .. } if protocol != PROTOCOL => {
+            return refuse(socket, "protocol_mismatch", &format!("serve speaks protocol {PROTOCOL}, the worker {protocol}")).await;
+        }
+        ClientMsg::Enroll { token, machine_id, labels, capacity, version, .. } => {
+            with_store(&s.store, move |st| worker::enroll(st, &ctx(actor), &token, &machine_id, &labels, capacity, &version)).await
+        }
+        ClientMsg::Resume { credential, machine_id, .. } => {
+            with_store(&s.store, move |st| worker::resume(st, &ctx(actor), &credential, &machine_id)).await
+        }
+        _ => return refuse(socket, "out_of_order", "the first frame must be enroll or resume").await,
+    };
+    let (w, credential, expires_at) = match accepted {
+        Ok(x) => x,
+        Err(e) => return refuse(socket, e.code, &e.message).await,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let registered = {
+        let mut conns = s.fleet.lock();
+        if conns.contains_key(&w.id) {
+            false
+        } else {
+            conns.insert(w.id.clone(), Conn { name: w.name.clone(), tx, pending: HashMap::new(), draining: false });
+            true
+        }
+    };
+    if !registered {
+        return refuse(socket, "already_connected", "this worker already has a live connection").await;
+    }
+    let welcome = ServerMsg::Welcome {
+        worker_id: worker::display_id(&w.id),
+        name: w.name.clone(),
+        credential,
+        expires_at: crate::time::rfc3339(expires_at),
+        heartbeat_s: HEARTBEAT_S,
+    };
+    if send(&mut socket, &welcome).await {
+        run(&s, &mut socket, &mut rx, &w.id, &w.name).await;
+    }
+    s.fleet.lock().remove(&w.id);
+    let id = w.id.clone();
+    let _ = with_store(&s.store, move |st| worker::disconnected(st, &ctx("serve".into()), &id)).await;
+}
+
+async fn run(s: &Arc<AppState>, socket: &mut WebSocket, rx: &mut mpsc::UnboundedReceiver<ServerMsg>, id: &str, name: &str) {
+    let quiet_limit = Duration::from_secs(HEARTBEAT_S * 5);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            frame = socket.recv() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: "binary frames are not part of the protocol".into() }).await;
+                        return;
+                    }
+                    _ => return,
+                };
+                last_heard = Instant::now();
+                let msg: ClientMsg = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: format!("unreadable frame: {e}") }).await;
+                        return;
+                    }
+                };
+                match msg {
+                    ClientMsg::Heartbeat { ack } => {
+                        let wid = id.to_owned();
+                        let actor = format!("worker:{name}");
+                        match with_store(&s.store, move |st| worker::rotate(st, &ctx(actor), &wid, ack.as_deref())).await {
+                            Ok((credential, exp)) => {
+                                if !send(socket, &ServerMsg::HeartbeatAck { credential, expires_at: crate::time::rfc3339(exp) }).await {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
+                                return;
+                            }
+                        }
+                    }
+                    ClientMsg::Result { id: did, exit_code, stdout, stderr, duration_ms } => {
+                        let waiter = s.fleet.lock().get_mut(id).and_then(|c| c.pending.remove(&did));
+                        match waiter {
+                            Some(w) => { let _ = w.send(StepResult { exit_code, stdout, stderr, duration_ms }); }
+                            None => {
+                                let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: format!("no dispatch {did} is waiting") }).await;
+                                return;
+                            }
+                        }
+                    }
+                    ClientMsg::Enroll { .. } | ClientMsg::Resume { .. } => {
+                        let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: "already connected".into() }).await;
+                        return;
+                    }
+                }
+            }
+            out = rx.recv() => {
+                let Some(m) = out else { return };
+                let revoked = matches!(m, ServerMsg::Revoked { .. });
+                if !send(socket, &m).await || revoked {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(quiet_limit.saturating_sub(last_heard.elapsed())) => {
+                return;
+            }
+        }
+    }
+}
+
+/// Ask every connected worker's status; cut those revoked since.
+pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()> {
+    if s.fleet.is_empty() {
+        return Ok(());
+    }
+    for id in s.fleet.connected() {
+        let status = store.read(|tx| tx.worker(&id))?.map(|w| (w.status, w.reason));
+        if let Some((st, reason)) = status.filter(|(st, _)| st == "revoked") {
+            let _ = st;
+            s.fleet.kick(&id, reason.as_deref().unwrap_or("revoked"));
+        }
+    }
+    Ok(())
+}
+
+/// A dispatch request (`POST /v1/dispatches`).
+#[derive(Debug, serde::Deserialize)]
+pub struct DispatchBody {
+    pub to: String,
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub stdin: String,
+    pub timeout: Option<String>,
+}
+
+/// Is `name` usable as an environment variable name?
+fn env_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_')) && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Run a step on a named worker and wait for its result. Authorization
+/// (`run` on the worker, `read` on each secret) is the caller's job.
+pub async fn dispatch(s: &Arc<AppState>, actor: &str, b: DispatchBody) -> Result<serde_json::Value> {
+    if b.argv.is_empty() {
+        return Err(Error::usage("nothing to run: give the command after --"));
+    }
+    let timeout = crate::time::parse_duration(b.timeout.as_deref().unwrap_or("10m"))?;
+    let mut env = BTreeMap::new();
+    for name in &b.secrets {
+        if !env_name(name) {
+            return Err(Error::usage(format!("secret name '{name}' is not a valid environment variable name")));
+        }
+        let value = s.secrets.get(name).ok_or_else(|| {
+            Error::not_found(format!("no secret named {name} in serve's --secrets-file"))
+        })?;
+        env.insert(name.clone(), value.clone());
+    }
+    let (wid, tx, rx, did) = {
+        let mut conns = s.fleet.lock();
+        let (wid, conn) = conns
+            .iter_mut()
+            .find(|(_, c)| c.name == b.to && !c.draining)
+            .ok_or_else(|| Error::not_found(format!("no connected worker named {}", b.to)).with_hint("see `worker list`"))?;
+        let did = format!("dsp_{}", crate::credential::random_id());
+        let (tx, rx) = oneshot::channel();
+        conn.pending.insert(did.clone(), tx);
+        (wid.clone(), conn.tx.clone(), rx, did)
+    };
+    let (w2, d2, a2, argv_json, names) = (wid.clone(), did.clone(), actor.to_owned(), json!(b.argv).to_string(), b.secrets.clone());
+    with_store(&s.store, move |st| {
+        let now = crate::time::now_ms();
+        st.write(|t| {
+            t.insert_dispatch(&d2, &w2, &argv_json, &json!(names).to_string(), &a2, now)?;
+            for n in &names {
+                let e = NewEvent::new(types::SECRET_RESOLVED, &a2, Some(format!("vault:{n}"))).details(json!({"dispatch": d2}));
+                t.append_audit(e, now)?;
+            }
+            let e = NewEvent::new(types::DISPATCH_SENT, &a2, Some(d2.clone())).details(json!({"worker": worker::display_id(&w2), "argv0": serde_json::from_str::<Vec<String>>(&argv_json).ok().and_then(|v| v.first().cloned()), "secrets": names}));
+            t.append_audit(e, now).map(|_| ())
+        })
+    })
+    .await?;
+    let _ = tx.send(ServerMsg::Dispatch { id: did.clone(), argv: b.argv.clone(), env: env.clone(), stdin: b.stdin, timeout_s: timeout.as_secs().max(1) });
+    let result = tokio::time::timeout(timeout + Duration::from_secs(15), rx)
+        .await
+        .map_err(|_| Error::new(crate::error::Exit::Unavailable, "dispatch_timeout", "the worker did not answer in time"))?
+        .map_err(|_| Error::new(crate::error::Exit::Unavailable, "worker_lost", "the worker disconnected before answering"))?;
+    let values: Vec<String> = env.values().cloned().collect();
+    let (out_r, err_r) = (worker::redact(&result.stdout, &values), worker::redact(&result.stderr, &values));
+    let (d3, code, dur) = (did.clone(), result.exit_code, result.duration_ms);
+    with_store(&s.store, move |st| {
+        let now = crate::time::now_ms();
+        st.write(|t| {
+            t.finish_dispatch(&d3, i64::from(code), &out_r, &err_r, dur as i64, now)?;
+            let e = NewEvent::new(types::DISPATCH_FINISHED, "serve", Some(d3.clone()))
+                .outcome(if code == 0 { "success" } else { "failure" })
+                .details(json!({"exit_code": code, "duration_ms": dur}));
+            t.append_audit(e, now).map(|_| ())
+        })
+    })
+    .await?;
+    Ok(json!({
+        "id": did,
+        "worker": worker::display_id(&wid),
+        "exit_code": result.exit_code,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "duration_ms": result.duration_ms,
+    }))
+}

@@ -1,0 +1,199 @@
+//! SQL for workers, their session credentials and dispatches.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
+use crate::error::Result;
+use crate::time::Millis;
+
+/// A worker as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerRow {
+    pub id: String,
+    pub name: String,
+    pub machine_id: String,
+    pub token_id: String,
+    pub status: String,
+    pub labels: serde_json::Value,
+    pub capacity: i64,
+    pub version: Option<String>,
+    pub created_at: Millis,
+    pub last_seen_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+    pub reason: Option<String>,
+}
+
+/// A session credential as stored (the secret only as an HMAC).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialRow {
+    pub id: String,
+    pub worker_id: String,
+    pub hash: String,
+    pub state: String,
+    pub expires_at: Millis,
+}
+
+const WORKER_COLUMNS: &str = "id, name, machine_id, token_id, status, labels, capacity, version, created_at, last_seen_at, revoked_at, reason";
+
+fn row_to_worker(r: &Row<'_>) -> rusqlite::Result<WorkerRow> {
+    let labels: String = r.get(5)?;
+    Ok(WorkerRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        machine_id: r.get(2)?,
+        token_id: r.get(3)?,
+        status: r.get(4)?,
+        labels: serde_json::from_str(&labels).unwrap_or(serde_json::Value::Null),
+        capacity: r.get(6)?,
+        version: r.get(7)?,
+        created_at: r.get(8)?,
+        last_seen_at: r.get(9)?,
+        revoked_at: r.get(10)?,
+        reason: r.get(11)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Insert a worker.
+    pub fn insert_worker(&mut self, w: &WorkerRow) -> Result<()> {
+        self.tx.execute(
+            &format!("INSERT INTO workers ({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            params![
+                w.id, w.name, w.machine_id, w.token_id, w.status, w.labels.to_string(), w.capacity, w.version,
+                w.created_at, w.last_seen_at, w.revoked_at, w.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One worker by bare id.
+    pub fn worker(&self, id: &str) -> Result<Option<WorkerRow>> {
+        Ok(self
+            .tx
+            .query_row(&format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"), [id], row_to_worker)
+            .optional()?)
+    }
+
+    /// The worker a token enrolled for a machine, if any.
+    pub fn worker_by_binding(&self, token_id: &str, machine_id: &str) -> Result<Option<WorkerRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {WORKER_COLUMNS} FROM workers WHERE token_id = ?1 AND machine_id = ?2"),
+                [token_id, machine_id],
+                row_to_worker,
+            )
+            .optional()?)
+    }
+
+    /// Every worker, oldest first.
+    pub fn workers(&self) -> Result<Vec<WorkerRow>> {
+        let mut stmt = self.tx.prepare(&format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([], row_to_worker)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Set a worker's status (and `last_seen_at`).
+    pub fn set_worker_status(&mut self, id: &str, status: &str, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "UPDATE workers SET status = ?2, last_seen_at = ?3 WHERE id = ?1 AND status != 'revoked'",
+            params![id, status, now],
+        )?;
+        Ok(())
+    }
+
+    /// Note that a worker was seen.
+    pub fn touch_worker(&mut self, id: &str, now: Millis) -> Result<()> {
+        self.tx.execute("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1", params![id, now])?;
+        Ok(())
+    }
+
+    /// Revoke a worker and every credential it holds.
+    pub fn revoke_worker(&mut self, id: &str, now: Millis, reason: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE workers SET status = 'revoked', revoked_at = ?2, reason = ?3 WHERE id = ?1",
+            params![id, now, reason],
+        )?;
+        self.tx.execute(
+            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Workers enrolled with a token that are not revoked yet.
+    pub fn workers_of_token(&self, token_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id FROM workers WHERE token_id = ?1 AND status != 'revoked'")?;
+        let rows = stmt.query_map([token_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Store a new session credential.
+    pub fn insert_credential(&mut self, c: &CredentialRow, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO worker_credentials (id, worker_id, hash, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.id, c.worker_id, c.hash, c.state, now, c.expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// One credential by public id.
+    pub fn credential(&self, id: &str) -> Result<Option<CredentialRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT id, worker_id, hash, state, expires_at FROM worker_credentials WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(CredentialRow {
+                        id: r.get(0)?,
+                        worker_id: r.get(1)?,
+                        hash: r.get(2)?,
+                        state: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Make `id` the worker's current credential; retire the others that
+    /// were current or pending.
+    pub fn promote_credential(&mut self, worker_id: &str, id: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND id != ?2 AND state != 'retired'",
+            [worker_id, id],
+        )?;
+        self.tx.execute("UPDATE worker_credentials SET state = 'current' WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Retire a worker's pending credentials (a new one is about to be issued).
+    pub fn retire_pending(&mut self, worker_id: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state = 'pending'",
+            [worker_id],
+        )?;
+        Ok(())
+    }
+
+    /// Record a dispatch being sent.
+    pub fn insert_dispatch(&mut self, id: &str, worker_id: &str, argv: &str, secrets: &str, by: &str, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO dispatches (id, worker_id, argv, secrets, requested_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, worker_id, argv, secrets, by, now],
+        )?;
+        Ok(())
+    }
+
+    /// Record a dispatch's (redacted) result.
+    pub fn finish_dispatch(&mut self, id: &str, exit_code: i64, stdout: &str, stderr: &str, duration_ms: i64, now: Millis) -> Result<()> {
+        self.tx.execute(
+            "UPDATE dispatches SET finished_at = ?2, exit_code = ?3, stdout = ?4, stderr = ?5, duration_ms = ?6 WHERE id = ?1",
+            params![id, now, exit_code, stdout, stderr, duration_ms],
+        )?;
+        Ok(())
+    }
+}

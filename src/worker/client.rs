@@ -1,0 +1,322 @@
+//! `worker connect`: keep one machine connected to serve over a WebSocket,
+//! enrolling once with a token and then resuming with a session credential
+//! that rotates at every heartbeat; run dispatched steps; reconnect with
+//! capped, jittered exponential backoff; stop at once on permanent refusals.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use super::{ClientMsg, HEARTBEAT_S, PROTOCOL, ServerMsg, exec};
+use crate::error::{Error, Exit, Result};
+use crate::policy::NamePattern;
+
+/// What `worker connect` runs with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub url: String,
+    pub token: Option<String>,
+    pub cache_dir: PathBuf,
+    pub labels: BTreeMap<String, String>,
+    pub capacity: u32,
+    pub allow: Vec<NamePattern>,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+fn permanent(code: &str, message: &str) -> Option<Error> {
+    let exit = match code {
+        "token_expired" | "token_revoked" | "token_exhausted" | "worker_revoked" | "credential_reuse" | "revoked" => Exit::Conflict,
+        "invalid_token" | "checksum_mismatch" | "unknown_user" => Exit::Auth,
+        "protocol_mismatch" | "invalid_input" | "malformed_frame" => Exit::Usage,
+        _ => return None,
+    };
+    let code: &'static str = match code {
+        "token_expired" => "token_expired",
+        "token_revoked" => "token_revoked",
+        "token_exhausted" => "token_exhausted",
+        "worker_revoked" | "revoked" => "worker_revoked",
+        "credential_reuse" => "credential_reuse",
+        "invalid_token" => "invalid_token",
+        "checksum_mismatch" => "checksum_mismatch",
+        "protocol_mismatch" => "protocol_mismatch",
+        _ => "refused",
+    };
+    Some(Error::new(exit, code, format!("serve refused this worker: {message}")))
+}
+
+/// The cache directory (0700, refused when looser), its machine id (random,
+/// created once, 0600) and the current credential file.
+struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    fn open(dir: &Path) -> Result<Self> {
+        if !dir.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        let mode = fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::new(Exit::Unavailable, "insecure_permissions", format!("cache dir {} has mode {mode:o}", dir.display()))
+                .with_hint(format!("run: chmod 700 {}", dir.display())));
+        }
+        Ok(Cache { dir: dir.to_owned() })
+    }
+
+    fn read_private(&self, name: &str) -> Result<Option<String>> {
+        let p = self.dir.join(name);
+        match fs::metadata(&p) {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cannot read {}", p.display()), e)),
+            Ok(m) if m.mode() & 0o077 != 0 => {
+                return Err(Error::new(Exit::Unavailable, "insecure_permissions", format!("{} is readable by others", p.display()))
+                    .with_hint(format!("run: chmod 600 {}", p.display())));
+            }
+            Ok(_) => {}
+        }
+        fs::read_to_string(&p)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))
+    }
+
+    /// Write a 0600 file atomically (temp file + rename).
+    fn write_private(&self, name: &str, text: &str) -> Result<()> {
+        let tmp = self.dir.join(format!(".{name}.tmp{}", rand::rng().random::<u32>()));
+        let p = self.dir.join(name);
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &p)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(format!("cannot write {}", p.display()), e)
+        })
+    }
+
+    fn machine_id(&self) -> Result<String> {
+        if let Some(id) = self.read_private("machine-id")? {
+            return Ok(id);
+        }
+        let id = crate::credential::random_id() + &crate::credential::random_id();
+        self.write_private("machine-id", &id)?;
+        Ok(id)
+    }
+
+    fn credential(&self) -> Result<Option<String>> {
+        self.read_private("credential")
+    }
+
+    fn save_credential(&self, c: &str) -> Result<()> {
+        self.write_private("credential", c)
+    }
+
+    fn forget_credential(&self) {
+        let _ = fs::remove_file(self.dir.join("credential"));
+    }
+}
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn dial(opts: &Options) -> Result<Socket> {
+    let url = format!("{}/v1/workers/connect", opts.url.trim_end_matches('/'));
+    let rest = url
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .ok_or_else(|| Error::usage(format!("invalid --server '{}': use wss://HOST:PORT", opts.url)))?;
+    let hostport = rest.split('/').next().unwrap_or_default();
+    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+    if url.starts_with("ws://") && !crate::server::config::is_loopback(host) {
+        return Err(Error::usage(format!("refusing ws:// to {host}: dispatches and secrets would cross the network in clear"))
+            .with_hint("use wss://"));
+    }
+    let addr = if hostport.contains(':') { hostport.to_owned() } else { format!("{hostport}:443") };
+    let stream = TcpStream::connect(addr.trim_start_matches('[').replace("]:", ":").as_str())
+        .or_else(|_| TcpStream::connect(hostport))
+        .map_err(|e| Error::io(format!("cannot reach {}", opts.url), e))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| Error::io("socket", e))?;
+    let _ = stream.set_nodelay(true);
+    let connector = if url.starts_with("wss://") {
+        crate::tls::init();
+        let mut roots = rustls::RootCertStore::empty();
+        match &opts.ca_file {
+            Some(f) => {
+                let pem = fs::read(f).map_err(|e| Error::io(format!("cannot read --ca-file {}", f.display()), e))?;
+                for item in ureq::tls::parse_pem(&pem) {
+                    if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                        let der = rustls_pki_types::CertificateDer::from(c.der().to_vec());
+                        roots.add(der).map_err(|e| Error::usage(format!("--ca-file: {e}")))?;
+                    }
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        Some(tungstenite::Connector::Rustls(Arc::new(cfg)))
+    } else {
+        Some(tungstenite::Connector::Plain)
+    };
+    let (ws, _) = tungstenite::client_tls_with_config(url.as_str(), stream, None, connector)
+        .map_err(|e| Error::new(Exit::Unavailable, "server_unreachable", format!("cannot open the worker socket at {}: {e}", opts.url)))?;
+    Ok(ws)
+}
+
+fn set_timeout(ws: &mut Socket, d: Duration) {
+    let _ = match ws.get_mut() {
+        MaybeTlsStream::Plain(s) => s.set_read_timeout(Some(d)),
+        MaybeTlsStream::Rustls(s) => s.sock.set_read_timeout(Some(d)),
+        _ => Ok(()),
+    };
+}
+
+fn send(ws: &mut Socket, m: &ClientMsg) -> Result<()> {
+    let text = serde_json::to_string(m).map_err(|e| Error::internal(e.to_string()))?;
+    ws.send(Message::text(text))
+        .map_err(|e| Error::new(Exit::Unavailable, "connection_lost", format!("connection lost: {e}")))
+}
+
+/// Read one server frame, or `None` on a read timeout.
+fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
+    match ws.read() {
+        Ok(Message::Text(t)) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| Error::new(Exit::Unavailable, "bad_frame", format!("unreadable frame from serve: {e}"))),
+        Ok(Message::Close(_)) => Err(Error::new(Exit::Unavailable, "connection_lost", "serve closed the connection")),
+        Ok(_) => Ok(None),
+        Err(tungstenite::Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(None),
+        Err(e) => Err(Error::new(Exit::Unavailable, "connection_lost", format!("connection lost: {e}"))),
+    }
+}
+
+/// One connection, from hello to loss. `Err` is either permanent (stop)
+/// or transient (the caller reconnects).
+fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> Result<()> {
+    let mut ws = dial(opts)?;
+    let hello = match cache.credential()? {
+        Some(c) => ClientMsg::Resume { credential: c, machine_id: machine_id.to_owned(), instance: instance.to_owned(), protocol: PROTOCOL },
+        None => ClientMsg::Enroll {
+            token: opts.token.clone().ok_or_else(|| {
+                Error::usage("no saved credential and no --token: this machine has not enrolled").with_hint("pass --token mte_...")
+            })?,
+            machine_id: machine_id.to_owned(),
+            instance: instance.to_owned(),
+            protocol: PROTOCOL,
+            version: env!("CARGO_PKG_VERSION").into(),
+            labels: opts.labels.clone(),
+            capacity: opts.capacity,
+        },
+    };
+    let resuming = matches!(hello, ClientMsg::Resume { .. });
+    send(&mut ws, &hello)?;
+    let welcome = loop {
+        match recv(&mut ws)? {
+            Some(m) => break m,
+            None => return Err(Error::new(Exit::Unavailable, "no_welcome", "serve did not answer")),
+        }
+    };
+    match welcome {
+        ServerMsg::Welcome { worker_id, name, credential, .. } => {
+            cache.save_credential(&credential)?;
+            eprintln!("worker: connected as {name} ({worker_id})");
+        }
+        ServerMsg::Error { code, message } => {
+            if let Some(e) = permanent(&code, &message) {
+                return Err(e);
+            }
+            if resuming && opts.token.is_some() {
+                // The session credential is no longer good; enrol again.
+                cache.forget_credential();
+            }
+            return Err(Error::new(Exit::Unavailable, "refused", format!("serve refused: {message}")));
+        }
+        other => return Err(Error::new(Exit::Unavailable, "bad_frame", format!("unexpected first frame: {other:?}"))),
+    }
+
+    set_timeout(&mut ws, Duration::from_millis(100));
+    let (done_tx, done_rx) = mpsc::channel::<ClientMsg>();
+    let mut ack: Option<String> = None;
+    let mut next_beat = Instant::now() + Duration::from_secs(HEARTBEAT_S);
+    let mut last_heard = Instant::now();
+    loop {
+        while let Ok(result) = done_rx.try_recv() {
+            send(&mut ws, &result)?;
+        }
+        if Instant::now() >= next_beat {
+            send(&mut ws, &ClientMsg::Heartbeat { ack: ack.take() })?;
+            next_beat = Instant::now() + Duration::from_secs(HEARTBEAT_S);
+        }
+        if last_heard.elapsed() > Duration::from_secs(HEARTBEAT_S * 5) {
+            return Err(Error::new(Exit::Unavailable, "timeout", "serve went quiet"));
+        }
+        let Some(msg) = recv(&mut ws)? else { continue };
+        last_heard = Instant::now();
+        match msg {
+            ServerMsg::HeartbeatAck { credential, .. } => {
+                cache.save_credential(&credential)?;
+                ack = credential.split('_').nth(1).map(str::to_owned);
+            }
+            ServerMsg::Dispatch { id, argv, env, stdin, timeout_s } => {
+                let (tx, allow) = (done_tx.clone(), opts.allow.clone());
+                std::thread::spawn(move || {
+                    let r = exec::run(&argv, &env, &stdin, Duration::from_secs(timeout_s.max(1)), &allow);
+                    let _ = tx.send(ClientMsg::Result { id, exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr, duration_ms: r.duration_ms });
+                });
+            }
+            ServerMsg::Revoked { reason } => {
+                cache.forget_credential();
+                return Err(Error::new(Exit::Conflict, "worker_revoked", format!("this worker was revoked ({reason})")));
+            }
+            ServerMsg::Error { code, message } => {
+                return Err(permanent(&code, &message)
+                    .unwrap_or_else(|| Error::new(Exit::Unavailable, "refused", format!("serve: {message}"))));
+            }
+            ServerMsg::Drain => eprintln!("worker: draining: no new steps will arrive"),
+            ServerMsg::Cancel { .. } | ServerMsg::Welcome { .. } => {}
+        }
+    }
+}
+
+/// Run until a permanent refusal (returned as the error) or a signal.
+pub fn run(opts: Options) -> Result<Exit> {
+    let cache = Cache::open(&opts.cache_dir)?;
+    let machine_id = cache.machine_id()?;
+    let instance = crate::credential::random_id();
+    eprintln!(
+        "worker: warning: the orchestrator at {} can run code on this machine as this user",
+        opts.url
+    );
+    let mut failures: u32 = 0;
+    loop {
+        let started = Instant::now();
+        match session(&opts, &cache, &machine_id, &instance) {
+            Ok(()) => {}
+            Err(e) if e.exit != Exit::Unavailable => return Err(e),
+            Err(e) => eprintln!("worker: {}", e.message),
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        let base = Duration::from_millis(250).saturating_mul(1u32 << failures.min(6)).min(MAX_BACKOFF);
+        let jitter = Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
+        std::thread::sleep(base / 2 + jitter);
+    }
+}

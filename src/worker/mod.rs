@@ -1,0 +1,351 @@
+//! Workers (DESIGN §7): the wire protocol, and the library operations serve
+//! runs for the worker socket — enrol, resume, rotate credentials, detect a
+//! reused credential, revoke — plus listing for `worker list|show|revoke`.
+
+pub mod client;
+pub mod exec;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::{NewEvent, types};
+use crate::credential::{CredentialKind, KeyedHmac, RawCredential, ct_eq, hex32};
+use crate::error::{Error, Exit, Result};
+use crate::store::{CredentialRow, Store, Tx, WorkerRow};
+use crate::time::{Millis, rfc3339};
+use crate::token::Ctx;
+
+/// Protocol version spoken by this build.
+pub const PROTOCOL: u32 = 1;
+/// Seconds between heartbeats (each one rotates the session credential).
+pub const HEARTBEAT_S: u64 = 2;
+/// Lifetime of a session credential.
+pub const CREDENTIAL_TTL_MS: Millis = 10 * 60 * 1000;
+
+/// Frames a worker sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Enroll {
+        token: String,
+        machine_id: String,
+        instance: String,
+        protocol: u32,
+        version: String,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+        #[serde(default = "one")]
+        capacity: u32,
+    },
+    Resume {
+        credential: String,
+        machine_id: String,
+        instance: String,
+        protocol: u32,
+    },
+    Heartbeat {
+        /// Id of the last credential received and saved.
+        ack: Option<String>,
+    },
+    Result {
+        id: String,
+        exit_code: i32,
+        stdout: String,
+        stderr: String,
+        duration_ms: u64,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Frames serve sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome {
+        worker_id: String,
+        name: String,
+        credential: String,
+        expires_at: String,
+        heartbeat_s: u64,
+    },
+    HeartbeatAck {
+        credential: String,
+        expires_at: String,
+    },
+    Dispatch {
+        id: String,
+        argv: Vec<String>,
+        env: BTreeMap<String, String>,
+        stdin: String,
+        timeout_s: u64,
+    },
+    Cancel {
+        id: String,
+    },
+    Drain,
+    Revoked {
+        reason: String,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+/// A worker as `worker list|show` print it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WorkerView {
+    pub id: String,
+    pub name: String,
+    pub machine_id: String,
+    pub token: String,
+    pub status: String,
+    pub labels: serde_json::Value,
+    pub capacity: i64,
+    pub last_seen_at: Option<String>,
+    pub version: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&WorkerRow> for WorkerView {
+    fn from(w: &WorkerRow) -> Self {
+        WorkerView {
+            id: display_id(&w.id),
+            name: w.name.clone(),
+            machine_id: w.machine_id.clone(),
+            token: crate::token::display_id(&w.token_id),
+            status: w.status.clone(),
+            labels: w.labels.clone(),
+            capacity: w.capacity,
+            last_seen_at: w.last_seen_at.map(rfc3339),
+            version: w.version.clone(),
+            created_at: rfc3339(w.created_at),
+            revoked_at: w.revoked_at.map(rfc3339),
+            reason: w.reason.clone(),
+        }
+    }
+}
+
+/// `wrk_<id>`.
+pub fn display_id(id: &str) -> String {
+    format!("wrk_{id}")
+}
+
+/// Accept `wrk_<id>` or a bare id.
+pub fn parse_id(s: &str) -> Result<String> {
+    let bare = s.strip_prefix("wrk_").unwrap_or(s);
+    if crate::credential::is_valid_id(bare) {
+        Ok(bare.to_owned())
+    } else {
+        Err(Error::usage(format!("'{s}' is not a worker id")).with_hint("worker ids look like wrk_0a1b2c3d4e5f; see `worker list`"))
+    }
+}
+
+/// A new session credential for a worker (stored as an HMAC of its secret).
+fn issue(tx: &mut Tx<'_>, worker_id: &str, state: &str, now: Millis) -> Result<(String, Millis)> {
+    let raw = RawCredential::generate(CredentialKind::Worker);
+    let mac = KeyedHmac::new(tx.pepper());
+    let hash = String::from_utf8_lossy(&hex32(&mac.mac(&[raw.secret().as_bytes()]))).into_owned();
+    let expires_at = now + CREDENTIAL_TTL_MS;
+    tx.insert_credential(
+        &CredentialRow {
+            id: raw.id.clone(),
+            worker_id: worker_id.to_owned(),
+            hash,
+            state: state.to_owned(),
+            expires_at,
+        },
+        now,
+    )?;
+    Ok((raw.expose(), expires_at))
+}
+
+/// Enrolment accepted: the worker, its first credential and its expiry.
+pub type Session = (WorkerRow, String, Millis);
+
+/// Enrol a machine with an enrol token (the redemption is atomic and
+/// audited), creating its worker on first enrolment.
+pub fn enroll(store: &mut Store, ctx: &Ctx, token: &str, machine_id: &str, labels: &BTreeMap<String, String>, capacity: u32, version: &str) -> Result<Session> {
+    let red = crate::token::redeem(store, ctx, token, machine_id)?;
+    let token_id = red.token_id.trim_start_matches("tok_").to_owned();
+    store.write(|tx| {
+        let worker = match tx.worker_by_binding(&token_id, machine_id)? {
+            Some(w) if w.status == "revoked" => {
+                return Err(Error::new(Exit::Conflict, "worker_revoked", format!("worker {} was revoked", display_id(&w.id))));
+            }
+            Some(w) => w,
+            None => {
+                let name = labels.get("name").cloned().unwrap_or_else(|| machine_id.to_owned());
+                if !crate::policy::is_ident(&name) {
+                    return Err(Error::usage("a worker name (label name=...) is 1–128 letters, digits, '.', '_', '@' or '-'"));
+                }
+                let w = WorkerRow {
+                    id: crate::credential::random_id(),
+                    name,
+                    machine_id: machine_id.to_owned(),
+                    token_id: token_id.clone(),
+                    status: "connected".into(),
+                    labels: json!(labels),
+                    capacity: i64::from(capacity),
+                    version: Some(version.to_owned()),
+                    created_at: ctx.now,
+                    last_seen_at: Some(ctx.now),
+                    revoked_at: None,
+                    reason: None,
+                };
+                tx.insert_worker(&w)?;
+                w
+            }
+        };
+        tx.set_worker_status(&worker.id, "connected", ctx.now)?;
+        let (cred, exp) = issue(tx, &worker.id, "current", ctx.now)?;
+        tx.promote_credential(&worker.id, cred.split('_').nth(1).unwrap_or_default())?;
+        let e = NewEvent::new(types::WORKER_CONNECTED, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
+            .details(json!({"via": "enroll", "machine_id": machine_id, "token": red.token_id}));
+        tx.append_audit(e, ctx.now)?;
+        Ok((worker, cred, exp))
+    })
+}
+
+/// Why a resume failed, when the failure must also be written down.
+fn refuse(code: &'static str, msg: &str) -> Error {
+    Error::new(Exit::Auth, code, msg.to_owned())
+}
+
+/// Resume with a session credential. A rotated-out credential is treated
+/// as theft: the worker is revoked and the reuse audited.
+pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) -> Result<Session> {
+    let raw = RawCredential::parse(credential).map_err(|e| refuse(e.code(), e.message()))?;
+    if raw.kind != CredentialKind::Worker {
+        return Err(refuse("invalid_credential", "resume needs a worker session credential (mtw_...)"));
+    }
+    let outcome = store.write(|tx| {
+        let Some(row) = tx.credential(&raw.id)? else {
+            return Ok(Err(refuse("invalid_credential", "unknown session credential; enrol again with a token")));
+        };
+        let mac = KeyedHmac::new(tx.pepper());
+        let hash = hex32(&mac.mac(&[raw.secret().as_bytes()]));
+        if !ct_eq(&hash, row.hash.as_bytes()) {
+            return Ok(Err(refuse("invalid_credential", "the session credential is not valid")));
+        }
+        let Some(worker) = tx.worker(&row.worker_id)? else {
+            return Ok(Err(refuse("invalid_credential", "the worker is gone")));
+        };
+        if worker.status == "revoked" {
+            return Ok(Err(Error::new(Exit::Conflict, "worker_revoked", "this worker was revoked")));
+        }
+        if row.state == "retired" {
+            tx.revoke_worker(&worker.id, ctx.now, "credential_reuse")?;
+            let e = NewEvent::new(types::CREDENTIAL_REUSE, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
+                .outcome("failure")
+                .details(json!({"credential": raw.id, "machine_id": machine_id}));
+            tx.append_audit(e, ctx.now)?;
+            let e = NewEvent::new(types::WORKER_REVOKED, "serve", Some(display_id(&worker.id))).details(json!({"reason": "credential_reuse"}));
+            tx.append_audit(e, ctx.now)?;
+            return Ok(Err(Error::new(Exit::Conflict, "credential_reuse", "a rotated-out credential was presented: the worker is revoked")));
+        }
+        if row.expires_at <= ctx.now {
+            return Ok(Err(refuse("credential_expired", "the session credential expired; enrol again with a token")));
+        }
+        if worker.machine_id != machine_id {
+            return Ok(Err(refuse("machine_mismatch", "this credential belongs to another machine")));
+        }
+        tx.promote_credential(&worker.id, &row.id)?;
+        tx.set_worker_status(&worker.id, "connected", ctx.now)?;
+        let e = NewEvent::new(types::WORKER_CONNECTED, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
+            .details(json!({"via": "resume", "machine_id": machine_id}));
+        tx.append_audit(e, ctx.now)?;
+        Ok(Ok((worker, credential.to_owned(), row.expires_at)))
+    })?;
+    outcome
+}
+
+/// A heartbeat: promote the acknowledged credential, issue a fresh pending one.
+pub fn rotate(store: &mut Store, ctx: &Ctx, worker_id: &str, ack: Option<&str>) -> Result<(String, Millis)> {
+    store.write(|tx| {
+        let worker = tx.worker(worker_id)?.ok_or_else(|| Error::not_found("worker is gone"))?;
+        if worker.status == "revoked" {
+            return Err(Error::new(Exit::Conflict, "worker_revoked", "this worker was revoked"));
+        }
+        if let Some(id) = ack.and_then(|a| RawCredential::parse(a).ok().map(|r| r.id).or(Some(a.to_owned()))) {
+            if let Some(c) = tx.credential(&id)?.filter(|c| c.worker_id == worker_id && c.state == "pending") {
+                tx.promote_credential(worker_id, &c.id)?;
+            }
+        }
+        tx.retire_pending(worker_id)?;
+        let (cred, exp) = issue(tx, worker_id, "pending", ctx.now)?;
+        tx.touch_worker(worker_id, ctx.now)?;
+        let e = NewEvent::new(types::CREDENTIAL_ROTATED, &format!("worker:{}", worker.name), Some(display_id(worker_id)))
+            .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
+        tx.append_audit(e, ctx.now)?;
+        Ok((cred, exp))
+    })
+}
+
+/// The socket closed.
+pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str) -> Result<()> {
+    store.write(|tx| {
+        let Some(w) = tx.worker(worker_id)? else { return Ok(()) };
+        if w.status != "revoked" {
+            tx.set_worker_status(worker_id, "disconnected", ctx.now)?;
+        }
+        let e = NewEvent::new(types::WORKER_DISCONNECTED, &format!("worker:{}", w.name), Some(display_id(worker_id)));
+        tx.append_audit(e, ctx.now).map(|_| ())
+    })
+}
+
+/// Revoke workers, all or nothing.
+pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String], reason: &str) -> Result<Vec<WorkerView>> {
+    let ids: Vec<String> = ids.iter().map(|i| parse_id(i)).collect::<Result<_>>()?;
+    store.write(|tx| {
+        let mut out = Vec::new();
+        for id in &ids {
+            let w = tx.worker(id)?.ok_or_else(|| Error::not_found(format!("no worker {}", display_id(id))))?;
+            if w.status == "revoked" {
+                return Err(Error::new(Exit::Conflict, "already_revoked", format!("worker {} is already revoked", display_id(id))));
+            }
+            tx.revoke_worker(id, ctx.now, reason)?;
+            let e = NewEvent::new(types::WORKER_REVOKED, &ctx.actor, Some(display_id(id))).details(json!({"reason": reason}));
+            tx.append_audit(e, ctx.now)?;
+            let w = tx.worker(id)?.ok_or_else(|| Error::internal("worker vanished"))?;
+            out.push(WorkerView::from(&w));
+        }
+        Ok(out)
+    })
+}
+
+/// Workers; revoked ones only with `all`; with `stale`, only those not seen for that long.
+pub fn list(store: &mut Store, now: Millis, all: bool, stale: Option<std::time::Duration>) -> Result<Vec<WorkerView>> {
+    let rows = store.read(|tx| tx.workers())?;
+    Ok(rows
+        .iter()
+        .filter(|w| all || w.status != "revoked")
+        .filter(|w| {
+            stale.is_none_or(|d| now - w.last_seen_at.unwrap_or(w.created_at) > crate::time::duration_ms(d))
+        })
+        .map(WorkerView::from)
+        .collect())
+}
+
+/// One worker.
+pub fn show(store: &mut Store, id: &str) -> Result<WorkerView> {
+    let id = parse_id(id)?;
+    let w = store.read(|tx| tx.worker(&id))?.ok_or_else(|| Error::not_found(format!("no worker {}", display_id(&id))))?;
+    Ok(WorkerView::from(&w))
+}
+
+/// Replace every occurrence of each secret value with `[REDACTED]`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "[REDACTED]");
+    }
+    out
+}
