@@ -37,25 +37,25 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Enrol (or resume) and run dispatched steps until stopped')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List workers')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List workers (revoked ones with --all)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one worker')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke workers and disconnect them now')
-            [CompletionResult]::new('drain', 'drain', [CompletionResultType]::ParameterValue, 'Stop sending new steps to a worker')
-            [CompletionResult]::new('dispatch', 'dispatch', [CompletionResultType]::ParameterValue, 'Run a step on a worker and print its result (exit code mirrors the step''s)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke workers and disconnect them now (ids, or - for stdin)')
+            [CompletionResult]::new('drain', 'drain', [CompletionResultType]::ParameterValue, 'Stop sending new steps to a worker (needs --server)')
+            [CompletionResult]::new('dispatch', 'dispatch', [CompletionResultType]::ParameterValue, 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'worker;connect' {
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Enrol token (mte_...)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File holding the enrol token')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for the machine id and session credential (0700)')
-            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'k=v label (repeatable)')
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'k=v label (repeatable); name=... names the worker')
             [CompletionResult]::new('--capacity', '--capacity', [CompletionResultType]::ParameterName, 'Steps run at once')
-            [CompletionResult]::new('--allow-command', '--allow-command', [CompletionResultType]::ParameterName, 'Only run commands whose argv[0] matches (repeatable)')
-            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificate for a private CA')
-            [CompletionResult]::new('--pin-sha256', '--pin-sha256', [CompletionResultType]::ParameterName, 'Pin the server''s SPKI SHA-256 (base64)')
+            [CompletionResult]::new('--allow-command', '--allow-command', [CompletionResultType]::ParameterName, 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificate (PEM) that signed serve''s certificate, for --server')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: table on a terminal, json otherwise]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
@@ -67,7 +67,7 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
             break
         }
         'worker;list' {
-            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'stale')
+            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Only workers not seen for this long')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
@@ -129,10 +129,9 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
             break
         }
         'worker;dispatch' {
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'to')
-            [CompletionResult]::new('--select', '--select', [CompletionResultType]::ParameterName, 'select')
-            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'secret')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'timeout')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Worker name')
+            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Secret from serve''s --secrets-file to pass as an environment variable (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the step after this long')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')
@@ -149,11 +148,11 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
         }
         'worker;help' {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Enrol (or resume) and run dispatched steps until stopped')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List workers')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List workers (revoked ones with --all)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one worker')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke workers and disconnect them now')
-            [CompletionResult]::new('drain', 'drain', [CompletionResultType]::ParameterValue, 'Stop sending new steps to a worker')
-            [CompletionResult]::new('dispatch', 'dispatch', [CompletionResultType]::ParameterValue, 'Run a step on a worker and print its result (exit code mirrors the step''s)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke workers and disconnect them now (ids, or - for stdin)')
+            [CompletionResult]::new('drain', 'drain', [CompletionResultType]::ParameterValue, 'Stop sending new steps to a worker (needs --server)')
+            [CompletionResult]::new('dispatch', 'dispatch', [CompletionResultType]::ParameterValue, 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }

@@ -103,13 +103,17 @@ _worker() {
             return 0
             ;;
         worker__subcmd__connect)
-            opts="-q -v -h --token --cache-dir --label --capacity --allow-command --ca-file --pin-sha256 --state-file --server --auth-token-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --token --token-file --cache-dir --label --capacity --allow-command --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -129,14 +133,6 @@ _worker() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --ca-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --pin-sha256)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --state-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -146,6 +142,10 @@ _worker() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -161,17 +161,13 @@ _worker() {
             return 0
             ;;
         worker__subcmd__dispatch)
-            opts="-q -v -h --to --select --secret --timeout --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --to --secret --timeout --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --select)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,24 +34,24 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand connect 'Enrol (or resume) and run dispatched steps until stopped'
-            cand list 'List workers'
+            cand list 'List workers (revoked ones with --all)'
             cand show 'Show one worker'
-            cand revoke 'Revoke workers and disconnect them now'
-            cand drain 'Stop sending new steps to a worker'
-            cand dispatch 'Run a step on a worker and print its result (exit code mirrors the step''s)'
+            cand revoke 'Revoke workers and disconnect them now (ids, or - for stdin)'
+            cand drain 'Stop sending new steps to a worker (needs --server)'
+            cand dispatch 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'worker;connect'= {
-            cand --token 'Enrol token (mte_...)'
+            cand --token 'Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`'
+            cand --token-file 'File holding the enrol token'
             cand --cache-dir 'Directory for the machine id and session credential (0700)'
-            cand --label 'k=v label (repeatable)'
+            cand --label 'k=v label (repeatable); name=... names the worker'
             cand --capacity 'Steps run at once'
-            cand --allow-command 'Only run commands whose argv[0] matches (repeatable)'
-            cand --ca-file 'CA certificate for a private CA'
-            cand --pin-sha256 'Pin the server''s SPKI SHA-256 (base64)'
+            cand --allow-command 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
@@ -62,7 +62,7 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'worker;list'= {
-            cand --stale 'stale'
+            cand --stale 'Only workers not seen for this long'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -120,10 +120,9 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'worker;dispatch'= {
-            cand --to 'to'
-            cand --select 'select'
-            cand --secret 'secret'
-            cand --timeout 'timeout'
+            cand --to 'Worker name'
+            cand --secret 'Secret from serve''s --secrets-file to pass as an environment variable (repeatable)'
+            cand --timeout 'Kill the step after this long'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
@@ -139,11 +138,11 @@ set edit:completion:arg-completer[worker] = {|@words|
         }
         &'worker;help'= {
             cand connect 'Enrol (or resume) and run dispatched steps until stopped'
-            cand list 'List workers'
+            cand list 'List workers (revoked ones with --all)'
             cand show 'Show one worker'
-            cand revoke 'Revoke workers and disconnect them now'
-            cand drain 'Stop sending new steps to a worker'
-            cand dispatch 'Run a step on a worker and print its result (exit code mirrors the step''s)'
+            cand revoke 'Revoke workers and disconnect them now (ids, or - for stdin)'
+            cand drain 'Stop sending new steps to a worker (needs --server)'
+            cand dispatch 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'worker;help;connect'= {

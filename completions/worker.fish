@@ -38,22 +38,22 @@ complete -c worker -n "__fish_worker_needs_command" -l no-color -d 'No colour (a
 complete -c worker -n "__fish_worker_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c worker -n "__fish_worker_needs_command" -s V -l version -d 'Print version'
 complete -c worker -n "__fish_worker_needs_command" -f -a "connect" -d 'Enrol (or resume) and run dispatched steps until stopped'
-complete -c worker -n "__fish_worker_needs_command" -f -a "list" -d 'List workers'
+complete -c worker -n "__fish_worker_needs_command" -f -a "list" -d 'List workers (revoked ones with --all)'
 complete -c worker -n "__fish_worker_needs_command" -f -a "show" -d 'Show one worker'
-complete -c worker -n "__fish_worker_needs_command" -f -a "revoke" -d 'Revoke workers and disconnect them now'
-complete -c worker -n "__fish_worker_needs_command" -f -a "drain" -d 'Stop sending new steps to a worker'
-complete -c worker -n "__fish_worker_needs_command" -f -a "dispatch" -d 'Run a step on a worker and print its result (exit code mirrors the step\'s)'
+complete -c worker -n "__fish_worker_needs_command" -f -a "revoke" -d 'Revoke workers and disconnect them now (ids, or - for stdin)'
+complete -c worker -n "__fish_worker_needs_command" -f -a "drain" -d 'Stop sending new steps to a worker (needs --server)'
+complete -c worker -n "__fish_worker_needs_command" -f -a "dispatch" -d 'Run a step on a worker and print its result; the exit code mirrors the step\'s (needs --server)'
 complete -c worker -n "__fish_worker_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c worker -n "__fish_worker_using_subcommand connect" -l token -d 'Enrol token (mte_...)' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l token -d 'Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l token-file -d 'File holding the enrol token' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l cache-dir -d 'Directory for the machine id and session credential (0700)' -r -F
-complete -c worker -n "__fish_worker_using_subcommand connect" -l label -d 'k=v label (repeatable)' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l label -d 'k=v label (repeatable); name=... names the worker' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l capacity -d 'Steps run at once' -r
-complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-command -d 'Only run commands whose argv[0] matches (repeatable)' -r
-complete -c worker -n "__fish_worker_using_subcommand connect" -l ca-file -d 'CA certificate for a private CA' -r -F
-complete -c worker -n "__fish_worker_using_subcommand connect" -l pin-sha256 -d 'Pin the server\'s SPKI SHA-256 (base64)' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-command -d 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand connect" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
@@ -61,7 +61,7 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -s q -l quiet -d 
 complete -c worker -n "__fish_worker_using_subcommand connect" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand connect" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c worker -n "__fish_worker_using_subcommand list" -l stale -r
+complete -c worker -n "__fish_worker_using_subcommand list" -l stale -d 'Only workers not seen for this long' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -107,10 +107,9 @@ complete -c worker -n "__fish_worker_using_subcommand drain" -s q -l quiet -d 'P
 complete -c worker -n "__fish_worker_using_subcommand drain" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand drain" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand drain" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c worker -n "__fish_worker_using_subcommand dispatch" -l to -r
-complete -c worker -n "__fish_worker_using_subcommand dispatch" -l select -r
-complete -c worker -n "__fish_worker_using_subcommand dispatch" -l secret -r
-complete -c worker -n "__fish_worker_using_subcommand dispatch" -l timeout -r
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l to -d 'Worker name' -r
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l secret -d 'Secret from serve\'s --secrets-file to pass as an environment variable (repeatable)' -r
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l timeout -d 'Kill the step after this long' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -123,9 +122,9 @@ complete -c worker -n "__fish_worker_using_subcommand dispatch" -s v -l verbose 
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "connect" -d 'Enrol (or resume) and run dispatched steps until stopped'
-complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "list" -d 'List workers'
+complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "list" -d 'List workers (revoked ones with --all)'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "show" -d 'Show one worker'
-complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "revoke" -d 'Revoke workers and disconnect them now'
-complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "drain" -d 'Stop sending new steps to a worker'
-complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "dispatch" -d 'Run a step on a worker and print its result (exit code mirrors the step\'s)'
+complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "revoke" -d 'Revoke workers and disconnect them now (ids, or - for stdin)'
+complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "drain" -d 'Stop sending new steps to a worker (needs --server)'
+complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "dispatch" -d 'Run a step on a worker and print its result; the exit code mirrors the step\'s (needs --server)'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -400,8 +400,12 @@ pub fn revoke(
             // Cascade: workers enrolled with this token lose access too.
             for w in tx.workers_of_token(id)? {
                 tx.revoke_worker(&w, ctx.now, "token_revoked")?;
-                let e = NewEvent::new(types::WORKER_REVOKED, &ctx.actor, Some(crate::worker::display_id(&w)))
-                    .details(json!({ "reason": "token_revoked", "token": display_id(id) }));
+                let e = NewEvent::new(
+                    types::WORKER_REVOKED,
+                    &ctx.actor,
+                    Some(crate::worker::display_id(&w)),
+                )
+                .details(json!({ "reason": "token_revoked", "token": display_id(id) }));
                 tx.append_audit(e, ctx.now)?;
             }
             row.revoked_at = Some(ctx.now);

@@ -110,22 +110,31 @@ impl Command for Cli {
     fn run(self, app: &mut App) -> Result<Exit> {
         let ctx = Ctx::local();
         match self.cmd {
-            Cmd::Connect { token, token_file, cache_dir, labels, capacity, allow_command } => {
+            Cmd::Connect {
+                token,
+                token_file,
+                cache_dir,
+                labels,
+                capacity,
+                allow_command,
+            } => {
                 let url = app.global.server.clone().ok_or_else(|| {
-                    Error::usage("worker connect needs --server wss://HOST:PORT").with_hint("or set MOAT_SERVER")
+                    Error::usage("worker connect needs --server wss://HOST:PORT")
+                        .with_hint("or set MOAT_SERVER")
                 })?;
                 let token = match token_file {
                     Some(f) => {
-                        let file = std::fs::File::open(&f).map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?;
+                        let file = std::fs::File::open(&f)
+                            .map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?;
                         Some(read_text(file, "the token file")?.trim().to_owned())
                     }
                     None => token,
                 };
                 let mut map = BTreeMap::new();
                 for l in labels {
-                    let (k, v) = l
-                        .split_once('=')
-                        .ok_or_else(|| Error::usage(format!("invalid --label '{l}'")).with_hint("write key=value"))?;
+                    let (k, v) = l.split_once('=').ok_or_else(|| {
+                        Error::usage(format!("invalid --label '{l}'")).with_hint("write key=value")
+                    })?;
                     map.insert(k.to_owned(), v.to_owned());
                 }
                 let allow = allow_command
@@ -143,8 +152,14 @@ impl Command for Cli {
                 })
             }
             Cmd::List { all, stale } => {
-                let query = [("all", Some(all.to_string())), ("stale", stale.map(format_duration))];
-                let v = app.call(|r| r.get("/v1/workers", &query), |s| worker::list(s, ctx.now, all, stale))?;
+                let query = [
+                    ("all", Some(all.to_string())),
+                    ("stale", stale.map(format_duration)),
+                ];
+                let v = app.call(
+                    |r| r.get("/v1/workers", &query),
+                    |s| worker::list(s, ctx.now, all, stale),
+                )?;
                 app.out.value(&v, true)?;
                 Ok(Exit::Success)
             }
@@ -161,29 +176,44 @@ impl Command for Cli {
                     worker::parse_id(id)?;
                 }
                 let body = json!({"ids": ids});
-                let v = app.call(|r| r.post("/v1/workers/revoke", &body), |s| worker::revoke(s, &ctx, &ids, "revoked"))?;
+                let v = app.call(
+                    |r| r.post("/v1/workers/revoke", &body),
+                    |s| worker::revoke(s, &ctx, &ids, "revoked"),
+                )?;
                 app.out.value(&v, true)?;
                 Ok(Exit::Success)
             }
             Cmd::Drain { id } => {
                 worker::parse_id(&id)?;
                 let Some(r) = app.remote()? else {
-                    return Err(Error::usage("worker drain talks to the running serve: give --server"));
+                    return Err(Error::usage(
+                        "worker drain talks to the running serve: give --server",
+                    ));
                 };
                 let v = r.post(&format!("/v1/workers/{id}/drain"), &json!({}))?;
                 app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
-            Cmd::Dispatch { to, secret, timeout, argv } => {
+            Cmd::Dispatch {
+                to,
+                secret,
+                timeout,
+                argv,
+            } => {
                 let Some(r) = app.remote()? else {
-                    return Err(Error::usage("worker dispatch goes through the running serve: give --server"));
+                    return Err(Error::usage(
+                        "worker dispatch goes through the running serve: give --server",
+                    ));
                 };
                 let body = json!({"to": to, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
                 let v = r.post("/v1/dispatches", &body)?;
                 let code = v["exit_code"].as_i64().unwrap_or(1);
                 if app.out.format == Format::Table {
                     // Like ssh: the step's output on our stdout and stderr.
-                    app.out.writer().write_all(v["stdout"].as_str().unwrap_or_default().as_bytes()).map_err(|e| Error::io("writing", e))?;
+                    app.out
+                        .writer()
+                        .write_all(v["stdout"].as_str().unwrap_or_default().as_bytes())
+                        .map_err(|e| Error::io("writing", e))?;
                     eprint!("{}", v["stderr"].as_str().unwrap_or_default());
                 } else {
                     app.out.value(&v, false)?;

@@ -954,14 +954,25 @@ struct WorkerListQuery {
 }
 
 async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> ApiResult {
-    let stale = q.stale.as_deref().map(crate::time::parse_duration).transpose().map_err(|e| bad(e, &c))?;
+    let stale = q
+        .stale
+        .as_deref()
+        .map(crate::time::parse_duration)
+        .transpose()
+        .map_err(|e| bad(e, &c))?;
     let all = q.all.unwrap_or(false);
-    c.run(Action::Read, "access:workers", move |s, ctx| crate::worker::list(s, ctx.now, all, stale)).await
+    c.run(Action::Read, "access:workers", move |s, ctx| {
+        crate::worker::list(s, ctx.now, all, stale)
+    })
+    .await
 }
 
 async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult {
     crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
-    c.run(Action::Read, "access:workers", move |s, _| crate::worker::show(s, &id)).await
+    c.run(Action::Read, "access:workers", move |s, _| {
+        crate::worker::show(s, &id)
+    })
+    .await
 }
 
 async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
@@ -970,7 +981,9 @@ async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
         crate::worker::parse_id(id).map_err(|e| bad(e, &c))?;
     }
     let resp = c
-        .run(Action::Write, "access:workers", move |s, ctx| crate::worker::revoke(s, ctx, &b.ids, "revoked"))
+        .run(Action::Write, "access:workers", move |s, ctx| {
+            crate::worker::revoke(s, ctx, &b.ids, "revoked")
+        })
         .await?;
     // Cut the sockets now rather than at the next watcher tick.
     let state = c.state.clone();
@@ -997,12 +1010,17 @@ async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult {
 async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
     let b: super::fleet::DispatchBody = body(&c, v)?;
     if !crate::policy::is_ident(&b.to) {
-        return Err(bad(Error::usage(format!("invalid worker name '{}'", b.to)), &c));
+        return Err(bad(
+            Error::usage(format!("invalid worker name '{}'", b.to)),
+            &c,
+        ));
     }
     c.authorize(Action::Run, &format!("worker:{}", b.to))?;
     for name in &b.secrets {
         c.authorize(Action::Read, &format!("vault:{name}"))?;
     }
-    let out = super::fleet::dispatch(&c.state, &c.id.principal, b).await.map_err(|e| bad(e, &c))?;
+    let out = super::fleet::dispatch(&c.state, &c.id.principal, b)
+        .await
+        .map_err(|e| bad(e, &c))?;
     Ok(Json(out).into_response())
 }

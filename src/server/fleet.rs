@@ -68,7 +68,9 @@ impl Fleet {
     /// Tell a worker it is revoked; its session ends.
     pub fn kick(&self, worker_id: &str, reason: &str) {
         if let Some(c) = self.lock().get(worker_id) {
-            let _ = c.tx.send(ServerMsg::Revoked { reason: reason.to_owned() });
+            let _ = c.tx.send(ServerMsg::Revoked {
+                reason: reason.to_owned(),
+            });
         }
     }
 
@@ -86,7 +88,11 @@ impl Fleet {
 }
 
 /// `GET /v1/workers/connect`: upgrade, then run the session.
-pub async fn connect(State(s): State<Arc<AppState>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ws: WebSocketUpgrade) -> Response {
+pub async fn connect(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| session(s, socket, addr))
@@ -100,36 +106,94 @@ async fn send(socket: &mut WebSocket, m: &ServerMsg) -> bool {
 }
 
 async fn refuse(mut socket: WebSocket, code: &str, message: &str) {
-    let _ = send(&mut socket, &ServerMsg::Error { code: code.into(), message: message.into() }).await;
+    let _ = send(
+        &mut socket,
+        &ServerMsg::Error {
+            code: code.into(),
+            message: message.into(),
+        },
+    )
+    .await;
     let _ = socket.send(Message::Close(None)).await;
 }
 
 fn ctx(actor: String) -> Ctx {
-    Ctx { actor, now: crate::time::now_ms() }
+    Ctx {
+        actor,
+        now: crate::time::now_ms(),
+    }
 }
 
 async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
     let first = match tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
         Ok(Some(Ok(Message::Text(t)))) => t,
-        Ok(Some(Ok(_))) => return refuse(socket, "malformed_frame", "the first frame must be a JSON text frame").await,
+        Ok(Some(Ok(_))) => {
+            return refuse(
+                socket,
+                "malformed_frame",
+                "the first frame must be a JSON text frame",
+            )
+            .await;
+        }
         _ => return,
     };
     let hello: ClientMsg = match serde_json::from_str(&first) {
         Ok(m) => m,
-        Err(e) => return refuse(socket, "malformed_frame", &format!("unreadable frame: {e}")).await,
+        Err(e) => {
+            return refuse(socket, "malformed_frame", &format!("unreadable frame: {e}")).await;
+        }
     };
     let actor = format!("worker@{}", addr.ip());
     let accepted = match hello {
-        ClientMsg::Enroll { protocol, .. } | ClientMsg::Resume { protocol, .. } if protocol != PROTOCOL => {
-            return refuse(socket, "protocol_mismatch", &format!("serve speaks protocol {PROTOCOL}, the worker {protocol}")).await;
+        ClientMsg::Enroll { protocol, .. } | ClientMsg::Resume { protocol, .. }
+            if protocol != PROTOCOL =>
+        {
+            return refuse(
+                socket,
+                "protocol_mismatch",
+                &format!("serve speaks protocol {PROTOCOL}, the worker {protocol}"),
+            )
+            .await;
         }
-        ClientMsg::Enroll { token, machine_id, labels, capacity, version, .. } => {
-            with_store(&s.store, move |st| worker::enroll(st, &ctx(actor), &token, &machine_id, &labels, capacity, &version)).await
+        ClientMsg::Enroll {
+            token,
+            machine_id,
+            labels,
+            capacity,
+            version,
+            ..
+        } => {
+            with_store(&s.store, move |st| {
+                worker::enroll(
+                    st,
+                    &ctx(actor),
+                    &token,
+                    &machine_id,
+                    &labels,
+                    capacity,
+                    &version,
+                )
+            })
+            .await
         }
-        ClientMsg::Resume { credential, machine_id, .. } => {
-            with_store(&s.store, move |st| worker::resume(st, &ctx(actor), &credential, &machine_id)).await
+        ClientMsg::Resume {
+            credential,
+            machine_id,
+            ..
+        } => {
+            with_store(&s.store, move |st| {
+                worker::resume(st, &ctx(actor), &credential, &machine_id)
+            })
+            .await
         }
-        _ => return refuse(socket, "out_of_order", "the first frame must be enroll or resume").await,
+        _ => {
+            return refuse(
+                socket,
+                "out_of_order",
+                "the first frame must be enroll or resume",
+            )
+            .await;
+        }
     };
     let (w, credential, expires_at) = match accepted {
         Ok(x) => x,
@@ -141,12 +205,25 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         if conns.contains_key(&w.id) {
             false
         } else {
-            conns.insert(w.id.clone(), Conn { name: w.name.clone(), tx, pending: HashMap::new(), draining: false });
+            conns.insert(
+                w.id.clone(),
+                Conn {
+                    name: w.name.clone(),
+                    tx,
+                    pending: HashMap::new(),
+                    draining: false,
+                },
+            );
             true
         }
     };
     if !registered {
-        return refuse(socket, "already_connected", "this worker already has a live connection").await;
+        return refuse(
+            socket,
+            "already_connected",
+            "this worker already has a live connection",
+        )
+        .await;
     }
     let welcome = ServerMsg::Welcome {
         worker_id: worker::display_id(&w.id),
@@ -160,10 +237,19 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
     }
     s.fleet.lock().remove(&w.id);
     let id = w.id.clone();
-    let _ = with_store(&s.store, move |st| worker::disconnected(st, &ctx("serve".into()), &id)).await;
+    let _ = with_store(&s.store, move |st| {
+        worker::disconnected(st, &ctx("serve".into()), &id)
+    })
+    .await;
 }
 
-async fn run(s: &Arc<AppState>, socket: &mut WebSocket, rx: &mut mpsc::UnboundedReceiver<ServerMsg>, id: &str, name: &str) {
+async fn run(
+    s: &Arc<AppState>,
+    socket: &mut WebSocket,
+    rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
+    id: &str,
+    name: &str,
+) {
     let quiet_limit = Duration::from_secs(HEARTBEAT_S * 5);
     let mut last_heard = Instant::now();
     loop {
@@ -239,7 +325,9 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
         return Ok(());
     }
     for id in s.fleet.connected() {
-        let status = store.read(|tx| tx.worker(&id))?.map(|w| (w.status, w.reason));
+        let status = store
+            .read(|tx| tx.worker(&id))?
+            .map(|w| (w.status, w.reason));
         if let Some((st, reason)) = status.filter(|(st, _)| st == "revoked") {
             let _ = st;
             s.fleet.kick(&id, reason.as_deref().unwrap_or("revoked"));
@@ -263,12 +351,17 @@ pub struct DispatchBody {
 /// Is `name` usable as an environment variable name?
 fn env_name(name: &str) -> bool {
     let mut b = name.bytes();
-    matches!(b.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_')) && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    matches!(b.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// Run a step on a named worker and wait for its result. Authorization
 /// (`run` on the worker, `read` on each secret) is the caller's job.
-pub async fn dispatch(s: &Arc<AppState>, actor: &str, b: DispatchBody) -> Result<serde_json::Value> {
+pub async fn dispatch(
+    s: &Arc<AppState>,
+    actor: &str,
+    b: DispatchBody,
+) -> Result<serde_json::Value> {
     if b.argv.is_empty() {
         return Err(Error::usage("nothing to run: give the command after --"));
     }
@@ -276,7 +369,9 @@ pub async fn dispatch(s: &Arc<AppState>, actor: &str, b: DispatchBody) -> Result
     let mut env = BTreeMap::new();
     for name in &b.secrets {
         if !env_name(name) {
-            return Err(Error::usage(format!("secret name '{name}' is not a valid environment variable name")));
+            return Err(Error::usage(format!(
+                "secret name '{name}' is not a valid environment variable name"
+            )));
         }
         let value = s.secrets.get(name).ok_or_else(|| {
             Error::not_found(format!("no secret named {name} in serve's --secrets-file"))
@@ -288,13 +383,22 @@ pub async fn dispatch(s: &Arc<AppState>, actor: &str, b: DispatchBody) -> Result
         let (wid, conn) = conns
             .iter_mut()
             .find(|(_, c)| c.name == b.to && !c.draining)
-            .ok_or_else(|| Error::not_found(format!("no connected worker named {}", b.to)).with_hint("see `worker list`"))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("no connected worker named {}", b.to))
+                    .with_hint("see `worker list`")
+            })?;
         let did = format!("dsp_{}", crate::credential::random_id());
         let (tx, rx) = oneshot::channel();
         conn.pending.insert(did.clone(), tx);
         (wid.clone(), conn.tx.clone(), rx, did)
     };
-    let (w2, d2, a2, argv_json, names) = (wid.clone(), did.clone(), actor.to_owned(), json!(b.argv).to_string(), b.secrets.clone());
+    let (w2, d2, a2, argv_json, names) = (
+        wid.clone(),
+        did.clone(),
+        actor.to_owned(),
+        json!(b.argv).to_string(),
+        b.secrets.clone(),
+    );
     with_store(&s.store, move |st| {
         let now = crate::time::now_ms();
         st.write(|t| {
@@ -308,13 +412,34 @@ pub async fn dispatch(s: &Arc<AppState>, actor: &str, b: DispatchBody) -> Result
         })
     })
     .await?;
-    let _ = tx.send(ServerMsg::Dispatch { id: did.clone(), argv: b.argv.clone(), env: env.clone(), stdin: b.stdin, timeout_s: timeout.as_secs().max(1) });
+    let _ = tx.send(ServerMsg::Dispatch {
+        id: did.clone(),
+        argv: b.argv.clone(),
+        env: env.clone(),
+        stdin: b.stdin,
+        timeout_s: timeout.as_secs().max(1),
+    });
     let result = tokio::time::timeout(timeout + Duration::from_secs(15), rx)
         .await
-        .map_err(|_| Error::new(crate::error::Exit::Unavailable, "dispatch_timeout", "the worker did not answer in time"))?
-        .map_err(|_| Error::new(crate::error::Exit::Unavailable, "worker_lost", "the worker disconnected before answering"))?;
+        .map_err(|_| {
+            Error::new(
+                crate::error::Exit::Unavailable,
+                "dispatch_timeout",
+                "the worker did not answer in time",
+            )
+        })?
+        .map_err(|_| {
+            Error::new(
+                crate::error::Exit::Unavailable,
+                "worker_lost",
+                "the worker disconnected before answering",
+            )
+        })?;
     let values: Vec<String> = env.values().cloned().collect();
-    let (out_r, err_r) = (worker::redact(&result.stdout, &values), worker::redact(&result.stderr, &values));
+    let (out_r, err_r) = (
+        worker::redact(&result.stdout, &values),
+        worker::redact(&result.stderr, &values),
+    );
     let (d3, code, dur) = (did.clone(), result.exit_code, result.duration_ms);
     with_store(&s.store, move |st| {
         let now = crate::time::now_ms();

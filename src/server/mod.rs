@@ -192,6 +192,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     };
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
     materialize_admins(&mut store, &admins, &ctx)?;
+    store.write(|tx| tx.reset_worker_status())?;
     let (compiled, active, epoch) = load_policy(&mut store)?;
     let revs = store.read(|tx| tx.revocation_fingerprint())?;
     let secrets = match &cfg.secrets_file {

@@ -70,7 +70,11 @@ impl Tx<'_> {
     pub fn worker(&self, id: &str) -> Result<Option<WorkerRow>> {
         Ok(self
             .tx
-            .query_row(&format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"), [id], row_to_worker)
+            .query_row(
+                &format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"),
+                [id],
+                row_to_worker,
+            )
             .optional()?)
     }
 
@@ -79,7 +83,9 @@ impl Tx<'_> {
         Ok(self
             .tx
             .query_row(
-                &format!("SELECT {WORKER_COLUMNS} FROM workers WHERE token_id = ?1 AND machine_id = ?2"),
+                &format!(
+                    "SELECT {WORKER_COLUMNS} FROM workers WHERE token_id = ?1 AND machine_id = ?2"
+                ),
                 [token_id, machine_id],
                 row_to_worker,
             )
@@ -88,7 +94,9 @@ impl Tx<'_> {
 
     /// Every worker, oldest first.
     pub fn workers(&self) -> Result<Vec<WorkerRow>> {
-        let mut stmt = self.tx.prepare(&format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY created_at, id"))?;
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY created_at, id"
+        ))?;
         let rows = stmt.query_map([], row_to_worker)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -102,9 +110,21 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// At serve's start no worker can be connected yet.
+    pub fn reset_worker_status(&mut self) -> Result<()> {
+        self.tx.execute(
+            "UPDATE workers SET status = 'disconnected' WHERE status IN ('connected', 'draining')",
+            [],
+        )?;
+        Ok(())
+    }
+
     /// Note that a worker was seen.
     pub fn touch_worker(&mut self, id: &str, now: Millis) -> Result<()> {
-        self.tx.execute("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1", params![id, now])?;
+        self.tx.execute(
+            "UPDATE workers SET last_seen_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
         Ok(())
     }
 
@@ -166,7 +186,10 @@ impl Tx<'_> {
             "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND id != ?2 AND state != 'retired'",
             [worker_id, id],
         )?;
-        self.tx.execute("UPDATE worker_credentials SET state = 'current' WHERE id = ?1", [id])?;
+        self.tx.execute(
+            "UPDATE worker_credentials SET state = 'current' WHERE id = ?1",
+            [id],
+        )?;
         Ok(())
     }
 
@@ -180,7 +203,15 @@ impl Tx<'_> {
     }
 
     /// Record a dispatch being sent.
-    pub fn insert_dispatch(&mut self, id: &str, worker_id: &str, argv: &str, secrets: &str, by: &str, now: Millis) -> Result<()> {
+    pub fn insert_dispatch(
+        &mut self,
+        id: &str,
+        worker_id: &str,
+        argv: &str,
+        secrets: &str,
+        by: &str,
+        now: Millis,
+    ) -> Result<()> {
         self.tx.execute(
             "INSERT INTO dispatches (id, worker_id, argv, secrets, requested_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, worker_id, argv, secrets, by, now],
@@ -189,7 +220,15 @@ impl Tx<'_> {
     }
 
     /// Record a dispatch's (redacted) result.
-    pub fn finish_dispatch(&mut self, id: &str, exit_code: i64, stdout: &str, stderr: &str, duration_ms: i64, now: Millis) -> Result<()> {
+    pub fn finish_dispatch(
+        &mut self,
+        id: &str,
+        exit_code: i64,
+        stdout: &str,
+        stderr: &str,
+        duration_ms: i64,
+        now: Millis,
+    ) -> Result<()> {
         self.tx.execute(
             "UPDATE dispatches SET finished_at = ?2, exit_code = ?3, stdout = ?4, stderr = ?5, duration_ms = ?6 WHERE id = ?1",
             params![id, now, exit_code, stdout, stderr, duration_ms],

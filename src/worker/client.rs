@@ -38,7 +38,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 fn permanent(code: &str, message: &str) -> Option<Error> {
     let exit = match code {
-        "token_expired" | "token_revoked" | "token_exhausted" | "worker_revoked" | "credential_reuse" | "revoked" => Exit::Conflict,
+        "token_expired" | "token_revoked" | "token_exhausted" | "worker_revoked"
+        | "credential_reuse" | "revoked" => Exit::Conflict,
         "invalid_token" | "checksum_mismatch" | "unknown_user" => Exit::Auth,
         "protocol_mismatch" | "invalid_input" | "malformed_frame" => Exit::Usage,
         _ => return None,
@@ -54,7 +55,11 @@ fn permanent(code: &str, message: &str) -> Option<Error> {
         "protocol_mismatch" => "protocol_mismatch",
         _ => "refused",
     };
-    Some(Error::new(exit, code, format!("serve refused this worker: {message}")))
+    Some(Error::new(
+        exit,
+        code,
+        format!("serve refused this worker: {message}"),
+    ))
 }
 
 /// The cache directory (0700, refused when looser), its machine id (random,
@@ -72,12 +77,21 @@ impl Cache {
                 .create(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         }
-        let mode = fs::metadata(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?.mode() & 0o777;
+        let mode = fs::metadata(dir)
+            .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
-            return Err(Error::new(Exit::Unavailable, "insecure_permissions", format!("cache dir {} has mode {mode:o}", dir.display()))
-                .with_hint(format!("run: chmod 700 {}", dir.display())));
+            return Err(Error::new(
+                Exit::Unavailable,
+                "insecure_permissions",
+                format!("cache dir {} has mode {mode:o}", dir.display()),
+            )
+            .with_hint(format!("run: chmod 700 {}", dir.display())));
         }
-        Ok(Cache { dir: dir.to_owned() })
+        Ok(Cache {
+            dir: dir.to_owned(),
+        })
     }
 
     fn read_private(&self, name: &str) -> Result<Option<String>> {
@@ -86,8 +100,12 @@ impl Cache {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(format!("cannot read {}", p.display()), e)),
             Ok(m) if m.mode() & 0o077 != 0 => {
-                return Err(Error::new(Exit::Unavailable, "insecure_permissions", format!("{} is readable by others", p.display()))
-                    .with_hint(format!("run: chmod 600 {}", p.display())));
+                return Err(Error::new(
+                    Exit::Unavailable,
+                    "insecure_permissions",
+                    format!("{} is readable by others", p.display()),
+                )
+                .with_hint(format!("run: chmod 600 {}", p.display())));
             }
             Ok(_) => {}
         }
@@ -98,10 +116,16 @@ impl Cache {
 
     /// Write a 0600 file atomically (temp file + rename).
     fn write_private(&self, name: &str, text: &str) -> Result<()> {
-        let tmp = self.dir.join(format!(".{name}.tmp{}", rand::rng().random::<u32>()));
+        let tmp = self
+            .dir
+            .join(format!(".{name}.tmp{}", rand::rng().random::<u32>()));
         let p = self.dir.join(name);
         let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, &p)
@@ -141,41 +165,69 @@ fn dial(opts: &Options) -> Result<Socket> {
     let rest = url
         .strip_prefix("wss://")
         .or_else(|| url.strip_prefix("ws://"))
-        .ok_or_else(|| Error::usage(format!("invalid --server '{}': use wss://HOST:PORT", opts.url)))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "invalid --server '{}': use wss://HOST:PORT",
+                opts.url
+            ))
+        })?;
     let hostport = rest.split('/').next().unwrap_or_default();
-    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+    let host = hostport
+        .rsplit_once(':')
+        .map_or(hostport, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if url.starts_with("ws://") && !crate::server::config::is_loopback(host) {
-        return Err(Error::usage(format!("refusing ws:// to {host}: dispatches and secrets would cross the network in clear"))
-            .with_hint("use wss://"));
+        return Err(Error::usage(format!(
+            "refusing ws:// to {host}: dispatches and secrets would cross the network in clear"
+        ))
+        .with_hint("use wss://"));
     }
-    let addr = if hostport.contains(':') { hostport.to_owned() } else { format!("{hostport}:443") };
+    let addr = if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:443")
+    };
     let stream = TcpStream::connect(addr.trim_start_matches('[').replace("]:", ":").as_str())
         .or_else(|_| TcpStream::connect(hostport))
         .map_err(|e| Error::io(format!("cannot reach {}", opts.url), e))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| Error::io("socket", e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| Error::io("socket", e))?;
     let _ = stream.set_nodelay(true);
     let connector = if url.starts_with("wss://") {
         crate::tls::init();
         let mut roots = rustls::RootCertStore::empty();
         match &opts.ca_file {
             Some(f) => {
-                let pem = fs::read(f).map_err(|e| Error::io(format!("cannot read --ca-file {}", f.display()), e))?;
+                let pem = fs::read(f)
+                    .map_err(|e| Error::io(format!("cannot read --ca-file {}", f.display()), e))?;
                 for item in ureq::tls::parse_pem(&pem) {
                     if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
                         let der = rustls_pki_types::CertificateDer::from(c.der().to_vec());
-                        roots.add(der).map_err(|e| Error::usage(format!("--ca-file: {e}")))?;
+                        roots
+                            .add(der)
+                            .map_err(|e| Error::usage(format!("--ca-file: {e}")))?;
                     }
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        let cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         Some(tungstenite::Connector::Rustls(Arc::new(cfg)))
     } else {
         Some(tungstenite::Connector::Plain)
     };
     let (ws, _) = tungstenite::client_tls_with_config(url.as_str(), stream, None, connector)
-        .map_err(|e| Error::new(Exit::Unavailable, "server_unreachable", format!("cannot open the worker socket at {}: {e}", opts.url)))?;
+        .map_err(|e| {
+            Error::new(
+                Exit::Unavailable,
+                "server_unreachable",
+                format!("cannot open the worker socket at {}: {e}", opts.url),
+            )
+        })?;
     Ok(ws)
 }
 
@@ -189,20 +241,41 @@ fn set_timeout(ws: &mut Socket, d: Duration) {
 
 fn send(ws: &mut Socket, m: &ClientMsg) -> Result<()> {
     let text = serde_json::to_string(m).map_err(|e| Error::internal(e.to_string()))?;
-    ws.send(Message::text(text))
-        .map_err(|e| Error::new(Exit::Unavailable, "connection_lost", format!("connection lost: {e}")))
+    ws.send(Message::text(text)).map_err(|e| {
+        Error::new(
+            Exit::Unavailable,
+            "connection_lost",
+            format!("connection lost: {e}"),
+        )
+    })
 }
 
 /// Read one server frame, or `None` on a read timeout.
 fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
     match ws.read() {
-        Ok(Message::Text(t)) => serde_json::from_str(&t)
-            .map(Some)
-            .map_err(|e| Error::new(Exit::Unavailable, "bad_frame", format!("unreadable frame from serve: {e}"))),
-        Ok(Message::Close(_)) => Err(Error::new(Exit::Unavailable, "connection_lost", "serve closed the connection")),
+        Ok(Message::Text(t)) => serde_json::from_str(&t).map(Some).map_err(|e| {
+            Error::new(
+                Exit::Unavailable,
+                "bad_frame",
+                format!("unreadable frame from serve: {e}"),
+            )
+        }),
+        Ok(Message::Close(_)) => Err(Error::new(
+            Exit::Unavailable,
+            "connection_lost",
+            "serve closed the connection",
+        )),
         Ok(_) => Ok(None),
-        Err(tungstenite::Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(None),
-        Err(e) => Err(Error::new(Exit::Unavailable, "connection_lost", format!("connection lost: {e}"))),
+        Err(tungstenite::Error::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::new(
+            Exit::Unavailable,
+            "connection_lost",
+            format!("connection lost: {e}"),
+        )),
     }
 }
 
@@ -211,10 +284,16 @@ fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
 fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> Result<()> {
     let mut ws = dial(opts)?;
     let hello = match cache.credential()? {
-        Some(c) => ClientMsg::Resume { credential: c, machine_id: machine_id.to_owned(), instance: instance.to_owned(), protocol: PROTOCOL },
+        Some(c) => ClientMsg::Resume {
+            credential: c,
+            machine_id: machine_id.to_owned(),
+            instance: instance.to_owned(),
+            protocol: PROTOCOL,
+        },
         None => ClientMsg::Enroll {
             token: opts.token.clone().ok_or_else(|| {
-                Error::usage("no saved credential and no --token: this machine has not enrolled").with_hint("pass --token mte_...")
+                Error::usage("no saved credential and no --token: this machine has not enrolled")
+                    .with_hint("pass --token mte_...")
             })?,
             machine_id: machine_id.to_owned(),
             instance: instance.to_owned(),
@@ -226,14 +305,20 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
     };
     let resuming = matches!(hello, ClientMsg::Resume { .. });
     send(&mut ws, &hello)?;
-    let welcome = loop {
-        match recv(&mut ws)? {
-            Some(m) => break m,
-            None => return Err(Error::new(Exit::Unavailable, "no_welcome", "serve did not answer")),
-        }
+    let Some(welcome) = recv(&mut ws)? else {
+        return Err(Error::new(
+            Exit::Unavailable,
+            "no_welcome",
+            "serve did not answer",
+        ));
     };
     match welcome {
-        ServerMsg::Welcome { worker_id, name, credential, .. } => {
+        ServerMsg::Welcome {
+            worker_id,
+            name,
+            credential,
+            ..
+        } => {
             cache.save_credential(&credential)?;
             eprintln!("worker: connected as {name} ({worker_id})");
         }
@@ -245,9 +330,19 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 // The session credential is no longer good; enrol again.
                 cache.forget_credential();
             }
-            return Err(Error::new(Exit::Unavailable, "refused", format!("serve refused: {message}")));
+            return Err(Error::new(
+                Exit::Unavailable,
+                "refused",
+                format!("serve refused: {message}"),
+            ));
         }
-        other => return Err(Error::new(Exit::Unavailable, "bad_frame", format!("unexpected first frame: {other:?}"))),
+        other => {
+            return Err(Error::new(
+                Exit::Unavailable,
+                "bad_frame",
+                format!("unexpected first frame: {other:?}"),
+            ));
+        }
     }
 
     set_timeout(&mut ws, Duration::from_millis(100));
@@ -273,20 +368,43 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 cache.save_credential(&credential)?;
                 ack = credential.split('_').nth(1).map(str::to_owned);
             }
-            ServerMsg::Dispatch { id, argv, env, stdin, timeout_s } => {
+            ServerMsg::Dispatch {
+                id,
+                argv,
+                env,
+                stdin,
+                timeout_s,
+            } => {
                 let (tx, allow) = (done_tx.clone(), opts.allow.clone());
                 std::thread::spawn(move || {
-                    let r = exec::run(&argv, &env, &stdin, Duration::from_secs(timeout_s.max(1)), &allow);
-                    let _ = tx.send(ClientMsg::Result { id, exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr, duration_ms: r.duration_ms });
+                    let r = exec::run(
+                        &argv,
+                        &env,
+                        &stdin,
+                        Duration::from_secs(timeout_s.max(1)),
+                        &allow,
+                    );
+                    let _ = tx.send(ClientMsg::Result {
+                        id,
+                        exit_code: r.exit_code,
+                        stdout: r.stdout,
+                        stderr: r.stderr,
+                        duration_ms: r.duration_ms,
+                    });
                 });
             }
             ServerMsg::Revoked { reason } => {
                 cache.forget_credential();
-                return Err(Error::new(Exit::Conflict, "worker_revoked", format!("this worker was revoked ({reason})")));
+                return Err(Error::new(
+                    Exit::Conflict,
+                    "worker_revoked",
+                    format!("this worker was revoked ({reason})"),
+                ));
             }
             ServerMsg::Error { code, message } => {
-                return Err(permanent(&code, &message)
-                    .unwrap_or_else(|| Error::new(Exit::Unavailable, "refused", format!("serve: {message}"))));
+                return Err(permanent(&code, &message).unwrap_or_else(|| {
+                    Error::new(Exit::Unavailable, "refused", format!("serve: {message}"))
+                }));
             }
             ServerMsg::Drain => eprintln!("worker: draining: no new steps will arrive"),
             ServerMsg::Cancel { .. } | ServerMsg::Welcome { .. } => {}
@@ -315,8 +433,11 @@ pub fn run(opts: Options) -> Result<Exit> {
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        let base = Duration::from_millis(250).saturating_mul(1u32 << failures.min(6)).min(MAX_BACKOFF);
-        let jitter = Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
+        let base = Duration::from_millis(250)
+            .saturating_mul(1u32 << failures.min(6))
+            .min(MAX_BACKOFF);
+        let jitter =
+            Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
         std::thread::sleep(base / 2 + jitter);
     }
 }

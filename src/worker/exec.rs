@@ -60,7 +60,13 @@ fn kill_group(pgid: u32, signal: &str) {
 }
 
 /// Run a step and wait for it (or its timeout).
-pub fn run(argv: &[String], env: &BTreeMap<String, String>, stdin: &str, timeout: Duration, allow: &[NamePattern]) -> StepResult {
+pub fn run(
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    stdin: &str,
+    timeout: Duration,
+    allow: &[NamePattern],
+) -> StepResult {
     let start = Instant::now();
     let refuse = |msg: String| StepResult {
         exit_code: REFUSED,
@@ -72,7 +78,9 @@ pub fn run(argv: &[String], env: &BTreeMap<String, String>, stdin: &str, timeout
         return refuse("empty argv".into());
     };
     if !allowed(argv0, allow) {
-        return refuse(format!("worker: refused: {argv0} is not allowed by --allow-command\n"));
+        return refuse(format!(
+            "worker: refused: {argv0} is not allowed by --allow-command\n"
+        ));
     }
     let dir = match tempfile::Builder::new().prefix("moat-step-").tempdir() {
         Ok(d) => d,
@@ -132,11 +140,16 @@ pub fn run(argv: &[String], env: &BTreeMap<String, String>, stdin: &str, timeout
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let mut stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
     let exit_code = if timed_out {
-        stderr.push_str(&format!("worker: killed after the {}s timeout\n", timeout.as_secs()));
+        stderr.push_str(&format!(
+            "worker: killed after the {}s timeout\n",
+            timeout.as_secs()
+        ));
         TIMED_OUT
     } else {
         use std::os::unix::process::ExitStatusExt;
-        status.map_or(REFUSED, |s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)))
+        status.map_or(REFUSED, |s| {
+            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+        })
     };
     StepResult {
         exit_code,
@@ -161,9 +174,19 @@ mod tests {
         // SAFETY-free: reading our own environment only.
         let r = sh("env | sort", 10);
         assert_eq!(r.exit_code, 0);
-        let names: Vec<&str> = r.stdout.lines().filter_map(|l| l.split('=').next()).collect();
+        let names: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter_map(|l| l.split('=').next())
+            .collect();
         for n in &names {
-            assert!(["GREETING", "PATH", "HOME", "TMPDIR", "PWD", "SHLVL", "_", "OLDPWD"].contains(n), "leaked {n}");
+            assert!(
+                [
+                    "GREETING", "PATH", "HOME", "TMPDIR", "PWD", "SHLVL", "_", "OLDPWD"
+                ]
+                .contains(n),
+                "leaked {n}"
+            );
         }
         assert!(r.stdout.contains("GREETING=hi"));
     }
@@ -182,7 +205,13 @@ mod tests {
     #[test]
     fn the_allow_list_refuses_other_commands() {
         let allow = vec![NamePattern::parse("/usr/bin/*", "pattern").unwrap()];
-        let r = run(&["sh".into(), "-c".into(), "true".into()], &BTreeMap::new(), "", Duration::from_secs(5), &allow);
+        let r = run(
+            &["sh".into(), "-c".into(), "true".into()],
+            &BTreeMap::new(),
+            "",
+            Duration::from_secs(5),
+            &allow,
+        );
         assert_eq!(r.exit_code, REFUSED);
         assert!(r.stderr.contains("--allow-command"));
         assert!(allowed("/usr/bin/env", &allow));

@@ -144,7 +144,8 @@ pub fn parse_id(s: &str) -> Result<String> {
     if crate::credential::is_valid_id(bare) {
         Ok(bare.to_owned())
     } else {
-        Err(Error::usage(format!("'{s}' is not a worker id")).with_hint("worker ids look like wrk_0a1b2c3d4e5f; see `worker list`"))
+        Err(Error::usage(format!("'{s}' is not a worker id"))
+            .with_hint("worker ids look like wrk_0a1b2c3d4e5f; see `worker list`"))
     }
 }
 
@@ -172,7 +173,15 @@ pub type Session = (WorkerRow, String, Millis);
 
 /// Enrol a machine with an enrol token (the redemption is atomic and
 /// audited), creating its worker on first enrolment.
-pub fn enroll(store: &mut Store, ctx: &Ctx, token: &str, machine_id: &str, labels: &BTreeMap<String, String>, capacity: u32, version: &str) -> Result<Session> {
+pub fn enroll(
+    store: &mut Store,
+    ctx: &Ctx,
+    token: &str,
+    machine_id: &str,
+    labels: &BTreeMap<String, String>,
+    capacity: u32,
+    version: &str,
+) -> Result<Session> {
     let red = crate::token::redeem(store, ctx, token, machine_id)?;
     let token_id = red.token_id.trim_start_matches("tok_").to_owned();
     store.write(|tx| {
@@ -224,66 +233,119 @@ fn refuse(code: &'static str, msg: &str) -> Error {
 pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) -> Result<Session> {
     let raw = RawCredential::parse(credential).map_err(|e| refuse(e.code(), e.message()))?;
     if raw.kind != CredentialKind::Worker {
-        return Err(refuse("invalid_credential", "resume needs a worker session credential (mtw_...)"));
+        return Err(refuse(
+            "invalid_credential",
+            "resume needs a worker session credential (mtw_...)",
+        ));
     }
-    let outcome = store.write(|tx| {
+    store.write(|tx| {
         let Some(row) = tx.credential(&raw.id)? else {
-            return Ok(Err(refuse("invalid_credential", "unknown session credential; enrol again with a token")));
+            return Ok(Err(refuse(
+                "invalid_credential",
+                "unknown session credential; enrol again with a token",
+            )));
         };
         let mac = KeyedHmac::new(tx.pepper());
         let hash = hex32(&mac.mac(&[raw.secret().as_bytes()]));
         if !ct_eq(&hash, row.hash.as_bytes()) {
-            return Ok(Err(refuse("invalid_credential", "the session credential is not valid")));
+            return Ok(Err(refuse(
+                "invalid_credential",
+                "the session credential is not valid",
+            )));
         }
         let Some(worker) = tx.worker(&row.worker_id)? else {
             return Ok(Err(refuse("invalid_credential", "the worker is gone")));
         };
         if worker.status == "revoked" {
-            return Ok(Err(Error::new(Exit::Conflict, "worker_revoked", "this worker was revoked")));
+            return Ok(Err(Error::new(
+                Exit::Conflict,
+                "worker_revoked",
+                "this worker was revoked",
+            )));
         }
         if row.state == "retired" {
             tx.revoke_worker(&worker.id, ctx.now, "credential_reuse")?;
-            let e = NewEvent::new(types::CREDENTIAL_REUSE, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
-                .outcome("failure")
-                .details(json!({"credential": raw.id, "machine_id": machine_id}));
+            let e = NewEvent::new(
+                types::CREDENTIAL_REUSE,
+                &format!("worker:{}", worker.name),
+                Some(display_id(&worker.id)),
+            )
+            .outcome("failure")
+            .details(json!({"credential": raw.id, "machine_id": machine_id}));
             tx.append_audit(e, ctx.now)?;
-            let e = NewEvent::new(types::WORKER_REVOKED, "serve", Some(display_id(&worker.id))).details(json!({"reason": "credential_reuse"}));
+            let e = NewEvent::new(types::WORKER_REVOKED, "serve", Some(display_id(&worker.id)))
+                .details(json!({"reason": "credential_reuse"}));
             tx.append_audit(e, ctx.now)?;
-            return Ok(Err(Error::new(Exit::Conflict, "credential_reuse", "a rotated-out credential was presented: the worker is revoked")));
+            return Ok(Err(Error::new(
+                Exit::Conflict,
+                "credential_reuse",
+                "a rotated-out credential was presented: the worker is revoked",
+            )));
         }
         if row.expires_at <= ctx.now {
-            return Ok(Err(refuse("credential_expired", "the session credential expired; enrol again with a token")));
+            return Ok(Err(refuse(
+                "credential_expired",
+                "the session credential expired; enrol again with a token",
+            )));
         }
         if worker.machine_id != machine_id {
-            return Ok(Err(refuse("machine_mismatch", "this credential belongs to another machine")));
+            return Ok(Err(refuse(
+                "machine_mismatch",
+                "this credential belongs to another machine",
+            )));
         }
         tx.promote_credential(&worker.id, &row.id)?;
         tx.set_worker_status(&worker.id, "connected", ctx.now)?;
-        let e = NewEvent::new(types::WORKER_CONNECTED, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
-            .details(json!({"via": "resume", "machine_id": machine_id}));
+        let e = NewEvent::new(
+            types::WORKER_CONNECTED,
+            &format!("worker:{}", worker.name),
+            Some(display_id(&worker.id)),
+        )
+        .details(json!({"via": "resume", "machine_id": machine_id}));
         tx.append_audit(e, ctx.now)?;
         Ok(Ok((worker, credential.to_owned(), row.expires_at)))
-    })?;
-    outcome
+    })?
 }
 
 /// A heartbeat: promote the acknowledged credential, issue a fresh pending one.
-pub fn rotate(store: &mut Store, ctx: &Ctx, worker_id: &str, ack: Option<&str>) -> Result<(String, Millis)> {
+pub fn rotate(
+    store: &mut Store,
+    ctx: &Ctx,
+    worker_id: &str,
+    ack: Option<&str>,
+) -> Result<(String, Millis)> {
     store.write(|tx| {
-        let worker = tx.worker(worker_id)?.ok_or_else(|| Error::not_found("worker is gone"))?;
+        let worker = tx
+            .worker(worker_id)?
+            .ok_or_else(|| Error::not_found("worker is gone"))?;
         if worker.status == "revoked" {
-            return Err(Error::new(Exit::Conflict, "worker_revoked", "this worker was revoked"));
+            return Err(Error::new(
+                Exit::Conflict,
+                "worker_revoked",
+                "this worker was revoked",
+            ));
         }
-        if let Some(id) = ack.and_then(|a| RawCredential::parse(a).ok().map(|r| r.id).or(Some(a.to_owned()))) {
-            if let Some(c) = tx.credential(&id)?.filter(|c| c.worker_id == worker_id && c.state == "pending") {
-                tx.promote_credential(worker_id, &c.id)?;
+        // The ack names the credential id the worker saved (or the whole credential).
+        let acked = match ack {
+            Some(a) => {
+                let id = RawCredential::parse(a).map_or_else(|_| a.to_owned(), |r| r.id);
+                tx.credential(&id)?
+                    .filter(|c| c.worker_id == worker_id && c.state == "pending")
             }
+            None => None,
+        };
+        if let Some(c) = acked {
+            tx.promote_credential(worker_id, &c.id)?;
         }
         tx.retire_pending(worker_id)?;
         let (cred, exp) = issue(tx, worker_id, "pending", ctx.now)?;
         tx.touch_worker(worker_id, ctx.now)?;
-        let e = NewEvent::new(types::CREDENTIAL_ROTATED, &format!("worker:{}", worker.name), Some(display_id(worker_id)))
-            .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
+        let e = NewEvent::new(
+            types::CREDENTIAL_ROTATED,
+            &format!("worker:{}", worker.name),
+            Some(display_id(worker_id)),
+        )
+        .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
         tx.append_audit(e, ctx.now)?;
         Ok((cred, exp))
     })
@@ -292,29 +354,49 @@ pub fn rotate(store: &mut Store, ctx: &Ctx, worker_id: &str, ack: Option<&str>) 
 /// The socket closed.
 pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str) -> Result<()> {
     store.write(|tx| {
-        let Some(w) = tx.worker(worker_id)? else { return Ok(()) };
+        let Some(w) = tx.worker(worker_id)? else {
+            return Ok(());
+        };
         if w.status != "revoked" {
             tx.set_worker_status(worker_id, "disconnected", ctx.now)?;
         }
-        let e = NewEvent::new(types::WORKER_DISCONNECTED, &format!("worker:{}", w.name), Some(display_id(worker_id)));
+        let e = NewEvent::new(
+            types::WORKER_DISCONNECTED,
+            &format!("worker:{}", w.name),
+            Some(display_id(worker_id)),
+        );
         tx.append_audit(e, ctx.now).map(|_| ())
     })
 }
 
 /// Revoke workers, all or nothing.
-pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String], reason: &str) -> Result<Vec<WorkerView>> {
+pub fn revoke(
+    store: &mut Store,
+    ctx: &Ctx,
+    ids: &[String],
+    reason: &str,
+) -> Result<Vec<WorkerView>> {
     let ids: Vec<String> = ids.iter().map(|i| parse_id(i)).collect::<Result<_>>()?;
     store.write(|tx| {
         let mut out = Vec::new();
         for id in &ids {
-            let w = tx.worker(id)?.ok_or_else(|| Error::not_found(format!("no worker {}", display_id(id))))?;
+            let w = tx
+                .worker(id)?
+                .ok_or_else(|| Error::not_found(format!("no worker {}", display_id(id))))?;
             if w.status == "revoked" {
-                return Err(Error::new(Exit::Conflict, "already_revoked", format!("worker {} is already revoked", display_id(id))));
+                return Err(Error::new(
+                    Exit::Conflict,
+                    "already_revoked",
+                    format!("worker {} is already revoked", display_id(id)),
+                ));
             }
             tx.revoke_worker(id, ctx.now, reason)?;
-            let e = NewEvent::new(types::WORKER_REVOKED, &ctx.actor, Some(display_id(id))).details(json!({"reason": reason}));
+            let e = NewEvent::new(types::WORKER_REVOKED, &ctx.actor, Some(display_id(id)))
+                .details(json!({"reason": reason}));
             tx.append_audit(e, ctx.now)?;
-            let w = tx.worker(id)?.ok_or_else(|| Error::internal("worker vanished"))?;
+            let w = tx
+                .worker(id)?
+                .ok_or_else(|| Error::internal("worker vanished"))?;
             out.push(WorkerView::from(&w));
         }
         Ok(out)
@@ -322,13 +404,20 @@ pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String], reason: &str) -> Res
 }
 
 /// Workers; revoked ones only with `all`; with `stale`, only those not seen for that long.
-pub fn list(store: &mut Store, now: Millis, all: bool, stale: Option<std::time::Duration>) -> Result<Vec<WorkerView>> {
+pub fn list(
+    store: &mut Store,
+    now: Millis,
+    all: bool,
+    stale: Option<std::time::Duration>,
+) -> Result<Vec<WorkerView>> {
     let rows = store.read(|tx| tx.workers())?;
     Ok(rows
         .iter()
         .filter(|w| all || w.status != "revoked")
         .filter(|w| {
-            stale.is_none_or(|d| now - w.last_seen_at.unwrap_or(w.created_at) > crate::time::duration_ms(d))
+            stale.is_none_or(|d| {
+                now - w.last_seen_at.unwrap_or(w.created_at) > crate::time::duration_ms(d)
+            })
         })
         .map(WorkerView::from)
         .collect())
@@ -337,7 +426,9 @@ pub fn list(store: &mut Store, now: Millis, all: bool, stale: Option<std::time::
 /// One worker.
 pub fn show(store: &mut Store, id: &str) -> Result<WorkerView> {
     let id = parse_id(id)?;
-    let w = store.read(|tx| tx.worker(&id))?.ok_or_else(|| Error::not_found(format!("no worker {}", display_id(&id))))?;
+    let w = store
+        .read(|tx| tx.worker(&id))?
+        .ok_or_else(|| Error::not_found(format!("no worker {}", display_id(&id))))?;
     Ok(WorkerView::from(&w))
 }
 

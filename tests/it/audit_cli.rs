@@ -341,9 +341,8 @@ fn prune_keeps_the_chain_verifiable_and_seals_its_anchor() {
     );
 }
 
-/// Every event type moat emits so far is produced by this scenario; a new
-/// type without coverage fails here. (DESIGN §8 types that belong to workers
-/// — credentials, connections, dispatch, secrets — arrive with them.)
+/// Every event type moat emits is produced by this scenario (plus a worker
+/// scenario with a real serve and worker); a new type without coverage fails here.
 #[test]
 fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     let env = Env::new();
@@ -427,6 +426,7 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(pruned["pruned"].as_i64().unwrap() > 0);
     seen.extend(types(&env));
+    seen.extend(crate::workers::worker_event_types());
     for t in moat::audit::types::ALL {
         assert!(
             seen.contains(*t),

@@ -48,7 +48,11 @@ impl Server {
         c.env_clear()
             .env("HOME", dir)
             .env("MOAT_STATE", state)
-            .args(["--port", "0"])
+            .args(if args.contains(&"--port") {
+                &[][..]
+            } else {
+                &["--port", "0"][..]
+            })
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"));
@@ -97,6 +101,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A process-wide counter for unique file names.
+pub fn unique() -> u64 {
+    rand_suffix()
 }
 
 fn rand_suffix() -> u64 {

@@ -13,3 +13,4 @@ mod redeem;
 mod serve;
 mod state;
 mod token_cli;
+mod workers;

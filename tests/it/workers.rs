@@ -1,0 +1,557 @@
+//! End to end: a real serve and real `worker connect` processes on loopback
+//! (DESIGN §7, issue: workers).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::Message;
+
+use crate::common::*;
+
+const SECRET_VALUE: &str = "s3cr3t-greeting-value-9f1c";
+
+/// A `worker connect` process; killed on drop.
+struct WorkerProc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl WorkerProc {
+    fn start(
+        env: &Env,
+        url: &str,
+        token: Option<&str>,
+        cache: &Path,
+        extra: &[&str],
+    ) -> WorkerProc {
+        let log = env
+            .dir
+            .path()
+            .join(format!("worker-{}.log", crate::common::unique()));
+        let ws = url.replacen("http", "ws", 1);
+        let mut c = env.std_cmd("worker");
+        c.args([
+            "connect",
+            "--server",
+            &ws,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+        .args(extra)
+        .env("WORKER_OWN_SECRET", "do-not-leak-me")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(t) = token {
+            c.args(["--token", t]);
+        }
+        WorkerProc {
+            child: c.spawn().unwrap(),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait for the process to exit by itself; its exit code.
+    fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Fleet {
+    env: Env,
+    server: Server,
+    admin: String,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let env = Env::new();
+        let secrets = env.dir.path().join("secrets.json");
+        std::fs::write(
+            &secrets,
+            json!({"GREETING": SECRET_VALUE, "OTHER": "unreferenced-value-77"}).to_string(),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+        moat::store::Store::open(&env.state()).unwrap();
+        let server = Server::start(
+            env.dir.path(),
+            &env.state(),
+            &[
+                "--auth-mode",
+                "jwt",
+                "--secrets-file",
+                secrets.to_str().unwrap(),
+            ],
+            &[("MOAT_JWT_SECRET", JWT_SECRET)],
+        );
+        Fleet {
+            env,
+            server,
+            admin: jwt("admin", "admin", 3600),
+        }
+    }
+
+    fn remote(&self, bin: &str, args: &[&str]) -> std::process::Output {
+        self.env
+            .cmd(bin)
+            .args(args)
+            .env("MOAT_SERVER", &self.server.url)
+            .env("MOAT_AUTH_TOKEN", &self.admin)
+            .output()
+            .unwrap()
+    }
+
+    fn enrol_token(&self, args: &[&str]) -> String {
+        self.env.create(args)["token"].as_str().unwrap().to_owned()
+    }
+
+    fn cache(&self, name: &str) -> PathBuf {
+        self.env.dir.path().join(name)
+    }
+
+    fn workers(&self) -> Vec<Value> {
+        let out = self.remote("worker", &["list", "--all", "--format", "json"]);
+        serde_json::from_slice::<Vec<Value>>(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", stderr(&out)))
+    }
+
+    fn wait_connected(&self, name: &str, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self
+                .workers()
+                .iter()
+                .any(|w| w["name"] == name && w["status"] == "connected")
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "worker {name} did not connect within {within:?}: {:?}",
+            self.workers()
+        );
+    }
+
+    fn dispatch(&self, to: &str, extra: &[&str], argv: &[&str]) -> (i32, Value) {
+        let mut args = vec!["dispatch", "--to", to, "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(argv);
+        let out = self.remote("worker", &args);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (code(&out), v)
+    }
+}
+
+#[test]
+fn a_dispatch_gets_its_secret_and_the_record_does_not() {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let _w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("c1"),
+        &["--label", "name=build-1"],
+    );
+    f.wait_connected("build-1", Duration::from_secs(10));
+
+    let (code, v) = f.dispatch(
+        "build-1",
+        &["--secret", "GREETING"],
+        &["sh", "-c", "echo $GREETING; env"],
+    );
+    assert_eq!(code, 0, "{v}");
+    let out = v["stdout"].as_str().unwrap();
+    assert!(out.starts_with(SECRET_VALUE), "{out}");
+    // The step sees only its own secrets: not the worker's env, not other secrets.
+    assert!(
+        !out.contains("do-not-leak-me") && !out.contains("WORKER_OWN_SECRET"),
+        "{out}"
+    );
+    assert!(!out.contains("unreferenced-value-77"), "{out}");
+    assert!(
+        !out.contains(&format!("HOME={}", f.env.dir.path().display())),
+        "{out}"
+    );
+
+    // The exit code mirrors the step's, like ssh.
+    assert_eq!(f.dispatch("build-1", &[], &["sh", "-c", "exit 7"]).0, 7);
+
+    // Let at least one heartbeat rotate the credential.
+    std::thread::sleep(Duration::from_millis(2_500));
+    let conn = rusqlite::Connection::open(f.env.state()).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT stdout FROM dispatches ORDER BY created_at LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(stored.starts_with("[REDACTED]"), "{stored}");
+    drop(conn);
+    let state = f.env.state_bytes();
+    assert!(
+        !state
+            .windows(SECRET_VALUE.len())
+            .any(|w| w == SECRET_VALUE.as_bytes()),
+        "the secret value is in the state"
+    );
+    assert!(
+        !f.server.stderr().contains(SECRET_VALUE),
+        "the secret value is in serve's log"
+    );
+    let log = f.env.json("audit", &["log"]);
+    assert!(!log.to_string().contains(SECRET_VALUE));
+    for t in [
+        "worker_connected",
+        "credential_rotated",
+        "dispatch_sent",
+        "secret_resolved",
+        "dispatch_finished",
+    ] {
+        assert!(
+            log.as_array().unwrap().iter().any(|e| e["type"] == t),
+            "no {t} event"
+        );
+    }
+    f.env.assert_audit_intact();
+}
+
+#[test]
+fn one_use_tokens_refuse_a_second_machine_and_the_first_resumes() {
+    let f = Fleet::new();
+    let token = f.enrol_token(&["--max-uses", "1"]);
+    let mut first = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("a"),
+        &["--label", "name=a"],
+    );
+    f.wait_connected("a", Duration::from_secs(10));
+    let mut second = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("b"),
+        &["--label", "name=b"],
+    );
+    assert_eq!(
+        second.wait_exit(Duration::from_secs(10)),
+        Some(4),
+        "{}",
+        second.log()
+    );
+    assert!(
+        second.log().contains("token_exhausted") || second.log().contains("no uses left"),
+        "{}",
+        second.log()
+    );
+
+    // Restart the first machine: it resumes with its saved credential, no token needed.
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let _again = WorkerProc::start(&f.env, &f.server.url, None, &f.cache("a"), &[]);
+    f.wait_connected("a", Duration::from_secs(10));
+    let resumes = f.env.json("audit", &["log", "--type", "worker_connected"]);
+    assert!(
+        resumes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["details"]["via"] == "resume"),
+        "{resumes}"
+    );
+    assert_eq!(f.workers().len(), 1);
+}
+
+fn revoke_cuts_within_a_second(by_token: bool) {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let mut w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("c"),
+        &["--label", "name=victim"],
+    );
+    f.wait_connected("victim", Duration::from_secs(10));
+    let id = f.workers()[0]["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    let out = if by_token {
+        let tok = f.workers()[0]["token"].as_str().unwrap().to_owned();
+        f.env.run("token", &["revoke", &tok], b"")
+    } else {
+        f.remote("worker", &["revoke", &id])
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = w.wait_exit(Duration::from_secs(3));
+    let took = start.elapsed();
+    assert_eq!(code, Some(4), "{}", w.log());
+    assert!(
+        took < Duration::from_millis(1500),
+        "socket cut after {took:?}"
+    );
+    assert!(w.log().contains("revoked"), "{}", w.log());
+    assert_eq!(f.workers()[0]["status"], "revoked");
+}
+
+#[test]
+fn token_revocation_cuts_the_live_socket() {
+    revoke_cuts_within_a_second(true);
+}
+
+#[test]
+fn worker_revocation_cuts_the_live_socket() {
+    revoke_cuts_within_a_second(false);
+}
+
+/// The contents of a file the worker writes, once it exists.
+fn wait_for_file(p: &Path) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} never appeared",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A raw protocol client, for frames a real worker would never send.
+fn raw_socket(url: &str) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
+    let ws = format!("{}/v1/workers/connect", url.replacen("http", "ws", 1));
+    let (s, _) = tungstenite::connect(ws.as_str()).unwrap();
+    s
+}
+
+fn next_text(
+    s: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+) -> Value {
+    loop {
+        match s.read() {
+            Ok(Message::Text(t)) => return serde_json::from_str(&t).unwrap(),
+            Ok(Message::Close(_)) | Err(_) => return Value::Null,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_captured_old_credential_revokes_the_worker() {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let cache = f.cache("c");
+    let mut w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &cache,
+        &["--label", "name=stolen"],
+    );
+    f.wait_connected("stolen", Duration::from_secs(10));
+    let captured = wait_for_file(&cache.join("credential"));
+    let machine = std::fs::read_to_string(cache.join("machine-id")).unwrap();
+    // Two heartbeats later the captured credential has been rotated out.
+    let start = Instant::now();
+    while std::fs::read_to_string(cache.join("credential")).unwrap() == captured
+        || start.elapsed() < Duration::from_secs(5)
+    {
+        assert!(start.elapsed() < Duration::from_secs(15), "no rotation");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut thief = raw_socket(&f.server.url);
+    thief
+        .send(Message::text(json!({"type": "resume", "credential": captured.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": 1}).to_string()))
+        .unwrap();
+    let reply = next_text(&mut thief);
+    assert_eq!(reply["code"], "credential_reuse", "{reply}");
+    assert_eq!(w.wait_exit(Duration::from_secs(3)), Some(4), "{}", w.log());
+    assert_eq!(f.workers()[0]["status"], "revoked");
+    assert_eq!(
+        f.env
+            .json("audit", &["log", "--type", "credential_reuse"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn steps_time_out_with_their_children_and_the_allow_list_holds() {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let _w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("c"),
+        &[
+            "--label",
+            "name=locked",
+            "--allow-command",
+            "sh",
+            "--allow-command",
+            "/usr/bin/*",
+        ],
+    );
+    f.wait_connected("locked", Duration::from_secs(10));
+    let marker = f.env.dir.path().join("orphan");
+    let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
+    let start = Instant::now();
+    let (code, v) = f.dispatch("locked", &["--timeout", "1s"], &["sh", "-c", &script]);
+    assert_eq!(code, 124, "{v}");
+    assert!(start.elapsed() < Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!marker.exists(), "the step's child outlived its timeout");
+
+    let (code, v) = f.dispatch("locked", &[], &["env"]);
+    assert_eq!(code, 126, "{v}");
+    assert!(
+        v["stderr"].as_str().unwrap().contains("--allow-command"),
+        "{v}"
+    );
+    assert_eq!(f.dispatch("locked", &[], &["/usr/bin/true"]).0, 0);
+}
+
+#[test]
+fn workers_reconnect_after_a_server_restart() {
+    let mut f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let _w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("c"),
+        &["--label", "name=steady"],
+    );
+    f.wait_connected("steady", Duration::from_secs(10));
+    let port = f.server.url.rsplit(':').next().unwrap().to_owned();
+    f.server.stop();
+    let secrets = f.env.dir.path().join("secrets.json");
+    f.server = Server::start(
+        f.env.dir.path(),
+        &f.env.state(),
+        &[
+            "--auth-mode",
+            "jwt",
+            "--port",
+            &port,
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+        ],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    // Backoff is capped at 5 s; allow one full cap plus the handshake.
+    let restarted = Instant::now();
+    while f.dispatch("steady", &[], &["true"]).0 != 0 {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(9),
+            "no reconnect within the backoff bound"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn bad_frames_close_that_socket_and_serving_goes_on() {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let _w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &f.cache("c"),
+        &["--label", "name=good"],
+    );
+    f.wait_connected("good", Duration::from_secs(10));
+
+    let mut s = raw_socket(&f.server.url);
+    s.send(Message::text("{not json")).unwrap();
+    assert_eq!(next_text(&mut s)["code"], "malformed_frame");
+
+    let mut s = raw_socket(&f.server.url);
+    s.send(Message::text(
+        json!({"type": "heartbeat", "ack": null}).to_string(),
+    ))
+    .unwrap();
+    assert_eq!(next_text(&mut s)["code"], "out_of_order");
+
+    let mut s = raw_socket(&f.server.url);
+    let _ = s.send(Message::text("x".repeat(8 * 1024 * 1024)));
+    assert_eq!(
+        next_text(&mut s),
+        Value::Null,
+        "an oversized frame closes the socket"
+    );
+
+    let mut s = raw_socket(&f.server.url);
+    s.send(Message::text(json!({"type": "enroll", "token": "mte_x", "machine_id": "m", "instance": "i", "protocol": 99, "version": "0"}).to_string())).unwrap();
+    assert_eq!(next_text(&mut s)["code"], "protocol_mismatch");
+
+    // The real worker is still served.
+    assert_eq!(f.dispatch("good", &[], &["true"]).0, 0);
+}
+
+/// Drive every worker-side event type once (for the audit coverage test):
+/// returns the event types found in that state's audit log.
+pub fn worker_event_types() -> std::collections::BTreeSet<String> {
+    let f = Fleet::new();
+    let token = f.enrol_token(&[]);
+    let cache = f.cache("c");
+    let mut w = WorkerProc::start(
+        &f.env,
+        &f.server.url,
+        Some(&token),
+        &cache,
+        &["--label", "name=cov"],
+    );
+    f.wait_connected("cov", Duration::from_secs(10));
+    assert_eq!(f.dispatch("cov", &["--secret", "GREETING"], &["true"]).0, 0);
+    let captured = wait_for_file(&cache.join("credential"));
+    let machine = std::fs::read_to_string(cache.join("machine-id")).unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let mut thief = raw_socket(&f.server.url);
+    thief
+        .send(Message::text(json!({"type": "resume", "credential": captured.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": 1}).to_string()))
+        .unwrap();
+    assert_eq!(next_text(&mut thief)["code"], "credential_reuse");
+    assert_eq!(w.wait_exit(Duration::from_secs(3)), Some(4));
+    std::thread::sleep(Duration::from_millis(300));
+    let log = f.env.json("audit", &["log"]);
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
