@@ -1,40 +1,63 @@
 #!/usr/bin/env bash
-# A tour of moat on a throw-away state file: mint tokens, pipe JSON between
-# commands, revoke, and read and verify the audit trail. Needs only cargo.
-# (serve and worker are not built yet; when they land this demo grows a
-# server, an enrolling worker and a dispatch.)
+# moat end to end on loopback, with a throw-away state file: serve, a worker
+# enrolling with a one-use token, a dispatch that uses a secret, the fleet,
+# a revocation, and the audit trail. Needs only cargo. Cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --release --locked --bins
 bin=$PWD/target/release
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
 export MOAT_STATE=$dir/state.db
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+elide() { sed -E 's/(mt[aew]_[a-z0-9]{12}_)[A-Za-z0-9]{49}/\1…/g'; }
 
-say "token create --ttl 2h --label build-agent   # an enrol token; the raw token is shown once"
-"$bin/token" create --ttl 2h --label build-agent --format json > "$dir/created.json"
-sed -E 's/"token":"(mte_[a-z0-9]+_)[A-Za-z0-9]+"/"token":"\1…(secret elided)"/' "$dir/created.json"; echo
+say "token create --kind api --principal user:alice -q > alice.token   # the operator's api token"
+"$bin/token" create --kind api --principal user:alice -q > "$dir/alice.token"
+chmod 600 "$dir/alice.token"
+elide < "$dir/alice.token"
 
-say "token create --kind api --principal user:alice --scope run:worker:build-* -q"
-"$bin/token" create --kind api --principal user:alice --scope 'run:worker:build-*' -q | sed -E 's/_[A-Za-z0-9]{49}$/_…(secret elided)/'
+printf '{"GREETING":"hello from the vault"}\n' > "$dir/secrets.json"
+chmod 600 "$dir/secrets.json"
+say "serve --port 0 --admins user:alice --secrets-file secrets.json &"
+"$bin/serve" --port 0 --admins user:alice --secrets-file "$dir/secrets.json" > "$dir/serve.out" 2> "$dir/serve.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$dir/serve.out" ] && break; sleep 0.1; done
+url=$(sed -E 's/.*"(http[^"]+)".*/\1/' "$dir/serve.out")
+echo "listening on $url"
+export MOAT_SERVER=$url MOAT_AUTH_TOKEN_FILE=$dir/alice.token
 
-say "token create --ttl 1s --label short-lived  (x2), then wait for them to expire"
-"$bin/token" create --ttl 1s --label short-lived -q >/dev/null
-"$bin/token" create --ttl 1s --label short-lived -q >/dev/null
-sleep 1.2
+say "token create --ttl 15m --max-uses 1 --label build-1 -q --server \$URL   # a one-use enrol token"
+"$bin/token" create --ttl 15m --max-uses 1 --label build-1 -q > "$dir/enrol.token"
+elide < "$dir/enrol.token"
 
-say "token list --format table"
-"$bin/token" list --format table
+say "worker connect --server ${url/http/ws} --token-file enrol.token --cache-dir cache --label name=build-1 &"
+"$bin/worker" connect --server "${url/http/ws}" --token-file "$dir/enrol.token" --cache-dir "$dir/cache" \
+  --label name=build-1 2> "$dir/worker.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q "connected as" "$dir/worker.log" 2>/dev/null && break; sleep 0.1; done
+cat "$dir/worker.log"
 
-say "token list --state expired | token revoke - --reason expired"
-"$bin/token" list --state expired | "$bin/token" revoke - --reason expired --format table
+say "worker list --format table"
+"$bin/worker" list --format table
 
-say "token verify < created token   # which record is this, and can it be used?"
-sed -E 's/.*"token":"([^"]+)".*/\1/' "$dir/created.json" | "$bin/token" verify --format table
+say "worker dispatch --to build-1 --secret GREETING -- sh -c 'echo \"\$GREETING, from \$(hostname)\"'"
+"$bin/worker" dispatch --to build-1 --secret GREETING --format table -- sh -c 'echo "$GREETING, from $(hostname)"' || true
 
-say "audit log --format table"
-"$bin/audit" log --format table
+say "grant check --principal user:alice --action run --resource worker:build-1 --explain"
+"$bin/grant" check --principal user:alice --action run --resource worker:build-1 --explain --format table || true
+
+say "worker revoke <id>   # cuts the live socket; the worker exits 4 and does not retry"
+id=$("$bin/worker" list --format ndjson | sed -E 's/.*"id":"(wrk_[a-z0-9]+)".*/\1/' | head -n 1)
+"$bin/worker" revoke "$id" --format table
+sleep 1
+tail -n 2 "$dir/worker.log"
+
+say "audit log --format table   # every step above, hash-chained (secret values never appear)"
+unset MOAT_SERVER
+"$bin/audit" log --format table | cut -c1-140
 
 say "audit verify"
 "$bin/audit" verify --format table
