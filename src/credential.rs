@@ -3,6 +3,7 @@
 //! constant-time comparison. Nothing here touches the database.
 
 use std::fmt;
+use std::sync::{Mutex, OnceLock, mpsc};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
@@ -184,22 +185,59 @@ pub fn is_valid_id(s: &str) -> bool {
     s.len() == ID_LEN && s.bytes().all(|b| ID_ALPHABET.contains(&b))
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Run `f` on the one long-lived argon2 thread. argon2id needs 19 MiB per
+/// call; made on whichever thread happened to ask, those buffers end up
+/// spread over many malloc arenas and stay resident (a serve enrolling a
+/// thousand workers grew to 17 GB). On one thread the same memory is reused.
+fn on_argon2_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    static TX: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let tx = TX.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("argon2".into())
+            .spawn(move || rx.into_iter().for_each(|job| job()));
+        if spawned.is_err() {
+            // No thread: every send below fails and the job runs inline.
+        }
+        Mutex::new(tx)
+    });
+    let (rtx, rrx) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = rtx.send(f());
+    });
+    let sent = tx.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+    if let Err(mpsc::SendError(job)) = sent {
+        job();
+    }
+    // The job always sends exactly once before its sender drops.
+    rrx.recv()
+        .unwrap_or_else(|_| unreachable!("the argon2 job answers before it ends"))
+}
+
 /// Hash a secret as an argon2id PHC string (OWASP parameters: m=19 MiB, t=2, p=1).
 pub fn hash_secret(secret: &str) -> crate::Result<String> {
-    Argon2::default()
-        .hash_password(secret.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| crate::Error::internal(format!("argon2 hashing failed: {e}")))
+    let secret = secret.to_owned();
+    on_argon2_thread(move || {
+        Argon2::default()
+            .hash_password(secret.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| crate::Error::internal(format!("argon2 hashing failed: {e}")))
+    })
 }
 
 /// Verify a secret against a stored PHC string. Constant-time in the secret.
 pub fn verify_secret(secret: &str, phc: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    Argon2::default()
-        .verify_password(secret.as_bytes(), &parsed)
-        .is_ok()
+    let (secret, phc) = (secret.to_owned(), phc.to_owned());
+    on_argon2_thread(move || {
+        let Ok(parsed) = PasswordHash::new(&phc) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// HMAC-SHA256 keyed with the pepper.

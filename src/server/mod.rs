@@ -243,7 +243,11 @@ pub fn audit_start(
 /// Bind, announce, serve until SIGTERM/SIGINT, then drain for up to 5 s.
 pub fn run(cfg: ServeConfig) -> Result<()> {
     crate::tls::init();
+    // Store work is serialized by one connection anyway; a small blocking
+    // pool keeps argon2's 19 MiB buffers from piling up in hundreds of
+    // per-thread malloc arenas under an enrolment burst.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(4)
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the runtime", e))?;
