@@ -100,7 +100,7 @@ Register-ArgumentCompleter -Native -CommandName 'audit' -ScriptBlock {
         }
         'audit;check' {
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Lowest severity that makes the exit status 1')
-            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Bound tokens not used for this long are reported')
+            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Bound tokens not used, and workers not seen, for this long are reported')
             [CompletionResult]::new('--spike', '--spike', [CompletionResultType]::ParameterName, 'Failed authentications in the last hour that count as a spike')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')

@@ -93,7 +93,7 @@ set edit:completion:arg-completer[audit] = {|@words|
         }
         &'audit;check'= {
             cand --fail-on 'Lowest severity that makes the exit status 1'
-            cand --stale 'Bound tokens not used for this long are reported'
+            cand --stale 'Bound tokens not used, and workers not seen, for this long are reported'
             cand --spike 'Failed authentications in the last hour that count as a spike'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'

@@ -88,7 +88,7 @@ complete -c audit -n "__fish_audit_using_subcommand checkpoint" -s h -l help -d 
 complete -c audit -n "__fish_audit_using_subcommand check" -l fail-on -d 'Lowest severity that makes the exit status 1' -r -f -a "low\t''
 medium\t''
 high\t''"
-complete -c audit -n "__fish_audit_using_subcommand check" -l stale -d 'Bound tokens not used for this long are reported' -r
+complete -c audit -n "__fish_audit_using_subcommand check" -l stale -d 'Bound tokens not used, and workers not seen, for this long are reported' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l spike -d 'Failed authentications in the last hour that count as a spike' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r

@@ -20,9 +20,20 @@ const SECRET: &str = "fleet-sim-jwt-secret-of-at-least-32-bytes";
 
 fn proc_stat(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb = status
         .lines()
@@ -33,7 +44,13 @@ fn proc_stat(pid: u32) -> (u64, u64) {
     (ticks, rss_kb)
 }
 
-fn simulated_worker(url: String, token: String, i: usize, stop: Arc<AtomicBool>, connected: Arc<AtomicUsize>) {
+fn simulated_worker(
+    url: String,
+    token: String,
+    i: usize,
+    stop: Arc<AtomicBool>,
+    connected: Arc<AtomicUsize>,
+) {
     // A burst of connects can overflow the listen backlog: retry a few times.
     let mut attempt = 0;
     let mut ws = loop {
@@ -63,7 +80,12 @@ fn simulated_worker(url: String, token: String, i: usize, stop: Arc<AtomicBool>,
     let mut next = Instant::now() + Duration::from_secs(1);
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next {
-            if ws.send(Message::text(json!({"type": "heartbeat", "ack": ack.take()}).to_string())).is_err() {
+            if ws
+                .send(Message::text(
+                    json!({"type": "heartbeat", "ack": ack.take()}).to_string(),
+                ))
+                .is_err()
+            {
                 break;
             }
             next += Duration::from_secs(1);
@@ -72,7 +94,12 @@ fn simulated_worker(url: String, token: String, i: usize, stop: Arc<AtomicBool>,
             Ok(Message::Text(t)) => {
                 let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
                 match v["type"].as_str() {
-                    Some("heartbeat_ack") => ack = v["credential"].as_str().and_then(|c| c.split('_').nth(1)).map(str::to_owned),
+                    Some("heartbeat_ack") => {
+                        ack = v["credential"]
+                            .as_str()
+                            .and_then(|c| c.split('_').nth(1))
+                            .map(str::to_owned)
+                    }
                     Some("dispatch") => {
                         let r = json!({"type": "result", "id": v["id"], "exit_code": 0, "stdout": "ok\n", "stderr": "", "duration_ms": 0});
                         if ws.send(Message::text(r.to_string())).is_err() {
@@ -83,7 +110,11 @@ fn simulated_worker(url: String, token: String, i: usize, stop: Arc<AtomicBool>,
                 }
             }
             Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }
@@ -97,7 +128,10 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.db");
     let mut store = moat::store::Store::open(&state).unwrap();
-    let ctx = moat::token::Ctx { actor: "sim".into(), now: moat::time::now_ms() };
+    let ctx = moat::token::Ctx {
+        actor: "sim".into(),
+        now: moat::time::now_ms(),
+    };
     let req = moat::token::CreateRequest {
         kind: moat::credential::CredentialKind::Enrol,
         ttl: Some(Duration::from_secs(3600)),
@@ -110,12 +144,22 @@ fn main() {
     let token = moat::token::create(&mut store, &ctx, &req).unwrap().token;
     drop(store);
 
-    let serve_bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("serve");
+    let serve_bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("serve");
     let mut child = std::process::Command::new(&serve_bin)
         .env_clear()
         .env("MOAT_STATE", &state)
         .env("MOAT_JWT_SECRET", SECRET)
-        .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
+        .envs(
+            std::env::var("MALLOC_ARENA_MAX")
+                .ok()
+                .map(|v| ("MALLOC_ARENA_MAX", v)),
+        )
         .args(["--port", "0", "--auth-mode", "jwt"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -123,8 +167,13 @@ fn main() {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap().to_owned();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = serde_json::from_str::<Value>(&line).unwrap()["listening"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let ws_url = format!("{}/v1/workers/connect", base.replacen("http", "ws", 1));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,15 +181,27 @@ fn main() {
     let started = Instant::now();
     let threads: Vec<_> = (0..n)
         .map(|i| {
-            let (u, t, s, c) = (ws_url.clone(), token.clone(), stop.clone(), connected.clone());
-            std::thread::Builder::new().stack_size(128 * 1024).spawn(move || simulated_worker(u, t, i, s, c)).unwrap()
+            let (u, t, s, c) = (
+                ws_url.clone(),
+                token.clone(),
+                stop.clone(),
+                connected.clone(),
+            );
+            std::thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn(move || simulated_worker(u, t, i, s, c))
+                .unwrap()
         })
         .collect();
     while connected.load(Ordering::Relaxed) < n && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let enrol_time = started.elapsed();
-    eprintln!("{} of {n} workers connected in {:.1} s", connected.load(Ordering::Relaxed), enrol_time.as_secs_f64());
+    eprintln!(
+        "{} of {n} workers connected in {:.1} s",
+        connected.load(Ordering::Relaxed),
+        enrol_time.as_secs_f64()
+    );
     std::thread::sleep(Duration::from_secs(3));
 
     let (t0, _) = proc_stat(pid);
@@ -156,7 +217,10 @@ fn main() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let mut lat = Vec::new();
     for i in 0..300 {
         let t = Instant::now();
@@ -179,9 +243,14 @@ fn main() {
         let _ = t.join();
     }
     let _ = TcpStream::connect("127.0.0.1:1");
-    println!("| workers | connected at end | enrol all | serve RSS | serve CPU (cores) | dispatch p50 | dispatch p99 | dispatches ok |");
+    println!(
+        "| workers | connected at end | enrol all | serve RSS | serve CPU (cores) | dispatch p50 | dispatch p99 | dispatches ok |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
-    let pct = |p: usize| lat.get(lat.len() * p / 100).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+    let pct = |p: usize| {
+        lat.get(lat.len() * p / 100)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
     println!(
         "| {n} | {connected_end} | {:.1} s | {:.0} MB | {cpu:.2} | {:.2} ms | {:.2} ms | {}/300 |",
         enrol_time.as_secs_f64(),

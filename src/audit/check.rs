@@ -154,6 +154,18 @@ pub fn check(store: &mut Store, o: &CheckOptions) -> Result<Vec<Finding>> {
                 prunable += 1;
             }
         }
+        for w in tx.workers()? {
+            let seen = w.last_seen_at.unwrap_or(w.created_at);
+            if w.status != "revoked" && w.status != "connected" && o.now - seen > duration_ms(o.stale) {
+                out.push(finding(
+                    "worker_not_seen",
+                    Severity::Low,
+                    crate::worker::display_id(&w.id),
+                    format!("worker {} ({}) has not been seen since {}", w.name, w.status, rfc3339(seen)),
+                    "if the machine is gone, run `worker revoke` (and revoke its token)",
+                ));
+            }
+        }
         if prunable > 0 {
             out.push(finding(
                 "tokens_not_pruned",

@@ -75,14 +75,15 @@ pub enum Cmd {
     /// Lint the state for security problems; exit 1 when a finding reaches --fail-on
     ///
     /// Findings: enrol tokens over 24h or with unlimited uses, bound tokens not
-    /// used for --stale, expired tokens not pruned, broad allow grants, superusers,
+    /// used for --stale, workers not seen for --stale, expired tokens not pruned,
+    /// broad allow grants, superusers,
     /// file permissions, auth-failure spikes, a broken audit chain, serve started
     /// with --auth-mode none.
     Check {
         /// Lowest severity that makes the exit status 1
         #[arg(long, value_enum, default_value = "high")]
         fail_on: Severity,
-        /// Bound tokens not used for this long are reported
+        /// Bound tokens not used, and workers not seen, for this long are reported
         #[arg(long, value_name = "D", default_value = "7d", value_parser = duration_arg)]
         stale: Duration,
         /// Failed authentications in the last hour that count as a spike

@@ -87,6 +87,25 @@ fn check_reports_one_of_each_problem() {
             let fake = moat::credential::RawCredential::generate(CredentialKind::Enrol).expose();
             assert!(token::redeem(&mut store, &ctx_at(now), &fake, &format!("m{i}")).is_err());
         }
+        // A worker last seen 10 days ago.
+        store
+            .write(|tx| {
+                tx.insert_worker(&moat::store::WorkerRow {
+                    id: "0000000000aa".into(),
+                    name: "old-box".into(),
+                    machine_id: "m-old".into(),
+                    token_id: "000000000000".into(),
+                    status: "disconnected".into(),
+                    labels: serde_json::json!({}),
+                    capacity: 1,
+                    version: None,
+                    created_at: now - 10 * day,
+                    last_seen_at: Some(now - 10 * day),
+                    revoked_at: None,
+                    reason: None,
+                })
+            })
+            .unwrap();
         // serve's start record with auth disabled.
         store
             .write(|tx| {
@@ -136,6 +155,7 @@ fn check_reports_one_of_each_problem() {
         "insecure_file_permissions",
         "auth_failure_spike",
         "auth_mode_none",
+        "worker_not_seen",
     ] {
         assert!(ids.contains(&want), "missing {want} in {ids:?}");
     }
