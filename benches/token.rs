@@ -3,37 +3,13 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use moat::credential::CredentialKind;
-use moat::store::{Store, TokenRow};
+use moat::store::Store;
 use moat::token::{self, CreateRequest, Ctx};
 
 fn seeded(n: usize) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("state.db")).unwrap();
-    let hash = moat::credential::hash_secret("bench").unwrap();
-    let now = moat::time::now_ms();
-    store
-        .write(|tx| {
-            for i in 0..n {
-                tx.insert_token(&TokenRow {
-                    id: format!("{i:012}"),
-                    kind: CredentialKind::Enrol,
-                    secret_hash: hash.clone(),
-                    label: Some(format!("bench {i}")),
-                    principal: None,
-                    scopes: vec![],
-                    max_uses: Some(1),
-                    created_at: now,
-                    created_by: "local:bench".into(),
-                    expires_at: now + 3_600_000,
-                    revoked_at: None,
-                    reason: None,
-                    last_used_at: None,
-                    machines: vec![],
-                })?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    token::seed_records(&mut store, n, moat::time::now_ms()).unwrap();
     (dir, store)
 }
 

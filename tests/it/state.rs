@@ -4,39 +4,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use moat::credential::CredentialKind;
-use moat::store::{Store, TokenRow};
+use moat::store::Store;
 
 use crate::common::*;
 
 /// Insert `n` token records in one transaction (cheap: one shared hash).
 pub fn seed_tokens(path: &Path, n: usize) {
     let mut store = Store::open(path).unwrap();
-    let hash = moat::credential::hash_secret("seed").unwrap();
-    let now = moat::time::now_ms();
-    store
-        .write(|tx| {
-            for i in 0..n {
-                tx.insert_token(&TokenRow {
-                    id: format!("{i:012}"),
-                    kind: CredentialKind::Enrol,
-                    secret_hash: hash.clone(),
-                    label: Some(format!("seed {i}")),
-                    principal: None,
-                    scopes: vec![],
-                    max_uses: Some(1),
-                    created_at: now,
-                    created_by: "local:seed".into(),
-                    expires_at: now + 3_600_000,
-                    revoked_at: None,
-                    reason: None,
-                    last_used_at: None,
-                    machines: vec![],
-                })?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    moat::token::seed_records(&mut store, n, moat::time::now_ms()).unwrap();
 }
 
 #[test]

@@ -155,6 +155,24 @@ impl Fleet {
         );
     }
 
+    /// Enrol a worker named `name` with a fresh default enrol token, cache
+    /// directory `name`, and `extra` flags; wait until it is connected.
+    fn start_worker(&self, name: &str, extra: &[&str]) -> WorkerProc {
+        let token = self.enrol_token(&[]);
+        let label = format!("name={name}");
+        let mut args = vec!["--label", label.as_str()];
+        args.extend_from_slice(extra);
+        let w = WorkerProc::start(
+            &self.env,
+            &self.server.url,
+            Some(&token),
+            &self.cache(name),
+            &args,
+        );
+        self.wait_connected(name, Duration::from_secs(10));
+        w
+    }
+
     fn dispatch(&self, to: &str, extra: &[&str], argv: &[&str]) -> (i32, Value) {
         let mut args = vec!["dispatch", "--to", to, "--format", "json"];
         args.extend_from_slice(extra);
@@ -169,15 +187,7 @@ impl Fleet {
 #[test]
 fn a_dispatch_gets_its_secret_and_the_record_does_not() {
     let f = Fleet::new();
-    let token = f.enrol_token(&[]);
-    let _w = WorkerProc::start(
-        &f.env,
-        &f.server.url,
-        Some(&token),
-        &f.cache("c1"),
-        &["--label", "name=build-1"],
-    );
-    f.wait_connected("build-1", Duration::from_secs(10));
+    let _w = f.start_worker("build-1", &[]);
 
     let (code, v) = f.dispatch(
         "build-1",
@@ -292,15 +302,7 @@ fn one_use_tokens_refuse_a_second_machine_and_the_first_resumes() {
 
 fn revoke_cuts_within_a_second(by_token: bool) {
     let f = Fleet::new();
-    let token = f.enrol_token(&[]);
-    let mut w = WorkerProc::start(
-        &f.env,
-        &f.server.url,
-        Some(&token),
-        &f.cache("c"),
-        &["--label", "name=victim"],
-    );
-    f.wait_connected("victim", Duration::from_secs(10));
+    let mut w = f.start_worker("victim", &[]);
     let id = f.workers()[0]["id"].as_str().unwrap().to_owned();
     let start = Instant::now();
     let out = if by_token {
@@ -329,6 +331,14 @@ fn token_revocation_cuts_the_live_socket() {
 #[test]
 fn worker_revocation_cuts_the_live_socket() {
     revoke_cuts_within_a_second(false);
+}
+
+/// Present a (captured) credential as a resuming worker would; serve's reply.
+fn resume_with(url: &str, credential: &str, machine_id: &str) -> Value {
+    let mut s = raw_socket(url);
+    let hello = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine_id.trim(), "instance": "x", "protocol": 1});
+    s.send(Message::text(hello.to_string())).unwrap();
+    next_text(&mut s)
 }
 
 /// The contents of a file the worker writes, once it exists.
@@ -389,11 +399,7 @@ fn a_captured_old_credential_revokes_the_worker() {
         assert!(start.elapsed() < Duration::from_secs(15), "no rotation");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let mut thief = raw_socket(&f.server.url);
-    thief
-        .send(Message::text(json!({"type": "resume", "credential": captured.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": 1}).to_string()))
-        .unwrap();
-    let reply = next_text(&mut thief);
+    let reply = resume_with(&f.server.url, &captured, &machine);
     assert_eq!(reply["code"], "credential_reuse", "{reply}");
     assert_eq!(w.wait_exit(Duration::from_secs(3)), Some(4), "{}", w.log());
     assert_eq!(f.workers()[0]["status"], "revoked");
@@ -447,15 +453,7 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
 #[test]
 fn workers_reconnect_after_a_server_restart() {
     let mut f = Fleet::new();
-    let token = f.enrol_token(&[]);
-    let _w = WorkerProc::start(
-        &f.env,
-        &f.server.url,
-        Some(&token),
-        &f.cache("c"),
-        &["--label", "name=steady"],
-    );
-    f.wait_connected("steady", Duration::from_secs(10));
+    let _w = f.start_worker("steady", &[]);
     let port = f.server.url.rsplit(':').next().unwrap().to_owned();
     f.server.stop();
     let secrets = f.env.dir.path().join("secrets.json");
@@ -486,15 +484,7 @@ fn workers_reconnect_after_a_server_restart() {
 #[test]
 fn bad_frames_close_that_socket_and_serving_goes_on() {
     let f = Fleet::new();
-    let token = f.enrol_token(&[]);
-    let _w = WorkerProc::start(
-        &f.env,
-        &f.server.url,
-        Some(&token),
-        &f.cache("c"),
-        &["--label", "name=good"],
-    );
-    f.wait_connected("good", Duration::from_secs(10));
+    let _w = f.start_worker("good", &[]);
 
     let mut s = raw_socket(&f.server.url);
     s.send(Message::text("{not json")).unwrap();
@@ -541,11 +531,10 @@ pub fn worker_event_types() -> std::collections::BTreeSet<String> {
     let captured = wait_for_file(&cache.join("credential"));
     let machine = std::fs::read_to_string(cache.join("machine-id")).unwrap();
     std::thread::sleep(Duration::from_secs(5));
-    let mut thief = raw_socket(&f.server.url);
-    thief
-        .send(Message::text(json!({"type": "resume", "credential": captured.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": 1}).to_string()))
-        .unwrap();
-    assert_eq!(next_text(&mut thief)["code"], "credential_reuse");
+    assert_eq!(
+        resume_with(&f.server.url, &captured, &machine)["code"],
+        "credential_reuse"
+    );
     assert_eq!(w.wait_exit(Duration::from_secs(3)), Some(4));
     std::thread::sleep(Duration::from_millis(300));
     let log = f.env.json("audit", &["log"]);
