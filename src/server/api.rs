@@ -7,9 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State,
-};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Authenticator, Identity, Refusal};
+use super::routes_ops::*;
+use super::routes_policy::*;
+use super::routes_tokens::*;
 use super::{AppState, with_store};
 use crate::audit::{NewEvent, types};
 use crate::error::{Error, Exit, Result};
@@ -54,7 +55,7 @@ fn status_of(e: &Error) -> StatusCode {
 }
 
 impl ApiError {
-    fn new(err: Error, request_id: &str) -> Self {
+    pub(super) fn new(err: Error, request_id: &str) -> Self {
         ApiError {
             status: status_of(&err),
             err: Box::new(err),
@@ -94,13 +95,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = std::result::Result<Response, ApiError>;
+pub(super) type ApiResult = std::result::Result<Response, ApiError>;
 
 /// The authenticated caller of a request, with its request id.
 pub struct Caller {
     pub id: Identity,
     pub request_id: String,
-    state: Arc<AppState>,
+    pub(super) state: Arc<AppState>,
 }
 
 fn audit_async(state: &Arc<AppState>, e: NewEvent) {
@@ -318,7 +319,7 @@ impl Caller {
         Err(e)
     }
 
-    fn ctx(&self) -> Ctx {
+    pub(super) fn ctx(&self) -> Ctx {
         Ctx {
             actor: self.id.principal.clone(),
             now: crate::time::now_ms(),
@@ -326,7 +327,7 @@ impl Caller {
     }
 
     /// Authorize, then run a library operation on the store and answer with its JSON.
-    async fn run<T: serde::Serialize + Send + 'static>(
+    pub(super) async fn run<T: serde::Serialize + Send + 'static>(
         &self,
         action: Action,
         resource: &str,
@@ -346,7 +347,7 @@ impl Caller {
 
     /// After a change to grants or groups: with --grant-reload auto, compile
     /// and publish a new snapshot at once.
-    async fn after_policy_change(&self) {
+    pub(super) async fn after_policy_change(&self) {
         let state = self.state.clone();
         let ctx = self.ctx();
         let _ = tokio::task::spawn_blocking(move || {
@@ -441,586 +442,22 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn readyz(State(s): State<Arc<AppState>>) -> Response {
-    let ok = with_store(&s.store, |st| st.read(|tx| tx.audit_head().map(|_| ())))
-        .await
-        .is_ok();
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(json!({"ready": ok, "snapshot": s.policy.load().version()})),
-    )
-        .into_response()
-}
-
-async fn metrics(State(s): State<Arc<AppState>>) -> Response {
-    let m = &s.metrics;
-    let body = format!(
-        "# TYPE moat_requests_total counter\nmoat_requests_total {}\n\
-         # TYPE moat_auth_failures_total counter\nmoat_auth_failures_total {}\n\
-         # TYPE moat_auth_throttled_total counter\nmoat_auth_throttled_total {}\n\
-         # TYPE moat_decisions_total counter\nmoat_decisions_total{{decision=\"allow\"}} {}\nmoat_decisions_total{{decision=\"deny\"}} {}\n\
-         # TYPE moat_connected_workers gauge\nmoat_connected_workers {}\n\
-         # TYPE moat_dispatches_total counter\nmoat_dispatches_total 0\n\
-         # TYPE moat_policy_snapshot gauge\nmoat_policy_snapshot {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.auth_failures.load(Ordering::Relaxed),
-        m.throttled.load(Ordering::Relaxed),
-        m.decisions_allow.load(Ordering::Relaxed),
-        m.decisions_deny.load(Ordering::Relaxed),
-        s.fleet.len(),
-        s.policy.load().version(),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-async fn whoami(c: Caller) -> ApiResult {
-    Ok(Json(json!({
-        "principal": c.id.principal,
-        "groups": c.id.groups,
-        "scopes": c.id.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        "token_id": c.id.token_id,
-        "method": c.id.method,
-    }))
-    .into_response())
-}
-
-fn bad(e: Error, c: &Caller) -> ApiError {
+/// An ApiError for this caller's request.
+pub(super) fn bad(e: Error, c: &Caller) -> ApiError {
     ApiError::new(e, &c.request_id)
 }
 
 /// A JSON body, with malformed input reported in our error shape.
-fn body<T: serde::de::DeserializeOwned>(c: &Caller, v: Value) -> std::result::Result<T, ApiError> {
+pub(super) fn body<T: serde::de::DeserializeOwned>(
+    c: &Caller,
+    v: Value,
+) -> std::result::Result<T, ApiError> {
     serde_json::from_value(v)
         .map_err(|e| bad(Error::usage(format!("malformed request body: {e}")), c))
 }
 
+/// `{"ids": [...]}`.
 #[derive(Deserialize)]
-struct TokenCreateBody {
-    kind: Option<String>,
-    ttl: Option<String>,
-    #[serde(default)]
-    allow_long_ttl: bool,
-    max_uses: Option<String>,
-    label: Option<String>,
-    principal: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-}
-
-async fn token_create(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: TokenCreateBody = body(&c, v)?;
-    let parse = || -> Result<crate::token::CreateRequest> {
-        Ok(crate::token::CreateRequest {
-            kind: match b.kind.as_deref().unwrap_or("enrol") {
-                "enrol" => crate::credential::CredentialKind::Enrol,
-                "api" => crate::credential::CredentialKind::Api,
-                k => {
-                    return Err(Error::usage(format!(
-                        "invalid kind '{k}': expected enrol or api"
-                    )));
-                }
-            },
-            ttl: b
-                .ttl
-                .as_deref()
-                .map(crate::time::parse_duration)
-                .transpose()?,
-            allow_long_ttl: b.allow_long_ttl,
-            max_uses: b.max_uses.as_deref().map(str::parse).transpose()?,
-            label: b.label.clone(),
-            principal: b.principal.as_deref().map(str::parse).transpose()?,
-            scopes: b.scopes.iter().map(|s| s.parse()).collect::<Result<_>>()?,
-        })
-    };
-    let req = parse().map_err(|e| bad(e, &c))?;
-    req.validate().map_err(|e| bad(e, &c))?;
-    c.run(Action::Write, "access:tokens", move |s, ctx| {
-        crate::token::create(s, ctx, &req)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct TokenListQuery {
-    kind: Option<String>,
-    state: Option<String>,
-}
-
-async fn token_list(c: Caller, Query(q): Query<TokenListQuery>) -> ApiResult {
-    use clap::ValueEnum;
-    let kind = match q.kind.as_deref() {
-        None => None,
-        Some("enrol") => Some(crate::credential::CredentialKind::Enrol),
-        Some("api") => Some(crate::credential::CredentialKind::Api),
-        Some(k) => return Err(bad(Error::usage(format!("invalid kind '{k}'")), &c)),
-    };
-    let state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            crate::token::TokenState::from_str(s, false)
-                .map_err(|_| bad(Error::usage(format!("invalid state '{s}'")), &c))
-        })
-        .transpose()?;
-    c.run(Action::Read, "access:tokens", move |s, ctx| {
-        crate::token::list(s, ctx.now, kind, state)
-    })
-    .await
-}
-
-async fn token_show(c: Caller, Path(id): Path<String>) -> ApiResult {
-    crate::token::parse_id(&id).map_err(|e| bad(e, &c))?;
-    c.run(Action::Read, "access:tokens", move |s, ctx| {
-        crate::token::show(s, ctx.now, &id)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct RevokeBody {
-    ids: Vec<String>,
-    reason: Option<String>,
-}
-
-async fn token_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: RevokeBody = body(&c, v)?;
-    for id in &b.ids {
-        crate::token::parse_id(id).map_err(|e| bad(e, &c))?;
-    }
-    let ids: Vec<String> = b
-        .ids
-        .iter()
-        .map(|i| crate::token::display_id(i.trim_start_matches("tok_")))
-        .collect();
-    let resp = c
-        .run(Action::Write, "access:tokens", move |s, ctx| {
-            crate::token::revoke(s, ctx, &b.ids, b.reason.as_deref())
-        })
-        .await?;
-    c.state.auth.forget(Some(&ids));
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct PruneBody {
-    older_than: Option<String>,
-}
-
-async fn token_prune(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: PruneBody = body(&c, v)?;
-    let d = crate::time::parse_duration(b.older_than.as_deref().unwrap_or("7d"))
-        .map_err(|e| bad(e, &c))?;
-    c.run(Action::Write, "access:tokens", move |s, ctx| {
-        crate::token::prune(s, ctx, d)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct VerifyBody {
-    token: String,
-}
-
-async fn token_verify(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: VerifyBody = body(&c, v)?;
-    c.run(Action::Read, "access:tokens", move |s, ctx| {
-        let (view, refusal) = crate::token::verify(s, ctx.now, &b.token)?;
-        Ok(json!({
-            "record": view,
-            "refusal": refusal.map(|e| json!({"code": e.code, "message": e.message, "exit": e.exit.code()})),
-        }))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct GrantBody {
-    subject: String,
-    #[serde(default = "allow")]
-    effect: String,
-    actions: Vec<String>,
-    resource: String,
-    note: Option<String>,
-}
-
-fn allow() -> String {
-    "allow".into()
-}
-
-async fn grant_add(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: GrantBody = body(&c, v)?;
-    let req = (|| -> Result<crate::grant::AddRequest> {
-        let r = crate::grant::AddRequest {
-            subject: b.subject.parse()?,
-            effect: b.effect.parse()?,
-            actions: crate::policy::grant::Actions::parse_list(&b.actions)?,
-            resource: b.resource.parse()?,
-            note: b.note,
-        };
-        r.validate()?;
-        Ok(r)
-    })()
-    .map_err(|e| bad(e, &c))?;
-    let resp = c
-        .run(Action::Admin, "access:grants", move |s, ctx| {
-            crate::grant::add(s, ctx, &req)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct GrantListQuery {
-    subject: Option<String>,
-    resource: Option<String>,
-    source: Option<String>,
-    state: Option<String>,
-}
-
-async fn grant_list(c: Caller, Query(q): Query<GrantListQuery>) -> ApiResult {
-    let active = match q.state.as_deref() {
-        None => None,
-        Some("active") => Some(true),
-        Some("revoked") => Some(false),
-        Some(s) => return Err(bad(Error::usage(format!("invalid state '{s}'")), &c)),
-    };
-    let f = crate::grant::ListFilter {
-        subject: q.subject,
-        resource: q.resource,
-        source: q.source,
-        active,
-    };
-    c.run(Action::Read, "access:grants", move |s, _| {
-        crate::grant::list(s, &f)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct IdsBody {
-    ids: Vec<String>,
-}
-
-async fn grant_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: IdsBody = body(&c, v)?;
-    for id in &b.ids {
-        crate::grant::parse_id(id).map_err(|e| bad(e, &c))?;
-    }
-    let resp = c
-        .run(Action::Admin, "access:grants", move |s, ctx| {
-            crate::grant::revoke(s, ctx, &b.ids)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct ApplyBody {
-    name: String,
-    text: String,
-}
-
-async fn grant_apply(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: ApplyBody = body(&c, v)?;
-    let source = crate::grant::parse_source_name(&b.name).map_err(|e| bad(e, &c))?;
-    let rules = crate::grant::parse_file(&b.text).map_err(|e| bad(e, &c))?;
-    let resp = c
-        .run(Action::Admin, "access:grants", move |s, ctx| {
-            crate::grant::apply(s, ctx, &source, &rules)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-async fn grant_export(c: Caller) -> ApiResult {
-    c.run(Action::Read, "access:grants", |s, _| {
-        crate::grant::export(s)
-    })
-    .await
-}
-
-async fn group_list(c: Caller) -> ApiResult {
-    c.run(Action::Read, "access:groups", |s, _| {
-        crate::grant::groups(s)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct MembersBody {
-    principals: Vec<String>,
-}
-
-async fn group_change(
-    c: Caller,
-    Path((group, op)): Path<(String, String)>,
-    Json(v): Json<Value>,
-) -> ApiResult {
-    let b: MembersBody = body(&c, v)?;
-    let add = match op.as_str() {
-        "add" => true,
-        "remove" => false,
-        _ => {
-            return Err(bad(
-                Error::not_found(format!("no group operation '{op}'")),
-                &c,
-            ));
-        }
-    };
-    crate::grant::parse_group(&group).map_err(|e| bad(e, &c))?;
-    let principals: Vec<crate::policy::Principal> = b
-        .principals
-        .iter()
-        .map(|p| p.parse())
-        .collect::<Result<_>>()
-        .map_err(|e| bad(e, &c))?;
-    let resp = c
-        .run(Action::Admin, "access:groups", move |s, ctx| {
-            crate::grant::change_group(s, ctx, &group, &principals, add)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct CheckBody {
-    principal: String,
-    action: String,
-    resource: String,
-    #[serde(default)]
-    explain: bool,
-    #[serde(default)]
-    staged: bool,
-}
-
-async fn check(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: CheckBody = body(&c, v)?;
-    crate::grant::request(&b.principal, &b.action, &b.resource).map_err(|e| bad(e, &c))?;
-    c.authorize(Action::Read, "access:grants")?;
-    let render = |policy: &crate::policy::engine::Compiled| -> Result<Value> {
-        let req = crate::grant::request(&b.principal, &b.action, &b.resource)?;
-        let outcome = policy.decide(&req, &[]);
-        serde_json::to_value(policy.render(&req, &[], &outcome, b.explain))
-            .map_err(|e| Error::internal(e.to_string()))
-    };
-    let out = if b.staged {
-        let store = c.state.store.clone();
-        let policy = with_store(&store, |s| crate::grant::load_policy(s, true))
-            .await
-            .map_err(|e| bad(e, &c))?;
-        render(&policy)
-    } else {
-        render(&c.state.policy.load())
-    };
-    Ok(Json(out.map_err(|e| bad(e, &c))?).into_response())
-}
-
-async fn check_batch(c: Caller, text: String) -> ApiResult {
-    c.authorize(Action::Read, "access:grants")?;
-    let policy = c.state.policy.load_full();
-    let (out, sum) = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        let sum = crate::grant::check_batch(&policy, text.as_bytes(), &mut out, false);
-        (out, sum)
-    })
-    .await
-    .map_err(|e| bad(Error::internal(e.to_string()), &c))?;
-    let sum = sum.map_err(|e| bad(e, &c))?;
-    let mut resp = ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response();
-    if let Ok(v) = HeaderValue::from_str(&sum.errors.to_string()) {
-        resp.headers_mut().insert("x-moat-batch-errors", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&sum.requests.to_string()) {
-        resp.headers_mut().insert("x-moat-batch-requests", v);
-    }
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct ReloadBody {
-    #[serde(default)]
-    dry_run: bool,
-}
-
-async fn reload(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: ReloadBody = body(&c, v)?;
-    let resp = c
-        .run(Action::Admin, "access:reload", move |s, ctx| {
-            crate::reload::reload(s, ctx, b.dry_run)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-async fn snapshots(c: Caller) -> ApiResult {
-    c.run(Action::Read, "access:reload", |s, _| {
-        crate::reload::history(s)
-    })
-    .await
-}
-
-async fn rollback(c: Caller, Path(version): Path<i64>) -> ApiResult {
-    let resp = c
-        .run(Action::Admin, "access:reload", move |s, ctx| {
-            crate::reload::rollback(s, ctx, version)
-        })
-        .await?;
-    c.after_policy_change().await;
-    Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct AuditQueryParams {
-    since: Option<String>,
-    until: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    actor: Option<String>,
-    target: Option<String>,
-    outcome: Option<String>,
-    after_seq: Option<i64>,
-}
-
-async fn audit_log(c: Caller, Query(q): Query<AuditQueryParams>) -> ApiResult {
-    let now = crate::time::now_ms();
-    let query = (|| -> Result<crate::store::AuditQuery> {
-        Ok(crate::store::AuditQuery {
-            since: q
-                .since
-                .as_deref()
-                .map(|s| crate::time::parse_since(s, now))
-                .transpose()?,
-            until: q
-                .until
-                .as_deref()
-                .map(|s| crate::time::parse_since(s, now))
-                .transpose()?,
-            kind: q.kind,
-            actor: q.actor,
-            target: q.target,
-            outcome: q.outcome,
-            after_seq: q.after_seq,
-        })
-    })()
-    .map_err(|e| bad(e, &c))?;
-    c.run(Action::Read, "access:audit", move |s, _| {
-        let mut events = Vec::new();
-        s.read(|tx| {
-            tx.audit_events(&query, |e| {
-                events.push(e);
-                Ok(())
-            })
-        })?;
-        Ok(events)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct VerifyAuditBody {
-    checkpoint: Option<crate::audit::Head>,
-}
-
-async fn audit_verify(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: VerifyAuditBody = body(&c, v)?;
-    c.run(Action::Read, "access:audit", move |s, _| {
-        s.read(|tx| tx.verify_audit(b.checkpoint.as_ref()))
-    })
-    .await
-}
-
-async fn audit_checkpoint(c: Caller) -> ApiResult {
-    c.run(Action::Read, "access:audit", |s, _| {
-        s.read(|tx| tx.audit_head())?
-            .ok_or_else(|| Error::not_found("the audit log is empty"))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct WorkerListQuery {
-    all: Option<bool>,
-    stale: Option<String>,
-}
-
-async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> ApiResult {
-    let stale = q
-        .stale
-        .as_deref()
-        .map(crate::time::parse_duration)
-        .transpose()
-        .map_err(|e| bad(e, &c))?;
-    let all = q.all.unwrap_or(false);
-    c.run(Action::Read, "access:workers", move |s, ctx| {
-        crate::worker::list(s, ctx.now, all, stale)
-    })
-    .await
-}
-
-async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult {
-    crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
-    c.run(Action::Read, "access:workers", move |s, _| {
-        crate::worker::show(s, &id)
-    })
-    .await
-}
-
-async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: IdsBody = body(&c, v)?;
-    for id in &b.ids {
-        crate::worker::parse_id(id).map_err(|e| bad(e, &c))?;
-    }
-    let resp = c
-        .run(Action::Write, "access:workers", move |s, ctx| {
-            crate::worker::revoke(s, ctx, &b.ids, "revoked")
-        })
-        .await?;
-    // Cut the sockets now rather than at the next watcher tick.
-    let state = c.state.clone();
-    let _ = tokio::task::spawn_blocking(move || state.refresh()).await;
-    Ok(resp)
-}
-
-async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult {
-    let bare = crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
-    c.authorize(Action::Write, "access:workers")?;
-    let drained = c.state.fleet.drain(&bare);
-    let view = with_store(&c.state.store, move |s| {
-        let now = crate::time::now_ms();
-        s.write(|tx| tx.set_worker_status(&bare, "draining", now))?;
-        crate::worker::show(s, &bare)
-    })
-    .await
-    .map_err(|e| bad(e, &c))?;
-    let mut v = serde_json::to_value(view).map_err(|e| bad(Error::internal(e.to_string()), &c))?;
-    v["connected"] = json!(drained);
-    Ok(Json(v).into_response())
-}
-
-async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: super::fleet::DispatchBody = body(&c, v)?;
-    if !crate::policy::is_ident(&b.to) {
-        return Err(bad(
-            Error::usage(format!("invalid worker name '{}'", b.to)),
-            &c,
-        ));
-    }
-    c.authorize(Action::Run, &format!("worker:{}", b.to))?;
-    for name in &b.secrets {
-        c.authorize(Action::Read, &format!("vault:{name}"))?;
-    }
-    let out = super::fleet::dispatch(&c.state, &c.id.principal, b)
-        .await
-        .map_err(|e| bad(e, &c))?;
-    Ok(Json(out).into_response())
+pub(super) struct IdsBody {
+    pub(super) ids: Vec<String>,
 }

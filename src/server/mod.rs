@@ -5,6 +5,9 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod fleet;
+mod routes_ops;
+mod routes_policy;
+mod routes_tokens;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

@@ -1,0 +1,158 @@
+//! Route handlers: audit, workers and dispatches.
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::api::{ApiResult, Caller, IdsBody, bad, body};
+use super::with_store;
+use crate::error::{Error, Result};
+use crate::policy::Action;
+
+#[derive(Deserialize)]
+pub(super) struct AuditQueryParams {
+    since: Option<String>,
+    until: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    outcome: Option<String>,
+    after_seq: Option<i64>,
+}
+
+pub(super) async fn audit_log(c: Caller, Query(q): Query<AuditQueryParams>) -> ApiResult {
+    let now = crate::time::now_ms();
+    let query = (|| -> Result<crate::store::AuditQuery> {
+        Ok(crate::store::AuditQuery {
+            since: q
+                .since
+                .as_deref()
+                .map(|s| crate::time::parse_since(s, now))
+                .transpose()?,
+            until: q
+                .until
+                .as_deref()
+                .map(|s| crate::time::parse_since(s, now))
+                .transpose()?,
+            kind: q.kind,
+            actor: q.actor,
+            target: q.target,
+            outcome: q.outcome,
+            after_seq: q.after_seq,
+        })
+    })()
+    .map_err(|e| bad(e, &c))?;
+    c.run(Action::Read, "access:audit", move |s, _| {
+        let mut events = Vec::new();
+        s.read(|tx| {
+            tx.audit_events(&query, |e| {
+                events.push(e);
+                Ok(())
+            })
+        })?;
+        Ok(events)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct VerifyAuditBody {
+    checkpoint: Option<crate::audit::Head>,
+}
+
+pub(super) async fn audit_verify(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: VerifyAuditBody = body(&c, v)?;
+    c.run(Action::Read, "access:audit", move |s, _| {
+        s.read(|tx| tx.verify_audit(b.checkpoint.as_ref()))
+    })
+    .await
+}
+
+pub(super) async fn audit_checkpoint(c: Caller) -> ApiResult {
+    c.run(Action::Read, "access:audit", |s, _| {
+        s.read(|tx| tx.audit_head())?
+            .ok_or_else(|| Error::not_found("the audit log is empty"))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkerListQuery {
+    all: Option<bool>,
+    stale: Option<String>,
+}
+
+pub(super) async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> ApiResult {
+    let stale = q
+        .stale
+        .as_deref()
+        .map(crate::time::parse_duration)
+        .transpose()
+        .map_err(|e| bad(e, &c))?;
+    let all = q.all.unwrap_or(false);
+    c.run(Action::Read, "access:workers", move |s, ctx| {
+        crate::worker::list(s, ctx.now, all, stale)
+    })
+    .await
+}
+
+pub(super) async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult {
+    crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
+    c.run(Action::Read, "access:workers", move |s, _| {
+        crate::worker::show(s, &id)
+    })
+    .await
+}
+
+pub(super) async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: IdsBody = body(&c, v)?;
+    for id in &b.ids {
+        crate::worker::parse_id(id).map_err(|e| bad(e, &c))?;
+    }
+    let resp = c
+        .run(Action::Write, "access:workers", move |s, ctx| {
+            crate::worker::revoke(s, ctx, &b.ids, "revoked")
+        })
+        .await?;
+    // Cut the sockets now rather than at the next watcher tick.
+    let state = c.state.clone();
+    let _ = tokio::task::spawn_blocking(move || state.refresh()).await;
+    Ok(resp)
+}
+
+pub(super) async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult {
+    let bare = crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
+    c.authorize(Action::Write, "access:workers")?;
+    let drained = c.state.fleet.drain(&bare);
+    let view = with_store(&c.state.store, move |s| {
+        let now = crate::time::now_ms();
+        s.write(|tx| tx.set_worker_status(&bare, "draining", now))?;
+        crate::worker::show(s, &bare)
+    })
+    .await
+    .map_err(|e| bad(e, &c))?;
+    let mut v = serde_json::to_value(view).map_err(|e| bad(Error::internal(e.to_string()), &c))?;
+    v["connected"] = json!(drained);
+    Ok(Json(v).into_response())
+}
+
+pub(super) async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: super::fleet::DispatchBody = body(&c, v)?;
+    if !crate::policy::is_ident(&b.to) {
+        return Err(bad(
+            Error::usage(format!("invalid worker name '{}'", b.to)),
+            &c,
+        ));
+    }
+    c.authorize(Action::Run, &format!("worker:{}", b.to))?;
+    for name in &b.secrets {
+        c.authorize(Action::Read, &format!("vault:{name}"))?;
+    }
+    let out = super::fleet::dispatch(&c.state, &c.id.principal, b)
+        .await
+        .map_err(|e| bad(e, &c))?;
+    Ok(Json(out).into_response())
+}
