@@ -86,7 +86,9 @@ pub struct NewEvent {
     pub actor: String,
     pub target: Option<String>,
     pub outcome: &'static str,
-    pub source: String,
+    /// Where it came from; `None` takes the store's default (`cli`, or
+    /// `serve` inside the server).
+    pub source: Option<String>,
     pub request_id: Option<String>,
     /// Never a secret: callers pass names and ids only.
     pub details: Value,
@@ -100,7 +102,7 @@ impl NewEvent {
             actor: actor.to_owned(),
             target,
             outcome: "success",
-            source: "cli".into(),
+            source: None,
             request_id: None,
             details: json!({}),
         }

@@ -97,6 +97,7 @@ impl Command for Cli {
                     .then(|| crate::store::Store::open(&state).ok())
                     .flatten();
                 if let Some(mut store) = store {
+                    store.set_audit_source("serve");
                     {
                         let _ = server::audit_start(
                             &mut store,

@@ -189,6 +189,7 @@ impl AppState {
 /// Build the shared state: open the store, materialize admins, load the policy.
 pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let mut store = Store::open(&cfg.state)?;
+    store.set_audit_source("serve");
     let ctx = Ctx {
         actor: "serve".into(),
         now: crate::time::now_ms(),

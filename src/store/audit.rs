@@ -66,7 +66,7 @@ impl Tx<'_> {
             actor: e.actor,
             target: e.target,
             outcome: e.outcome.to_owned(),
-            source: e.source,
+            source: e.source.unwrap_or_else(|| self.source.to_owned()),
             request_id: e.request_id,
             details: e.details,
             prev_hash: head.map_or_else(|| GENESIS.to_owned(), |h| h.hash),

@@ -34,12 +34,15 @@ pub struct Store {
     conn: Connection,
     pepper: [u8; KEY_LEN],
     path: PathBuf,
+    audit_source: &'static str,
 }
 
 /// A transaction on the state file. Reads and writes go through its methods.
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     pepper: &'a [u8; KEY_LEN],
+    /// Default `source` of audit events appended in this transaction.
+    source: &'static str,
 }
 
 impl Store {
@@ -91,6 +94,7 @@ impl Store {
             conn,
             pepper,
             path: path.to_owned(),
+            audit_source: "cli",
         };
         migrations::run(&mut store.conn, path)?;
         Ok(store)
@@ -99,6 +103,12 @@ impl Store {
     /// The state file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Name the origin recorded on audit events that do not set their own
+    /// (`cli` by default; serve uses `serve`).
+    pub fn set_audit_source(&mut self, source: &'static str) {
+        self.audit_source = source;
     }
 
     /// The pepper. Only HMAC code should need it.
@@ -115,6 +125,7 @@ impl Store {
         let mut tx = Tx {
             tx,
             pepper: &self.pepper,
+            source: self.audit_source,
         };
         let out = f(&mut tx)?;
         tx.tx.commit()?;
@@ -129,6 +140,7 @@ impl Store {
         let mut tx = Tx {
             tx,
             pepper: &self.pepper,
+            source: self.audit_source,
         };
         f(&mut tx)
     }

@@ -335,6 +335,7 @@ fn jwt_rules_are_enforced_and_audited() {
     assert!(reasons.contains(&"unknown_user"), "{reasons:?}");
     let denied = env.json("audit", &["log", "--type", "access_denied"]);
     assert_eq!(denied[0]["actor"], "user:bob");
+    assert_eq!(denied[0]["source"], "serve");
 
     // Secret hygiene: no JWT in the log or the state.
     let log = s.stderr();

@@ -212,6 +212,8 @@ both_modes! {
     env.json("token", &["show", live["id"].as_str().unwrap()]);
 
     let log = env.json("audit", &["log", "--type", "token_pruned"]);
+    let expected_source = if env.remote.is_some() { "serve" } else { "cli" };
+    assert_eq!(log[0]["source"], expected_source);
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0]["target"], dead["id"]);
     let created = env.json("audit", &["log", "--type", "token_created"]);
