@@ -130,6 +130,7 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
         }
         'worker;dispatch' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Worker name')
+            [CompletionResult]::new('--select', '--select', [CompletionResultType]::ParameterName, 'Any connected worker with this label, as key=value (e.g. pool=build)')
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Secret from serve''s --secrets-file to pass as an environment variable (repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the step after this long')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')

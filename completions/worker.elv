@@ -121,6 +121,7 @@ set edit:completion:arg-completer[worker] = {|@words|
         }
         &'worker;dispatch'= {
             cand --to 'Worker name'
+            cand --select 'Any connected worker with this label, as key=value (e.g. pool=build)'
             cand --secret 'Secret from serve''s --secrets-file to pass as an environment variable (repeatable)'
             cand --timeout 'Kill the step after this long'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'

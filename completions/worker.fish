@@ -108,6 +108,7 @@ complete -c worker -n "__fish_worker_using_subcommand drain" -s v -l verbose -d 
 complete -c worker -n "__fish_worker_using_subcommand drain" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand drain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l to -d 'Worker name' -r
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l select -d 'Any connected worker with this label, as key=value (e.g. pool=build)' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l secret -d 'Secret from serve\'s --secrets-file to pass as an environment variable (repeatable)' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l timeout -d 'Kill the step after this long' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F

@@ -23,6 +23,7 @@ pub const EXAMPLES: &str = "Examples:
   # On the orchestrator
   worker list --stale 1h
   worker dispatch --to build-1 --secret DEPLOY_KEY --timeout 10m -- make deploy
+  worker dispatch --select pool=build -- make test
   worker revoke wrk_0a1b2c3d4e5f";
 
 /// Connect this machine as a worker, or manage the fleet.
@@ -88,8 +89,11 @@ pub enum Cmd {
     /// Run a step on a worker and print its result; the exit code mirrors the step's (needs --server)
     Dispatch {
         /// Worker name
-        #[arg(long)]
-        to: String,
+        #[arg(long, required_unless_present = "select", conflicts_with = "select")]
+        to: Option<String>,
+        /// Any connected worker with this label, as key=value (e.g. pool=build)
+        #[arg(long, value_name = "K=V")]
+        select: Option<String>,
         /// Secret from serve's --secrets-file to pass as an environment variable (repeatable)
         #[arg(long)]
         secret: Vec<String>,
@@ -196,6 +200,7 @@ impl Command for Cli {
             }
             Cmd::Dispatch {
                 to,
+                select,
                 secret,
                 timeout,
                 argv,
@@ -205,7 +210,7 @@ impl Command for Cli {
                         "worker dispatch goes through the running serve: give --server",
                     ));
                 };
-                let body = json!({"to": to, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
+                let body = json!({"to": to.unwrap_or_default(), "select": select, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
                 let v = r.post("/v1/dispatches", &body)?;
                 let code = v["exit_code"].as_i64().unwrap_or(1);
                 if app.out.format == Format::Table {

@@ -34,6 +34,7 @@ pub struct StepResult {
 
 struct Conn {
     name: String,
+    labels: serde_json::Value,
     tx: mpsc::UnboundedSender<ServerMsg>,
     pending: HashMap<String, oneshot::Sender<StepResult>>,
     draining: bool,
@@ -72,6 +73,19 @@ impl Fleet {
                 reason: reason.to_owned(),
             });
         }
+    }
+
+    /// The name of a connected, non-draining worker whose label `key` is
+    /// `value` (the first by name, so the choice is predictable).
+    pub fn select(&self, key: &str, value: &str) -> Option<String> {
+        let conns = self.lock();
+        let mut names: Vec<&String> = conns
+            .values()
+            .filter(|c| !c.draining && c.labels.get(key).and_then(|v| v.as_str()) == Some(value))
+            .map(|c| &c.name)
+            .collect();
+        names.sort();
+        names.first().map(|n| (*n).clone())
     }
 
     /// Stop sending steps to a worker.
@@ -209,6 +223,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                 w.id.clone(),
                 Conn {
                     name: w.name.clone(),
+                    labels: w.labels.clone(),
                     tx,
                     pending: HashMap::new(),
                     draining: false,
@@ -283,6 +298,7 @@ async fn run(
                                 }
                             }
                             Err(e) => {
+                                eprintln!("serve: worker {name}: heartbeat failed: {} ({})", e.message, e.code);
                                 let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
                                 return;
                             }
@@ -339,7 +355,12 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
 /// A dispatch request (`POST /v1/dispatches`).
 #[derive(Debug, serde::Deserialize)]
 pub struct DispatchBody {
+    /// Worker name; or give `select`.
+    #[serde(default)]
     pub to: String,
+    /// `key=value`: any connected worker with that label.
+    #[serde(default)]
+    pub select: Option<String>,
     pub argv: Vec<String>,
     #[serde(default)]
     pub secrets: Vec<String>,

@@ -140,7 +140,21 @@ pub(super) async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult
 }
 
 pub(super) async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
-    let b: super::fleet::DispatchBody = body(&c, v)?;
+    let mut b: super::fleet::DispatchBody = body(&c, v)?;
+    if let Some(sel) = b.select.take() {
+        let (k, val) = sel.split_once('=').ok_or_else(|| {
+            bad(
+                Error::usage(format!("invalid --select '{sel}': write key=value")),
+                &c,
+            )
+        })?;
+        b.to = c.state.fleet.select(k, val).ok_or_else(|| {
+            bad(
+                Error::not_found(format!("no connected worker has label {sel}")),
+                &c,
+            )
+        })?;
+    }
     if !crate::policy::is_ident(&b.to) {
         return Err(bad(
             Error::usage(format!("invalid worker name '{}'", b.to)),

@@ -435,19 +435,44 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
     let marker = f.env.dir.path().join("orphan");
     let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
     let start = Instant::now();
-    let (code, v) = f.dispatch("locked", &["--timeout", "1s"], &["sh", "-c", &script]);
-    assert_eq!(code, 124, "{v}");
+    let (status, v) = f.dispatch("locked", &["--timeout", "1s"], &["sh", "-c", &script]);
+    assert_eq!(status, 124, "{v}\nserve: {}", f.server.stderr());
     assert!(start.elapsed() < Duration::from_secs(8));
     std::thread::sleep(Duration::from_secs(3));
     assert!(!marker.exists(), "the step's child outlived its timeout");
 
-    let (code, v) = f.dispatch("locked", &[], &["env"]);
-    assert_eq!(code, 126, "{v}");
+    let (status, v) = f.dispatch("locked", &[], &["env"]);
+    assert_eq!(status, 126, "{v}");
     assert!(
         v["stderr"].as_str().unwrap().contains("--allow-command"),
         "{v}"
     );
     assert_eq!(f.dispatch("locked", &[], &["/usr/bin/true"]).0, 0);
+
+    // --select picks a worker by label instead of by name.
+    let _other = f.start_worker("pooled", &["--label", "pool=build"]);
+    let out = f.remote(
+        "worker",
+        &[
+            "dispatch",
+            "--select",
+            "pool=build",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo picked",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stdout"], "picked\n");
+    let out = f.remote(
+        "worker",
+        &["dispatch", "--select", "pool=none", "--", "true"],
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
 }
 
 #[test]
