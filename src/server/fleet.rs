@@ -341,12 +341,11 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
         return Ok(());
     }
     for id in s.fleet.connected() {
-        let status = store
+        let revoked = store
             .read(|tx| tx.worker(&id))?
-            .map(|w| (w.status, w.reason));
-        if let Some((st, reason)) = status.filter(|(st, _)| st == "revoked") {
-            let _ = st;
-            s.fleet.kick(&id, reason.as_deref().unwrap_or("revoked"));
+            .filter(|w| w.status == "revoked");
+        if let Some(w) = revoked {
+            s.fleet.kick(&id, w.reason.as_deref().unwrap_or("revoked"));
         }
     }
     Ok(())

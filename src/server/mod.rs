@@ -19,7 +19,6 @@ use serde_json::json;
 
 use crate::audit::NewEvent;
 use crate::error::{Error, Result};
-use crate::grant::staged_set;
 use crate::policy::engine::Compiled;
 use crate::policy::grant::{Actions, Effect, Grant, Subject};
 use crate::policy::snapshot::PolicySet;
@@ -149,7 +148,6 @@ fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>, i64)> {
         let epoch = admins.len() as i64;
         set.grants.retain(|g| g.source != "admins");
         set.grants.extend(admins);
-        let _ = staged_set; // staged grants are only enforced after `reload`
         Ok((set.compile(active.unwrap_or(0)), active, epoch))
     })
 }
