@@ -455,6 +455,9 @@ pub async fn dispatch(
                 "the worker disconnected before answering",
             )
         })?;
+    s.metrics
+        .dispatches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let values: Vec<String> = env.values().cloned().collect();
     let (out_r, err_r) = (
         worker::redact(&result.stdout, &values),

@@ -36,6 +36,7 @@ pub struct Metrics {
     pub throttled: AtomicU64,
     pub decisions_allow: AtomicU64,
     pub decisions_deny: AtomicU64,
+    pub dispatches: AtomicU64,
 }
 
 /// Everything a request handler can reach.

@@ -39,7 +39,7 @@ pub(super) async fn metrics(State(s): State<Arc<AppState>>) -> Response {
          # TYPE moat_auth_throttled_total counter\nmoat_auth_throttled_total {}\n\
          # TYPE moat_decisions_total counter\nmoat_decisions_total{{decision=\"allow\"}} {}\nmoat_decisions_total{{decision=\"deny\"}} {}\n\
          # TYPE moat_connected_workers gauge\nmoat_connected_workers {}\n\
-         # TYPE moat_dispatches_total counter\nmoat_dispatches_total 0\n\
+         # TYPE moat_dispatches_total counter\nmoat_dispatches_total {}\n\
          # TYPE moat_policy_snapshot gauge\nmoat_policy_snapshot {}\n",
         m.requests.load(Ordering::Relaxed),
         m.auth_failures.load(Ordering::Relaxed),
@@ -47,6 +47,7 @@ pub(super) async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         m.decisions_allow.load(Ordering::Relaxed),
         m.decisions_deny.load(Ordering::Relaxed),
         s.fleet.len(),
+        m.dispatches.load(Ordering::Relaxed),
         s.policy.load().version(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

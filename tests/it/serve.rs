@@ -484,3 +484,59 @@ fn a_local_reload_takes_effect_in_the_running_server_within_a_second() {
         "{metrics}"
     );
 }
+
+#[test]
+fn api_token_scopes_narrow_the_principal_and_auto_reload_applies_at_once() {
+    let env = Env::new();
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--admins", "user:root", "--grant-reload", "auto"],
+        &[],
+    );
+    // root is superuser, but this token of root's may only read the audit log.
+    let scoped = env.create(&[
+        "--kind",
+        "api",
+        "--principal",
+        "user:root",
+        "--scope",
+        "read:access:audit",
+    ]);
+    let scoped = scoped["token"].as_str().unwrap();
+    assert_eq!(call(&s.url, "/v1/audit", scoped).0, 200);
+    let (status, v) = call(&s.url, "/v1/tokens", scoped);
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["error"]["code"], "forbidden");
+
+    // With --grant-reload auto a grant added through the API is enforced
+    // without `reload`.
+    let root = env.create(&["--kind", "api", "--principal", "user:root"]);
+    let dave = env.create(&["--kind", "api", "--principal", "user:dave"]);
+    let dave = dave["token"].as_str().unwrap();
+    assert_eq!(call(&s.url, "/v1/tokens", dave).0, 403);
+    let out = env
+        .cmd("grant")
+        .args([
+            "add",
+            "--subject",
+            "user:dave",
+            "--action",
+            "read",
+            "--resource",
+            "access:tokens",
+            "--server",
+            &s.url,
+        ])
+        .env("MOAT_AUTH_TOKEN", root["token"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(call(&s.url, "/v1/tokens", dave).0, 200);
+    let snapshots = env.json("reload", &["history"]);
+    assert_eq!(
+        snapshots.as_array().unwrap().len(),
+        1,
+        "auto reload made a snapshot"
+    );
+}

@@ -210,6 +210,14 @@ fn a_dispatch_gets_its_secret_and_the_record_does_not() {
 
     // The exit code mirrors the step's, like ssh.
     assert_eq!(f.dispatch("build-1", &[], &["sh", "-c", "exit 7"]).0, 7);
+    let metrics = ureq::get(format!("{}/metrics", f.server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(metrics.contains("moat_dispatches_total 2"), "{metrics}");
+    assert!(metrics.contains("moat_connected_workers 1"), "{metrics}");
 
     // Let at least one heartbeat rotate the credential.
     std::thread::sleep(Duration::from_millis(2_500));
