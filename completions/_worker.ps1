@@ -52,6 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
             [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'k=v label (repeatable); name=... names the worker')
             [CompletionResult]::new('--capacity', '--capacity', [CompletionResultType]::ParameterName, 'Steps run at once')
             [CompletionResult]::new('--allow-command', '--allow-command', [CompletionResultType]::ParameterName, 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)')
+            [CompletionResult]::new('--pin-sha256', '--pin-sha256', [CompletionResultType]::ParameterName, 'Also require the server''s public key to have this SHA-256 (base64 of the SPKI)')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')

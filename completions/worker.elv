@@ -48,6 +48,7 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --label 'k=v label (repeatable); name=... names the worker'
             cand --capacity 'Steps run at once'
             cand --allow-command 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)'
+            cand --pin-sha256 'Also require the server''s public key to have this SHA-256 (base64 of the SPKI)'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'

@@ -50,6 +50,7 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l cache-dir -d '
 complete -c worker -n "__fish_worker_using_subcommand connect" -l label -d 'k=v label (repeatable); name=... names the worker' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l capacity -d 'Steps run at once' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-command -d 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l pin-sha256 -d 'Also require the server\'s public key to have this SHA-256 (base64 of the SPKI)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F

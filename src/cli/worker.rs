@@ -68,6 +68,9 @@ pub enum Cmd {
         /// Only run commands whose argv[0] matches (exact or prefix*; repeatable)
         #[arg(long, value_name = "PATTERN")]
         allow_command: Vec<String>,
+        /// Also require the server's public key to have this SHA-256 (base64 of the SPKI)
+        #[arg(long, value_name = "B64")]
+        pin_sha256: Option<String>,
     },
     /// List workers (revoked ones with --all)
     List {
@@ -121,6 +124,7 @@ impl Command for Cli {
                 labels,
                 capacity,
                 allow_command,
+                pin_sha256,
             } => {
                 let url = app.global.server.clone().ok_or_else(|| {
                     Error::usage("worker connect needs --server wss://HOST:PORT")
@@ -153,6 +157,10 @@ impl Command for Cli {
                     capacity,
                     allow,
                     ca_file: app.global.ca_file.clone(),
+                    pin_sha256: pin_sha256
+                        .as_deref()
+                        .map(worker::client::parse_pin)
+                        .transpose()?,
                 })
             }
             Cmd::List { all, stale } => {

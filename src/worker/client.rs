@@ -31,6 +31,83 @@ pub struct Options {
     pub capacity: u32,
     pub allow: Vec<NamePattern>,
     pub ca_file: Option<PathBuf>,
+    /// SHA-256 of the server certificate's SubjectPublicKeyInfo, if pinned.
+    pub pin_sha256: Option<[u8; 32]>,
+}
+
+/// Parse `--pin-sha256`: base64 (standard or URL-safe, padded or not) of 32 bytes.
+pub fn parse_pin(b64: &str) -> Result<[u8; 32]> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let t = b64.trim();
+    let bytes = STANDARD
+        .decode(t)
+        .or_else(|_| STANDARD_NO_PAD.decode(t))
+        .or_else(|_| URL_SAFE.decode(t))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(t))
+        .ok();
+    bytes.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()).ok_or_else(|| {
+        Error::usage("--pin-sha256 must be the base64 SHA-256 of the server's public key (SPKI)")
+            .with_hint("openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64")
+    })
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (what `--pin-sha256` pins).
+pub fn spki_sha256(cert_der: &[u8]) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    let der = rustls_pki_types::CertificateDer::from(cert_der);
+    let ee = webpki::EndEntityCert::try_from(&der).ok()?;
+    Some(sha2::Sha256::digest(ee.subject_public_key_info().as_ref()).into())
+}
+
+const PIN_MISMATCH: &str = "server certificate does not match --pin-sha256";
+
+/// Normal certificate validation, plus: the end-entity key must match the pin.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pin: [u8; 32],
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ok =
+            self.inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+        match spki_sha256(end_entity) {
+            Some(h) if crate::credential::ct_eq(&h, &self.pin) => Ok(ok),
+            _ => Err(rustls::Error::General(PIN_MISMATCH.into())),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Longest wait between reconnection attempts.
@@ -213,20 +290,44 @@ fn dial(opts: &Options) -> Result<Socket> {
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        let cfg = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let cfg = match opts.pin_sha256 {
+            None => rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+            Some(pin) => {
+                let inner = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
+                    .build()
+                    .map_err(|e| Error::usage(format!("cannot set up certificate checks: {e}")))?;
+                rustls::ClientConfig::builder()
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(Pinned { inner, pin }))
+                    .with_no_client_auth()
+            }
+        };
         Some(tungstenite::Connector::Rustls(Arc::new(cfg)))
     } else {
         Some(tungstenite::Connector::Plain)
     };
     let (ws, _) = tungstenite::client_tls_with_config(url.as_str(), stream, None, connector)
         .map_err(|e| {
-            Error::new(
-                Exit::Unavailable,
-                "server_unreachable",
-                format!("cannot open the worker socket at {}: {e}", opts.url),
-            )
+            let text = e.to_string();
+            if text.contains(PIN_MISMATCH) {
+                // Not the pinned key: possibly a man in the middle. Never retried.
+                Error::new(
+                    Exit::Auth,
+                    "pin_mismatch",
+                    format!(
+                        "{} presented a certificate that does not match --pin-sha256",
+                        opts.url
+                    ),
+                )
+            } else {
+                Error::new(
+                    Exit::Unavailable,
+                    "server_unreachable",
+                    format!("cannot open the worker socket at {}: {text}", opts.url),
+                )
+            }
         })?;
     Ok(ws)
 }

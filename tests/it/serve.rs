@@ -27,7 +27,7 @@ fn write_private(path: &std::path::Path, text: &str) {
 
 /// A private CA and a certificate for localhost/127.0.0.1 signed by it:
 /// (ca.pem, cert.pem, key.pem).
-fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -577,3 +577,102 @@ pub fn worker_event_types() -> std::collections::BTreeSet<String> {
         .map(|e| e["type"].as_str().unwrap().to_owned())
         .collect()
 }
+
+#[test]
+fn wss_with_a_private_ca_and_a_pinned_key() {
+    use base64::Engine;
+    let env = Env::new();
+    let (ca, cert, key) = crate::serve::certificates(env.dir.path());
+    moat::store::Store::open(&env.state()).unwrap();
+    let server = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &[
+            "--cert-file",
+            cert.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--auth-mode",
+            "jwt",
+        ],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let pem = std::fs::read(&cert).unwrap();
+    let der = ureq::tls::parse_pem(&pem)
+        .find_map(|i| match i {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.der().to_vec()),
+            _ => None,
+        })
+        .unwrap();
+    let pin = base64::engine::general_purpose::STANDARD
+        .encode(moat::worker::client::spki_sha256(&der).unwrap());
+    let wrong = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let url = server.url.replace("https://127.0.0.1", "wss://localhost");
+    let connect = |pin: &str, cache: &str| {
+        let token = env.create(&[])["token"].as_str().unwrap().to_owned();
+        let log = env.dir.path().join(format!("{cache}.log"));
+        let child = env
+            .std_cmd("worker")
+            .args([
+                "connect",
+                "--server",
+                &url,
+                "--cache-dir",
+                env.dir.path().join(cache).to_str().unwrap(),
+            ])
+            .args([
+                "--token",
+                &token,
+                "--ca-file",
+                ca.to_str().unwrap(),
+                "--pin-sha256",
+                pin,
+                "--label",
+                &format!("name={cache}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        WorkerProc { child, log }
+    };
+    let mut bad = connect(&wrong, "mitm");
+    assert_eq!(
+        bad.wait_exit(Duration::from_secs(10)),
+        Some(5),
+        "{}",
+        bad.log()
+    );
+    assert!(bad.log().contains("--pin-sha256"), "{}", bad.log());
+
+    let _good = connect(&pin, "pinned");
+    let admin = jwt("admin", "admin", 600);
+    let start = Instant::now();
+    loop {
+        let out = env
+            .cmd("worker")
+            .args([
+                "list",
+                "--server",
+                &server.url.replace("127.0.0.1", "localhost"),
+                "--ca-file",
+                ca.to_str().unwrap(),
+            ])
+            .env("MOAT_AUTH_TOKEN", &admin)
+            .output()
+            .unwrap();
+        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if list
+            .iter()
+            .any(|w| w["name"] == "pinned" && w["status"] == "connected")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pinned worker did not connect: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
