@@ -35,6 +35,8 @@ pub struct StepResult {
 struct Conn {
     name: String,
     labels: serde_json::Value,
+    /// Steps it runs at once (`--capacity`).
+    capacity: usize,
     tx: mpsc::UnboundedSender<ServerMsg>,
     pending: HashMap<String, oneshot::Sender<StepResult>>,
     draining: bool,
@@ -75,13 +77,14 @@ impl Fleet {
         }
     }
 
-    /// The name of a connected, non-draining worker whose label `key` is
-    /// `value` (the first by name, so the choice is predictable).
+    /// The name of a connected, non-draining worker with room for a step
+    /// whose label `key` is `value` (the first by name, so the choice is predictable).
     pub fn select(&self, key: &str, value: &str) -> Option<String> {
         let conns = self.lock();
         let mut names: Vec<&String> = conns
             .values()
-            .filter(|c| !c.draining && c.labels.get(key).and_then(|v| v.as_str()) == Some(value))
+            .filter(|c| !c.draining && c.pending.len() < c.capacity)
+            .filter(|c| c.labels.get(key).and_then(|v| v.as_str()) == Some(value))
             .map(|c| &c.name)
             .collect();
         names.sort();
@@ -224,6 +227,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                 Conn {
                     name: w.name.clone(),
                     labels: w.labels.clone(),
+                    capacity: usize::try_from(w.capacity.max(1)).unwrap_or(1),
                     tx,
                     pending: HashMap::new(),
                     draining: false,
@@ -407,6 +411,18 @@ pub async fn dispatch(
                 Error::not_found(format!("no connected worker named {}", b.to))
                     .with_hint("see `worker list`")
             })?;
+        if conn.pending.len() >= conn.capacity {
+            return Err(Error::new(
+                crate::error::Exit::Conflict,
+                "worker_busy",
+                format!(
+                    "worker {} is running {} step(s), its --capacity",
+                    b.to,
+                    conn.pending.len()
+                ),
+            )
+            .with_hint("retry later, or use --select to pick any worker with room"));
+        }
         let did = format!("dsp_{}", crate::credential::random_id());
         let (tx, rx) = oneshot::channel();
         conn.pending.insert(did.clone(), tx);

@@ -676,3 +676,31 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn capacity_limits_concurrent_steps() {
+    let f = Fleet::new();
+    let _w = f.start_worker("single", &["--capacity", "1"]);
+    let slow = {
+        let (url, admin) = (f.server.url.clone(), f.admin.clone());
+        let mut c = f.env.std_cmd("worker");
+        c.args([
+            "dispatch", "--to", "single", "--format", "json", "--", "sleep", "2",
+        ])
+        .env("MOAT_SERVER", url)
+        .env("MOAT_AUTH_TOKEN", admin)
+        .stdout(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    let out = f.remote("worker", &["dispatch", "--to", "single", "--", "true"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("capacity"), "{}", stderr(&out));
+    let done = slow.wait_with_output().unwrap();
+    assert!(done.status.success());
+    assert_eq!(
+        f.dispatch("single", &[], &["true"]).0,
+        0,
+        "room again once the step ends"
+    );
+}
