@@ -39,6 +39,8 @@ struct Conn {
     capacity: usize,
     tx: mpsc::UnboundedSender<ServerMsg>,
     pending: HashMap<String, oneshot::Sender<StepResult>>,
+    /// Dispatches cancelled while running: their late results are dropped.
+    cancelled: std::collections::HashSet<String>,
     draining: bool,
 }
 
@@ -89,6 +91,20 @@ impl Fleet {
             .collect();
         names.sort();
         names.first().map(|n| (*n).clone())
+    }
+
+    /// Cancel a running dispatch: the worker stops the step; its late result is dropped.
+    pub fn cancel(&self, worker_id: &str, dispatch_id: &str) {
+        let mut conns = self.lock();
+        let Some(c) = conns.get_mut(worker_id) else {
+            return;
+        };
+        if c.pending.remove(dispatch_id).is_some() {
+            c.cancelled.insert(dispatch_id.to_owned());
+            let _ = c.tx.send(ServerMsg::Cancel {
+                id: dispatch_id.to_owned(),
+            });
+        }
     }
 
     /// Stop sending steps to a worker.
@@ -230,6 +246,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                     capacity: usize::try_from(w.capacity.max(1)).unwrap_or(1),
                     tx,
                     pending: HashMap::new(),
+                    cancelled: Default::default(),
                     draining: false,
                 },
             );
@@ -309,7 +326,16 @@ async fn run(
                         }
                     }
                     ClientMsg::Result { id: did, exit_code, stdout, stderr, duration_ms } => {
-                        let waiter = s.fleet.lock().get_mut(id).and_then(|c| c.pending.remove(&did));
+                        let (waiter, was_cancelled) = {
+                            let mut conns = s.fleet.lock();
+                            match conns.get_mut(id) {
+                                Some(c) => (c.pending.remove(&did), c.cancelled.remove(&did)),
+                                None => (None, false),
+                            }
+                        };
+                        if was_cancelled {
+                            continue;
+                        }
                         match waiter {
                             Some(w) => { let _ = w.send(StepResult { exit_code, stdout, stderr, duration_ms }); }
                             None => {
@@ -370,6 +396,22 @@ pub struct DispatchBody {
     #[serde(default)]
     pub stdin: String,
     pub timeout: Option<String>,
+}
+
+/// Cancels its dispatch when dropped while still armed.
+struct CancelOnDrop<'a> {
+    fleet: &'a Fleet,
+    worker: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.fleet.cancel(&self.worker, &self.id);
+        }
+    }
 }
 
 /// Is `name` usable as an environment variable name?
@@ -455,6 +497,13 @@ pub async fn dispatch(
         stdin: b.stdin,
         timeout_s: timeout.as_secs().max(1),
     });
+    // If the caller goes away (or we give up waiting), cancel the step.
+    let mut guard = CancelOnDrop {
+        fleet: &s.fleet,
+        worker: wid.clone(),
+        id: did.clone(),
+        armed: true,
+    };
     let result = tokio::time::timeout(timeout + Duration::from_secs(15), rx)
         .await
         .map_err(|_| {
@@ -471,6 +520,7 @@ pub async fn dispatch(
                 "the worker disconnected before answering",
             )
         })?;
+    guard.armed = false;
     s.metrics
         .dispatches
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -342,13 +343,34 @@ fn set_timeout(ws: &mut Socket, d: Duration) {
 
 fn send(ws: &mut Socket, m: &ClientMsg) -> Result<()> {
     let text = serde_json::to_string(m).map_err(|e| Error::internal(e.to_string()))?;
-    ws.send(Message::text(text)).map_err(|e| {
+    let lost = |e: tungstenite::Error| {
         Error::new(
             Exit::Unavailable,
             "connection_lost",
             format!("connection lost: {e}"),
         )
-    })
+    };
+    // A signal (EINTR) or the read timeout (EAGAIN) can interrupt a write;
+    // the frame is already queued, so finish flushing it.
+    let transient = |e: &tungstenite::Error| matches!(e, tungstenite::Error::Io(io) if matches!(io.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut));
+    match ws.send(Message::text(text)) {
+        Ok(()) => Ok(()),
+        Err(e) if transient(&e) => {
+            for _ in 0..100 {
+                match ws.flush() {
+                    Ok(()) => return Ok(()),
+                    Err(e) if transient(&e) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) => return Err(lost(e)),
+                }
+            }
+            Err(Error::new(
+                Exit::Unavailable,
+                "connection_lost",
+                "could not finish sending a frame",
+            ))
+        }
+        Err(e) => Err(lost(e)),
+    }
 }
 
 /// Read one server frame, or `None` on a read timeout.
@@ -368,7 +390,10 @@ fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
         )),
         Ok(_) => Ok(None),
         Err(tungstenite::Error::Io(e))
-            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            if matches!(
+                e.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+            ) =>
         {
             Ok(None)
         }
@@ -449,10 +474,16 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
     set_timeout(&mut ws, Duration::from_millis(100));
     let (done_tx, done_rx) = mpsc::channel::<ClientMsg>();
     let mut ack: Option<String> = None;
+    // Steps in flight, by dispatch id: set the flag to cancel one.
+    let mut running: std::collections::HashMap<String, Arc<AtomicBool>> =
+        std::collections::HashMap::new();
     let mut next_beat = Instant::now() + Duration::from_secs(HEARTBEAT_S);
     let mut last_heard = Instant::now();
     loop {
         while let Ok(result) = done_rx.try_recv() {
+            if let ClientMsg::Result { id, .. } = &result {
+                running.remove(id);
+            }
             send(&mut ws, &result)?;
         }
         if Instant::now() >= next_beat {
@@ -477,13 +508,16 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 timeout_s,
             } => {
                 let (tx, allow) = (done_tx.clone(), opts.allow.clone());
+                let cancel = Arc::new(AtomicBool::new(false));
+                running.insert(id.clone(), cancel.clone());
                 std::thread::spawn(move || {
-                    let r = exec::run(
+                    let r = exec::run_cancellable(
                         &argv,
                         &env,
                         &stdin,
                         Duration::from_secs(timeout_s.max(1)),
                         &allow,
+                        &cancel,
                     );
                     let _ = tx.send(ClientMsg::Result {
                         id,
@@ -508,7 +542,12 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 }));
             }
             ServerMsg::Drain => eprintln!("worker: draining: no new steps will arrive"),
-            ServerMsg::Cancel { .. } | ServerMsg::Welcome { .. } => {}
+            ServerMsg::Cancel { id } => {
+                if let Some(flag) = running.get(&id) {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            }
+            ServerMsg::Welcome { .. } => {}
         }
     }
 }

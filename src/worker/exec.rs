@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::policy::NamePattern;
@@ -67,6 +68,21 @@ pub fn run(
     timeout: Duration,
     allow: &[NamePattern],
 ) -> StepResult {
+    run_cancellable(argv, env, stdin, timeout, allow, &AtomicBool::new(false))
+}
+
+/// Exit code reported for a step cancelled by serve (like a shell's Ctrl-C).
+pub const CANCELLED: i32 = 130;
+
+/// Like [`run`], but setting `cancel` stops the step the way a timeout does.
+pub fn run_cancellable(
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    stdin: &str,
+    timeout: Duration,
+    allow: &[NamePattern],
+    cancel: &AtomicBool,
+) -> StepResult {
     let start = Instant::now();
     let refuse = |msg: String| StepResult {
         exit_code: REFUSED,
@@ -115,7 +131,7 @@ pub fn run(
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
-            Ok(None) if start.elapsed() >= timeout => {
+            Ok(None) if start.elapsed() >= timeout || cancel.load(Ordering::Relaxed) => {
                 timed_out = true;
                 kill_group(pgid, "-TERM");
                 let grace = Instant::now();

@@ -179,7 +179,8 @@ impl Fleet {
         args.push("--");
         args.extend_from_slice(argv);
         let out = self.remote("worker", &args);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        // Not JSON (a failure): keep what the client said, for the assertion message.
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| Value::String(stderr(&out)));
         (code(&out), v)
     }
 }
@@ -194,7 +195,13 @@ fn a_dispatch_gets_its_secret_and_the_record_does_not() {
         &["--secret", "GREETING"],
         &["sh", "-c", "echo $GREETING; env"],
     );
-    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        code,
+        0,
+        "{v}\nworker: {}\nserve: {}",
+        _w.log(),
+        f.server.stderr()
+    );
     let out = v["stdout"].as_str().unwrap();
     assert!(out.starts_with(SECRET_VALUE), "{out}");
     // The step sees only its own secrets: not the worker's env, not other secrets.
@@ -444,7 +451,13 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
     let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
     let start = Instant::now();
     let (status, v) = f.dispatch("locked", &["--timeout", "1s"], &["sh", "-c", &script]);
-    assert_eq!(status, 124, "{v}\nserve: {}", f.server.stderr());
+    assert_eq!(
+        status,
+        124,
+        "{v}\nserve: {}\nworker: {}",
+        f.server.stderr(),
+        _w.log()
+    );
     assert!(start.elapsed() < Duration::from_secs(8));
     std::thread::sleep(Duration::from_secs(3));
     assert!(!marker.exists(), "the step's child outlived its timeout");
@@ -455,7 +468,8 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
         v["stderr"].as_str().unwrap().contains("--allow-command"),
         "{v}"
     );
-    assert_eq!(f.dispatch("locked", &[], &["/usr/bin/true"]).0, 0);
+    let (status, v) = f.dispatch("locked", &[], &["/usr/bin/true"]);
+    assert_eq!(status, 0, "{v}\nserve: {}", f.server.stderr());
 
     // --select picks a worker by label instead of by name.
     let _other = f.start_worker("pooled", &["--label", "pool=build"]);
@@ -703,4 +717,32 @@ fn capacity_limits_concurrent_steps() {
         0,
         "room again once the step ends"
     );
+}
+
+#[test]
+fn an_abandoned_dispatch_is_cancelled_on_the_worker() {
+    let f = Fleet::new();
+    let _w = f.start_worker("cancel-me", &[]);
+    let marker = f.env.dir.path().join("finished");
+    let script = format!("sleep 3; touch {}", marker.display());
+    let mut client = f
+        .env
+        .std_cmd("worker")
+        .args(["dispatch", "--to", "cancel-me", "--", "sh", "-c", &script])
+        .env("MOAT_SERVER", &f.server.url)
+        .env("MOAT_AUTH_TOKEN", &f.admin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    client.kill().unwrap();
+    let _ = client.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !marker.exists(),
+        "the step ran to completion after its caller left"
+    );
+    // The worker is still there and serving; the late result did not break its socket.
+    assert_eq!(f.dispatch("cancel-me", &[], &["true"]).0, 0);
 }
