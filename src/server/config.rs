@@ -67,7 +67,18 @@ pub struct ServeConfig {
     pub users: Option<BTreeMap<String, String>>,
     pub admins: Vec<Principal>,
     pub auto_reload: bool,
-    pub secrets_file: Option<PathBuf>,
+    /// `--secrets-file`, read and checked once at start.
+    pub secrets: Secrets,
+}
+
+/// Secret values by name. `Debug` shows the names only.
+#[derive(Clone, Default)]
+pub struct Secrets(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Is `host` a loopback address (or `localhost`)?
@@ -216,20 +227,19 @@ impl ServeConfig {
                     .with_hint("use auto or manual"));
             }
         };
-        if let Some(p) = &f.secrets_file {
-            let text = read_private(p, "secrets file")?;
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::usage(format!("secrets file {}: {e}", p.display())))?;
-            if !v
-                .as_object()
-                .is_some_and(|m| m.values().all(|v| v.is_string()))
-            {
-                return Err(Error::usage(format!(
-                    "secrets file {} must be a JSON object of name to string value",
-                    p.display()
-                )));
+        let secrets = match &f.secrets_file {
+            None => Secrets::default(),
+            Some(p) => {
+                let text = read_private(p, "secrets file")?;
+                let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+                    Error::usage(format!(
+                        "secrets file {} must be a JSON object of name to string value: {e}",
+                        p.display()
+                    ))
+                })?;
+                Secrets(map)
             }
-        }
+        };
         Ok(ServeConfig {
             state: f.state,
             host: f.host,
@@ -240,7 +250,7 @@ impl ServeConfig {
             users,
             admins,
             auto_reload,
-            secrets_file: f.secrets_file,
+            secrets,
         })
     }
 }

@@ -50,8 +50,8 @@ pub struct AppState {
     pub fleet: fleet::Fleet,
     /// `--secrets-file`: name → value. Only ever sent inside a dispatch.
     pub secrets: std::collections::BTreeMap<String, String>,
-    /// What the policy was compiled from: (snapshot version, admins epoch).
-    loaded: Mutex<(Option<i64>, i64)>,
+    /// The snapshot version the enforced policy was compiled from.
+    loaded: Mutex<Option<i64>>,
     /// Revocation fingerprint seen last, to drop cached credentials.
     revocations: Mutex<(i64, i64)>,
 }
@@ -129,7 +129,7 @@ pub fn materialize_admins(
 
 /// Compile what serve enforces: the active snapshot plus the `admins` grants
 /// (config takes effect at boot, whatever --grant-reload says).
-fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>, i64)> {
+fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>)> {
     store.read(|tx| {
         let active = tx.active_snapshot()?;
         let mut set = match active {
@@ -146,10 +146,9 @@ fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>, i64)> {
             active: Some(true),
             ..Default::default()
         })?;
-        let epoch = admins.len() as i64;
         set.grants.retain(|g| g.source != "admins");
         set.grants.extend(admins);
-        Ok((set.compile(active.unwrap_or(0)), active, epoch))
+        Ok((set.compile(active.unwrap_or(0)), active))
     })
 }
 
@@ -170,7 +169,7 @@ impl AppState {
         }
         fleet::kick_revoked(self, &mut store)?;
         let loaded = *self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if loaded.0 != active {
+        if loaded != active {
             self.swap_policy(&mut store)?;
         }
         Ok(())
@@ -178,9 +177,9 @@ impl AppState {
 
     /// Recompile and publish the enforced policy now.
     pub fn swap_policy(&self, store: &mut Store) -> Result<()> {
-        let (compiled, active, epoch) = load_policy(store)?;
+        let (compiled, active) = load_policy(store)?;
         self.policy.store(Arc::new(compiled));
-        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = (active, epoch);
+        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = active;
         Ok(())
     }
 }
@@ -196,17 +195,9 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
     materialize_admins(&mut store, &admins, &ctx)?;
     store.write(|tx| tx.reset_worker_status())?;
-    let (compiled, active, epoch) = load_policy(&mut store)?;
+    let (compiled, active) = load_policy(&mut store)?;
     let revs = store.read(|tx| tx.revocation_fingerprint())?;
-    let secrets = match &cfg.secrets_file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
-            serde_json::from_str(&text)
-                .map_err(|e| Error::usage(format!("secrets file {}: {e}", p.display())))?
-        }
-        None => Default::default(),
-    };
+    let secrets = cfg.secrets.0.clone();
     let auth = auth::Authenticator::new(
         cfg.auth,
         store.pepper(),
@@ -221,7 +212,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         metrics: Metrics::default(),
         fleet: fleet::Fleet::default(),
         secrets,
-        loaded: Mutex::new((active, epoch)),
+        loaded: Mutex::new(active),
         revocations: Mutex::new(revs),
     }))
 }
