@@ -120,14 +120,102 @@ impl Fleet {
     }
 }
 
+/// A heartbeat waiting for its credential.
+struct Beat {
+    worker: String,
+    ack: Option<String>,
+    reply: oneshot::Sender<Result<(String, crate::time::Millis)>>,
+}
+
+/// Rotates credentials for heartbeats on its own thread, committing all the
+/// heartbeats that arrived together in one transaction: with thousands of
+/// workers a commit per heartbeat would keep the store saturated and queue
+/// everything else behind it.
+pub struct Rotator {
+    tx: std::sync::mpsc::Sender<Beat>,
+}
+
+/// Most heartbeats in one transaction, so others' writes wait at most a few ms.
+const MAX_BATCH: usize = 512;
+/// How long the first heartbeat of a batch waits for others.
+const BATCH_WINDOW: Duration = Duration::from_millis(10);
+
+impl Rotator {
+    /// Start the rotation thread; it ends when the rotator is dropped.
+    pub fn start(store: Arc<Mutex<crate::store::Store>>) -> Rotator {
+        let (tx, rx) = std::sync::mpsc::channel::<Beat>();
+        std::thread::Builder::new()
+            .name("moat-rotate".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    // Group commit: gather what arrives in a short window.
+                    // std's mutex is not fair, and a thread that re-locks
+                    // as soon as it unlocks would starve dispatches.
+                    std::thread::sleep(BATCH_WINDOW);
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(b) => batch.push(b),
+                            Err(_) => break,
+                        }
+                    }
+                    let beats: Vec<(String, Option<String>)> = batch
+                        .iter()
+                        .map(|b| (b.worker.clone(), b.ack.clone()))
+                        .collect();
+                    let answers = {
+                        let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
+                        worker::rotate_many(&mut st, crate::time::now_ms(), &beats)
+                    };
+                    match answers {
+                        Ok(answers) => {
+                            for (b, a) in batch.into_iter().zip(answers) {
+                                let _ = b.reply.send(a);
+                            }
+                        }
+                        Err(e) => {
+                            for b in batch {
+                                let _ = b
+                                    .reply
+                                    .send(Err(Error::new(e.exit, e.code, e.message.clone())));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("start the credential rotation thread");
+        Rotator { tx }
+    }
+
+    /// Queue one worker's rotation; the answer arrives when its batch commits.
+    fn submit(&self, worker: &str, ack: Option<String>) -> Rotation {
+        let (reply, answer) = oneshot::channel();
+        let beat = Beat {
+            worker: worker.to_owned(),
+            ack,
+            reply,
+        };
+        // If the thread is gone the receiver reports it (the sender is dropped).
+        let _ = self.tx.send(beat);
+        answer
+    }
+}
+
+/// A rotation in flight.
+type Rotation = oneshot::Receiver<Result<(String, crate::time::Millis)>>;
+
 /// `GET /v1/workers/connect`: upgrade, then run the session.
 pub async fn connect(
     State(s): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // tungstenite's default 128 KiB read buffer is zero-filled per socket:
+    // 640 MB for 5,000 idle workers. Frames are small; larger ones grow it.
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| session(s, socket, addr))
 }
 
@@ -288,8 +376,27 @@ async fn run(
 ) {
     let quiet_limit = Duration::from_secs(HEARTBEAT_S * 5);
     let mut last_heard = Instant::now();
+    // The heartbeat being rotated. The loop keeps forwarding dispatches and
+    // results while it waits; a heartbeat that comes meanwhile only counts
+    // as a sign of life (the worker has no newer credential to acknowledge).
+    let mut rotation: Option<Rotation> = None;
     loop {
         tokio::select! {
+            answer = async { rotation.as_mut().expect("guarded").await }, if rotation.is_some() => {
+                rotation = None;
+                match answer.unwrap_or_else(|_| Err(Error::internal("the credential rotation thread stopped"))) {
+                    Ok((credential, exp)) => {
+                        if !send(socket, &ServerMsg::HeartbeatAck { credential, expires_at: crate::time::rfc3339(exp) }).await {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("serve: worker {name}: heartbeat failed: {} ({})", e.message, e.code);
+                        let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
+                        return;
+                    }
+                }
+            }
             frame = socket.recv() => {
                 let text = match frame {
                     Some(Ok(Message::Text(t))) => t,
@@ -310,19 +417,8 @@ async fn run(
                 };
                 match msg {
                     ClientMsg::Heartbeat { ack } => {
-                        let wid = id.to_owned();
-                        let actor = format!("worker:{name}");
-                        match with_store(&s.store, move |st| worker::rotate(st, &ctx(actor), &wid, ack.as_deref())).await {
-                            Ok((credential, exp)) => {
-                                if !send(socket, &ServerMsg::HeartbeatAck { credential, expires_at: crate::time::rfc3339(exp) }).await {
-                                    return;
-                                }
-                            }
-                            Err(e) => {
-                                eprintln!("serve: worker {name}: heartbeat failed: {} ({})", e.message, e.code);
-                                let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
-                                return;
-                            }
+                        if rotation.is_none() {
+                            rotation = Some(s.rotator.submit(id, ack));
                         }
                     }
                     ClientMsg::Result { id: did, exit_code, stdout, stderr, duration_ms } => {
@@ -365,19 +461,26 @@ async fn run(
     }
 }
 
-/// Ask every connected worker's status; cut those revoked since.
+/// Cut the sockets of workers revoked since the last look (by this serve,
+/// a local `worker revoke`, or a token revocation's cascade). Costs one
+/// aggregate query unless something was revoked.
 pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()> {
-    if s.fleet.is_empty() {
+    let now = store.read(|tx| tx.worker_revocation_fingerprint())?;
+    let mut seen = s
+        .worker_revocations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if *seen == now {
         return Ok(());
     }
-    for id in s.fleet.connected() {
-        let revoked = store
-            .read(|tx| tx.worker(&id))?
-            .filter(|w| w.status == "revoked");
-        if let Some(w) = revoked {
-            s.fleet.kick(&id, w.reason.as_deref().unwrap_or("revoked"));
+    if !s.fleet.is_empty() {
+        // A margin for clocks of other processes a little behind this one.
+        let since = seen.1.min(now.1) - 60_000;
+        for (id, reason) in store.read(|tx| tx.workers_revoked_since(since))? {
+            s.fleet.kick(&id, reason.as_deref().unwrap_or("revoked"));
         }
     }
+    *seen = now;
     Ok(())
 }
 

@@ -48,12 +48,16 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Live worker connections.
     pub fleet: fleet::Fleet,
+    /// Rotates credentials for heartbeats, many per transaction.
+    pub rotator: fleet::Rotator,
     /// `--secrets-file`: name → value. Only ever sent inside a dispatch.
     pub secrets: std::collections::BTreeMap<String, String>,
     /// The snapshot version the enforced policy was compiled from.
     loaded: Mutex<Option<i64>>,
     /// Revocation fingerprint seen last, to drop cached credentials.
     revocations: Mutex<(i64, i64)>,
+    /// Worker revocation fingerprint seen last, to cut revoked workers' sockets.
+    worker_revocations: Mutex<(i64, i64)>,
 }
 
 /// Run a closure on the store off the async threads.
@@ -197,6 +201,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     store.write(|tx| tx.reset_worker_status())?;
     let (compiled, active) = load_policy(&mut store)?;
     let revs = store.read(|tx| tx.revocation_fingerprint())?;
+    let worker_revs = store.read(|tx| tx.worker_revocation_fingerprint())?;
     let secrets = cfg.secrets.0.clone();
     let auth = auth::Authenticator::new(
         cfg.auth,
@@ -204,9 +209,11 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         cfg.jwt_secret.as_deref(),
         cfg.users.clone(),
     );
+    let store = Arc::new(Mutex::new(store));
     Ok(Arc::new(AppState {
         cfg,
-        store: Arc::new(Mutex::new(store)),
+        rotator: fleet::Rotator::start(store.clone()),
+        store,
         policy: ArcSwap::from_pointee(compiled),
         auth,
         metrics: Metrics::default(),
@@ -214,6 +221,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         secrets,
         loaded: Mutex::new(active),
         revocations: Mutex::new(revs),
+        worker_revocations: Mutex::new(worker_revs),
     }))
 }
 
@@ -285,6 +293,25 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                 }
             })
         };
+        {
+            let checkpointer = state
+                .store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .separate_checkpoints()?;
+            let state = Arc::downgrade(&state);
+            std::thread::Builder::new()
+                .name("moat-checkpoint".into())
+                .spawn(move || {
+                    while state.upgrade().is_some() {
+                        std::thread::sleep(Duration::from_millis(500));
+                        if let Err(e) = checkpointer.run() {
+                            eprintln!("serve: WAL checkpoint failed: {}", e.message);
+                        }
+                    }
+                })
+                .map_err(|e| Error::io("starting the checkpoint thread", e))?;
+        }
         let handle = axum_server::Handle::new();
         {
             let handle = handle.clone();

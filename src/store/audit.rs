@@ -58,7 +58,10 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 impl Tx<'_> {
     /// Append an event to the chain inside this transaction.
     pub fn append_audit(&mut self, e: NewEvent, now: Millis) -> Result<Event> {
-        let head = self.audit_head()?;
+        let head = match self.head.take() {
+            Some(h) => Some(h),
+            None => self.audit_head()?,
+        };
         let mut event = Event {
             seq: head.as_ref().map_or(1, |h| h.seq + 1),
             ts: now,
@@ -73,9 +76,9 @@ impl Tx<'_> {
             hash: String::new(),
         };
         event.hash = event.expected_hash(self.pepper);
-        self.tx.execute(
-            &format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-            params![
+        self.tx
+            .prepare_cached(&format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
+            .execute(params![
                 event.seq,
                 event.ts,
                 event.kind,
@@ -87,8 +90,11 @@ impl Tx<'_> {
                 crate::audit::canonical_details(&event.details),
                 event.prev_hash,
                 event.hash
-            ],
-        )?;
+            ])?;
+        self.head = Some(Head {
+            seq: event.seq,
+            hash: event.hash.clone(),
+        });
         Ok(event)
     }
 
@@ -96,16 +102,13 @@ impl Tx<'_> {
     pub fn audit_head(&self) -> Result<Option<Head>> {
         let last = self
             .tx
-            .query_row(
-                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(Head {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| {
+                Ok(Head {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            })
             .optional()?;
         match last {
             Some(h) => Ok(Some(h)),
@@ -179,6 +182,7 @@ impl Tx<'_> {
 
     /// Delete every event with `seq <= through` and move the anchor there.
     pub fn prune_audit(&mut self, through: &Head) -> Result<usize> {
+        self.head = None;
         let n = self
             .tx
             .execute("DELETE FROM audit_events WHERE seq <= ?1", [through.seq])?;

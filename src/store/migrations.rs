@@ -126,6 +126,13 @@ const MIGRATIONS: &[&str] = &[
         duration_ms  INTEGER
     );
     "#,
+    // 4: rotations look up a worker's live credentials and forget its old
+    // retired ones by issue time; serve watches for revoked workers.
+    r#"
+    DROP INDEX worker_credentials_by_worker;
+    CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state, created_at);
+    CREATE INDEX workers_by_revoked ON workers (revoked_at);
+    "#,
 ];
 
 /// The schema version this binary writes.

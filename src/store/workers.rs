@@ -70,11 +70,10 @@ impl Tx<'_> {
     pub fn worker(&self, id: &str) -> Result<Option<WorkerRow>> {
         Ok(self
             .tx
-            .query_row(
-                &format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"),
-                [id],
-                row_to_worker,
-            )
+            .prepare_cached(&format!(
+                "SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"
+            ))?
+            .query_row([id], row_to_worker)
             .optional()?)
     }
 
@@ -119,12 +118,29 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// `(count, latest revoked_at)` of revoked workers: changes whenever a
+    /// worker is revoked, so serve only looks for sockets to cut then.
+    pub fn worker_revocation_fingerprint(&self) -> Result<(i64, i64)> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM workers")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    /// Revoked workers whose revocation is at or after `since`, with the reason.
+    pub fn workers_revoked_since(&self, since: Millis) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, reason FROM workers WHERE revoked_at >= ?1 AND status = 'revoked'",
+        )?;
+        let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Note that a worker was seen.
     pub fn touch_worker(&mut self, id: &str, now: Millis) -> Result<()> {
-        self.tx.execute(
-            "UPDATE workers SET last_seen_at = ?2 WHERE id = ?1",
-            params![id, now],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1")?
+            .execute(params![id, now])?;
         Ok(())
     }
 
@@ -152,10 +168,9 @@ impl Tx<'_> {
 
     /// Store a new session credential.
     pub fn insert_credential(&mut self, c: &CredentialRow, now: Millis) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO worker_credentials (id, worker_id, hash, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![c.id, c.worker_id, c.hash, c.state, now, c.expires_at],
-        )?;
+        self.tx
+            .prepare_cached("INSERT INTO worker_credentials (id, worker_id, hash, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![c.id, c.worker_id, c.hash, c.state, now, c.expires_at])?;
         Ok(())
     }
 
@@ -163,10 +178,10 @@ impl Tx<'_> {
     pub fn credential(&self, id: &str) -> Result<Option<CredentialRow>> {
         Ok(self
             .tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id, worker_id, hash, state, expires_at FROM worker_credentials WHERE id = ?1",
-                [id],
-                |r| {
+            )?
+            .query_row([id], |r| {
                     Ok(CredentialRow {
                         id: r.get(0)?,
                         worker_id: r.get(1)?,
@@ -174,32 +189,39 @@ impl Tx<'_> {
                         state: r.get(3)?,
                         expires_at: r.get(4)?,
                     })
-                },
-            )
+            })
             .optional()?)
     }
 
     /// Make `id` the worker's current credential; retire the others that
     /// were current or pending.
     pub fn promote_credential(&mut self, worker_id: &str, id: &str) -> Result<()> {
-        self.tx.execute(
-            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND id != ?2 AND state != 'retired'",
-            [worker_id, id],
-        )?;
-        self.tx.execute(
-            "UPDATE worker_credentials SET state = 'current' WHERE id = ?1",
-            [id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state IN ('current', 'pending') AND id != ?2")?
+            .execute([worker_id, id])?;
+        self.tx
+            .prepare_cached("UPDATE worker_credentials SET state = 'current' WHERE id = ?1")?
+            .execute([id])?;
         Ok(())
     }
 
     /// Retire a worker's pending credentials (a new one is about to be issued).
     pub fn retire_pending(&mut self, worker_id: &str) -> Result<()> {
-        self.tx.execute(
-            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state = 'pending'",
-            [worker_id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state = 'pending'")?
+            .execute([worker_id])?;
         Ok(())
+    }
+
+    /// Forget a worker's retired credentials issued before `before`: reuse
+    /// is detected for rotated-out credentials younger than that, and older
+    /// ones are refused as unknown. Keeps the table from growing with every
+    /// heartbeat.
+    pub fn forget_retired(&mut self, worker_id: &str, before: Millis) -> Result<usize> {
+        Ok(self
+            .tx
+            .prepare_cached("DELETE FROM worker_credentials WHERE worker_id = ?1 AND state = 'retired' AND created_at < ?2")?
+            .execute(params![worker_id, before])?)
     }
 
     /// Record a dispatch being sent.

@@ -307,48 +307,81 @@ pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) 
     })?
 }
 
-/// A heartbeat: promote the acknowledged credential, issue a fresh pending one.
+/// A heartbeat: promote the credential the worker acknowledged, issue the
+/// next one (pending until acknowledged) and audit the rotation.
 pub fn rotate(
     store: &mut Store,
     ctx: &Ctx,
     worker_id: &str,
     ack: Option<&str>,
 ) -> Result<(String, Millis)> {
+    store.write(|tx| rotate_in(tx, ctx.now, worker_id, ack))?
+}
+
+/// Many workers' heartbeats in one write transaction (serve batches the
+/// heartbeats that arrive together, so a fleet costs one commit per batch
+/// rather than one per heartbeat). Each answer is that worker's own: one
+/// refusal does not affect the others.
+pub fn rotate_many(
+    store: &mut Store,
+    now: Millis,
+    beats: &[(String, Option<String>)],
+) -> Result<Vec<Result<(String, Millis)>>> {
     store.write(|tx| {
-        let worker = tx
-            .worker(worker_id)?
-            .ok_or_else(|| Error::not_found("worker is gone"))?;
-        if worker.status == "revoked" {
-            return Err(Error::new(
-                Exit::Conflict,
-                "worker_revoked",
-                "this worker was revoked",
-            ));
-        }
-        // The ack names the credential id the worker saved (or the whole credential).
-        let acked = match ack {
-            Some(a) => {
-                let id = RawCredential::parse(a).map_or_else(|_| a.to_owned(), |r| r.id);
-                tx.credential(&id)?
-                    .filter(|c| c.worker_id == worker_id && c.state == "pending")
-            }
-            None => None,
-        };
-        if let Some(c) = acked {
-            tx.promote_credential(worker_id, &c.id)?;
-        }
-        tx.retire_pending(worker_id)?;
-        let (cred, exp) = issue(tx, worker_id, "pending", ctx.now)?;
-        tx.touch_worker(worker_id, ctx.now)?;
-        let e = NewEvent::new(
-            types::CREDENTIAL_ROTATED,
-            &format!("worker:{}", worker.name),
-            Some(display_id(worker_id)),
-        )
-        .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
-        tx.append_audit(e, ctx.now)?;
-        Ok((cred, exp))
+        beats
+            .iter()
+            .map(|(id, ack)| rotate_in(tx, now, id, ack.as_deref()))
+            .collect()
     })
+}
+
+/// How long a rotated-out credential is remembered so that presenting it
+/// revokes the worker. Older ones are forgotten (and refused as unknown), so
+/// the state file does not grow with every heartbeat.
+pub const REUSE_MEMORY_MS: Millis = 2 * 60 * 1000;
+
+/// One rotation inside a write transaction. The outer error is a storage
+/// failure (abandon the transaction); the inner one refuses this worker.
+fn rotate_in(
+    tx: &mut Tx<'_>,
+    now: Millis,
+    worker_id: &str,
+    ack: Option<&str>,
+) -> Result<Result<(String, Millis)>> {
+    let Some(worker) = tx.worker(worker_id)? else {
+        return Ok(Err(Error::not_found("worker is gone")));
+    };
+    if worker.status == "revoked" {
+        return Ok(Err(Error::new(
+            Exit::Conflict,
+            "worker_revoked",
+            "this worker was revoked",
+        )));
+    }
+    // The ack names the credential id the worker saved (or the whole credential).
+    let acked = match ack {
+        Some(a) => {
+            let id = RawCredential::parse(a).map_or_else(|_| a.to_owned(), |r| r.id);
+            tx.credential(&id)?
+                .filter(|c| c.worker_id == worker_id && c.state == "pending")
+        }
+        None => None,
+    };
+    if let Some(c) = acked {
+        tx.promote_credential(worker_id, &c.id)?;
+    }
+    tx.retire_pending(worker_id)?;
+    tx.forget_retired(worker_id, now - REUSE_MEMORY_MS)?;
+    let (cred, exp) = issue(tx, worker_id, "pending", now)?;
+    tx.touch_worker(worker_id, now)?;
+    let e = NewEvent::new(
+        types::CREDENTIAL_ROTATED,
+        &format!("worker:{}", worker.name),
+        Some(display_id(worker_id)),
+    )
+    .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
+    tx.append_audit(e, now)?;
+    Ok(Ok((cred, exp)))
 }
 
 /// The socket closed.

@@ -10,6 +10,7 @@ mod docs;
 mod grant_cli;
 mod policy_props;
 mod redeem;
+mod rotation;
 mod serve;
 mod state;
 mod token_cli;

@@ -1,0 +1,124 @@
+//! Credential rotation bookkeeping at the library level, with a controlled
+//! clock: batched rotations answer each worker on its own, rotated-out
+//! credentials are remembered for `REUSE_MEMORY_MS` (reuse revokes) and then
+//! forgotten (refused as unknown), so the table does not grow per heartbeat.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use moat::credential::CredentialKind;
+use moat::store::Store;
+use moat::token::{self, Ctx, MaxUses};
+use moat::worker;
+
+fn ctx(now: i64) -> Ctx {
+    Ctx {
+        actor: "test".into(),
+        now,
+    }
+}
+
+/// A store with `n` enrolled workers: (id, first credential) each.
+fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, String)>) {
+    let mut store = Store::open(&dir.join("state.db")).unwrap();
+    let req = token::CreateRequest {
+        kind: CredentialKind::Enrol,
+        ttl: Some(Duration::from_secs(3600)),
+        allow_long_ttl: false,
+        max_uses: Some(MaxUses::Unlimited),
+        label: None,
+        principal: None,
+        scopes: vec![],
+    };
+    let tok = token::create(&mut store, &ctx(now), &req).unwrap().token;
+    let workers = (0..n)
+        .map(|i| {
+            let (w, cred, _) = worker::enroll(
+                &mut store,
+                &ctx(now),
+                &tok,
+                &format!("machine-{i}"),
+                &BTreeMap::new(),
+                1,
+                "test",
+            )
+            .unwrap();
+            (w.id, cred)
+        })
+        .collect();
+    (store, workers)
+}
+
+/// `SELECT COUNT(*)` over the state file, read through a second connection.
+fn count(dir: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(dir.join("state.db"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Heartbeat like a worker: acknowledge the credential received last.
+fn beat(store: &mut Store, id: &str, ack: &mut Option<String>, now: i64) -> String {
+    let (cred, _) = worker::rotate(store, &ctx(now), id, ack.as_deref()).unwrap();
+    *ack = Some(cred.clone());
+    cred
+}
+
+#[test]
+fn a_batch_answers_each_worker_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = moat::time::now_ms();
+    let (mut store, ws) = fleet(dir.path(), 3, now);
+    worker::revoke(&mut store, &ctx(now), &[ws[1].0.clone()], "test").unwrap();
+    let beats: Vec<(String, Option<String>)> =
+        ws.iter().map(|(id, _)| (id.clone(), None)).collect();
+    let answers = worker::rotate_many(&mut store, now + 1, &beats).unwrap();
+    assert_eq!(answers.len(), 3);
+    assert!(answers[0].is_ok());
+    assert_eq!(answers[1].as_ref().unwrap_err().code, "worker_revoked");
+    assert!(answers[2].is_ok());
+    // Both healthy workers' rotations were committed and audited.
+    let rotated = count(
+        dir.path(),
+        "SELECT COUNT(*) FROM audit_events WHERE type = 'credential_rotated'",
+    );
+    assert_eq!(rotated, 2);
+}
+
+#[test]
+fn rotated_out_credentials_are_remembered_then_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = moat::time::now_ms();
+    let (mut store, ws) = fleet(dir.path(), 2, t0);
+    let (id, first) = ws[0].clone();
+    let mut ack = None;
+    // Heartbeats every second for ten minutes of simulated time.
+    let mut recent = String::new();
+    let mut now = t0;
+    for i in 0..600 {
+        now = t0 + (i + 1) * 1000;
+        let cred = beat(&mut store, &id, &mut ack, now);
+        if i == 590 {
+            recent = cred;
+        }
+    }
+    // Without forgetting there would be 601 rows for this worker; with it,
+    // about REUSE_MEMORY_MS worth of heartbeats (plus the other worker's one).
+    let rows = count(dir.path(), "SELECT COUNT(*) FROM worker_credentials");
+    let window = worker::REUSE_MEMORY_MS / 1000;
+    assert!(rows <= window + 4, "{rows} credential rows");
+    assert!(rows >= window - 2, "{rows} credential rows");
+
+    // The first credential is long forgotten: refused as unknown, and the
+    // worker is not revoked by it.
+    let err = worker::resume(&mut store, &ctx(now), &first, "machine-0").unwrap_err();
+    assert_eq!(err.code, "invalid_credential", "{}", err.message);
+    let w = store.read(|tx| tx.worker(&id)).unwrap().unwrap();
+    assert_ne!(w.status, "revoked");
+
+    // A credential rotated out within the window is reuse: the worker is revoked.
+    let err = worker::resume(&mut store, &ctx(now), &recent, "machine-0").unwrap_err();
+    assert_eq!(err.code, "credential_reuse", "{}", err.message);
+    let w = store.read(|tx| tx.worker(&id)).unwrap().unwrap();
+    assert_eq!(w.status, "revoked");
+}
