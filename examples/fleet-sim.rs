@@ -160,11 +160,6 @@ fn main() {
         .env_clear()
         .env("MOAT_STATE", &state)
         .env("MOAT_JWT_SECRET", SECRET)
-        .envs(
-            std::env::var("MALLOC_ARENA_MAX")
-                .ok()
-                .map(|v| ("MALLOC_ARENA_MAX", v)),
-        )
         .args(["--port", "0", "--auth-mode", "jwt"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,6 +138,8 @@ pub struct Rotator {
 
 /// Most heartbeats in one transaction, so others' writes wait at most a few ms.
 const MAX_BATCH: usize = 512;
+/// Heartbeats per transaction: what a waiting request may queue behind.
+const CHUNK: usize = 32;
 /// How long the first heartbeat of a batch waits for others.
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
 
@@ -163,23 +166,31 @@ impl Rotator {
                         .iter()
                         .map(|b| (b.worker.clone(), b.ack.clone()))
                         .collect();
-                    let answers = {
-                        let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
-                        worker::rotate_many(&mut st, crate::time::now_ms(), &beats)
-                    };
-                    match answers {
-                        Ok(answers) => {
-                            for (b, a) in batch.into_iter().zip(answers) {
-                                let _ = b.reply.send(a);
+                    let now = crate::time::now_ms();
+                    let mut answers = Vec::with_capacity(beats.len());
+                    for chunk in beats.chunks(CHUNK) {
+                        // Let waiting requests have the store first (bounded).
+                        for _ in 0..100 {
+                            if super::STORE_WAITERS.load(Ordering::SeqCst) == 0 {
+                                break;
                             }
+                            std::thread::sleep(Duration::from_micros(100));
                         }
-                        Err(e) => {
-                            for b in batch {
-                                let _ = b
-                                    .reply
-                                    .send(Err(Error::new(e.exit, e.code, e.message.clone())));
-                            }
+                        let done = {
+                            let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
+                            worker::rotate_many(&mut st, now, chunk)
+                        };
+                        match done {
+                            Ok(a) => answers.extend(a),
+                            Err(e) => answers.extend(
+                                chunk
+                                    .iter()
+                                    .map(|_| Err(Error::new(e.exit, e.code, e.message.clone()))),
+                            ),
                         }
+                    }
+                    for (b, a) in batch.into_iter().zip(answers) {
+                        let _ = b.reply.send(a);
                     }
                 }
             })

@@ -60,6 +60,12 @@ pub struct AppState {
     worker_revocations: Mutex<(i64, i64)>,
 }
 
+/// Requests waiting for the store. The credential rotation thread steps
+/// aside between its chunks while any is waiting, so a dispatch or an API
+/// call never queues behind a whole batch of heartbeats.
+pub(crate) static STORE_WAITERS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 /// Run a closure on the store off the async threads.
 pub async fn with_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
@@ -67,7 +73,9 @@ pub async fn with_store<T: Send + 'static>(
 ) -> Result<T> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
+        STORE_WAITERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        STORE_WAITERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         f(&mut s)
     })
     .await
