@@ -11,7 +11,9 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
-use super::index::{FNV_START, FlatTable, Slot, fnv, fnv_step, key};
+use super::index::{
+    FNV_START, FlatTable, InlineTable, KeyFilter, Keyed, Slot, Word, fnv, fnv_step, key,
+};
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
 
@@ -118,11 +120,89 @@ struct Entry {
     bits: u8,
 }
 
+impl Entry {
+    /// This entry in its table slot, filed under `key`.
+    fn slot(&self, key: u64, more: bool) -> EntrySlot {
+        EntrySlot {
+            key,
+            grant: self.grant,
+            subject: self.subject,
+            kind: self.kind,
+            name_at: self.name_at,
+            name_len: self.name_len,
+            bits: self.bits | if more { MORE_BIT } else { 0 },
+        }
+    }
+}
+
+/// A slot of the main table: the first grant filed under a key, inline (two
+/// slots to a cache line, so a probe is one miss). Further grants under the
+/// same key (`MORE_BIT`) are in `Compiled::more`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct EntrySlot {
+    key: u64,
+    grant: u32,
+    subject: u32,
+    kind: u32,
+    name_at: u32,
+    name_len: u32,
+    bits: u8,
+}
+
+impl Keyed for EntrySlot {
+    #[inline]
+    fn key(&self) -> u64 {
+        self.key
+    }
+}
+
+impl EntrySlot {
+    fn entry(&self) -> Entry {
+        Entry {
+            grant: self.grant,
+            subject: self.subject,
+            kind: self.kind,
+            name_at: self.name_at,
+            name_len: self.name_len,
+            bits: self.bits & !MORE_BIT,
+        }
+    }
+}
+
+/// Subject ids a principal's slot holds inline.
+const PRINCIPAL_INLINE: usize = 12;
+
+/// A principal's slot: its name (a range of `Compiled::principal_names`, to
+/// confirm the hash) and its subject ids, all in one cache line. Principals
+/// with more subjects, or whose hash collides, are in `principal_overflow`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct PrincipalSlot {
+    key: u64,
+    name_at: u32,
+    name_len: u16,
+    n: u16,
+    subs: [u32; PRINCIPAL_INLINE],
+}
+
+impl Keyed for PrincipalSlot {
+    #[inline]
+    fn key(&self) -> u64 {
+        self.key
+    }
+}
+
 const DENY_BIT: u8 = 0x80;
+/// In a table slot: more grants share this key (see `Compiled::more`).
+const MORE_BIT: u8 = 0x40;
 /// Kind id of grants whose kind is `*`.
 const ANY_KIND: u32 = 0;
 /// Bit of the prefix-length mask standing for "62 bytes or longer".
 const LONG: u32 = 62;
+/// Above this many prefix lengths in a request's kinds, a decision first
+/// reads which lengths each subject really has (`Compiled::meta`).
+const META_ABOVE: usize = 8;
 /// Bit of a (subject, kind) mask: the pair has exact-name grants.
 const HAS_EXACT: u64 = 1 << 63;
 
@@ -151,17 +231,23 @@ pub struct Compiled {
     /// Per kind id: bit L set when some prefix of length L occurs (bit 62: ≥ 62).
     prefix_lens: Vec<u64>,
     /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
-    meta: FlatTable<u64>,
+    meta: InlineTable<Word>,
     /// Per subject: does it hold a superuser grant?
     superuser: Vec<bool>,
-    table: FlatTable<Entry>,
+    table: InlineTable<EntrySlot>,
+    /// Which keys the table may hold: a cache-resident first check.
+    filter: KeyFilter,
+    /// The second and later grants of keys that hold several.
+    more: FlatTable<Entry>,
     /// Every grant's name or prefix, back to back (confirming a hit costs
     /// one cache line instead of a walk through the grant).
     names: Vec<u8>,
-    /// Principal → [its index in `principal_names`, its subject ids...].
-    principals: FlatTable<u32>,
-    principal_names: Vec<Box<str>>,
-    /// Principals whose hash collided with another's (practically never).
+    /// Principal → its subject ids.
+    principals: InlineTable<PrincipalSlot>,
+    /// The principals' names, back to back.
+    principal_names: Vec<u8>,
+    /// Principals with more than `PRINCIPAL_INLINE` subjects, or whose hash
+    /// collided with another's (practically never).
     principal_overflow: FxHashMap<Box<str>, Vec<u32>>,
 }
 
@@ -257,8 +343,8 @@ impl Compiled {
                 lists.entry(name).or_default();
             }
         }
-        let mut principal_names = Vec::with_capacity(lists.len());
-        let mut principal_items = Vec::new();
+        let mut principal_names = Vec::new();
+        let mut principal_items = Vec::with_capacity(lists.len());
         let mut used = rustc_hash::FxHashSet::default();
         let mut principal_overflow = FxHashMap::default();
         for (p, mut gids) in lists {
@@ -267,13 +353,34 @@ impl Compiled {
             let mut subs: Vec<u32> = subject_ids.get(p).copied().into_iter().collect();
             subs.extend(gids);
             let k = key(0, 0, Slot::Principal, fnv(p));
-            if !used.insert(k) {
+            if subs.len() > PRINCIPAL_INLINE || p.len() > usize::from(u16::MAX) || !used.insert(k) {
                 principal_overflow.insert(p.into(), subs);
                 continue;
             }
-            principal_items.push((k, principal_names.len() as u32));
-            principal_names.push(Box::<str>::from(p));
-            principal_items.extend(subs.into_iter().map(|s| (k, s)));
+            let mut slot = PrincipalSlot {
+                key: k,
+                name_at: principal_names.len() as u32,
+                name_len: p.len() as u16,
+                n: subs.len() as u16,
+                subs: [0; PRINCIPAL_INLINE],
+            };
+            slot.subs[..subs.len()].copy_from_slice(&subs);
+            principal_names.extend_from_slice(p.as_bytes());
+            principal_items.push(slot);
+        }
+        // The first grant of each key goes inline; the rest to `more`. A
+        // stable sort keeps grants in order within a key.
+        items.sort_by_key(|(k, _)| *k);
+        let filter = KeyFilter::build(items.iter().map(|(k, _)| *k), items.len());
+        let mut slots = Vec::with_capacity(items.len());
+        let mut more = Vec::new();
+        for (i, &(k, e)) in items.iter().enumerate() {
+            if i > 0 && items[i - 1].0 == k {
+                more.push((k, e));
+            } else {
+                let several = items.get(i + 1).is_some_and(|n| n.0 == k);
+                slots.push(e.slot(k, several));
+            }
         }
         Compiled {
             version,
@@ -283,15 +390,20 @@ impl Compiled {
             subject_grants,
             kinds,
             prefix_lens,
-            meta: FlatTable::build(
+            meta: InlineTable::build(
                 meta.into_iter()
-                    .map(|((sid, kid), m)| (key(sid, kid, Slot::Meta, 0), m))
+                    .map(|((sid, kid), m)| Word {
+                        key: key(sid, kid, Slot::Meta, 0),
+                        value: m,
+                    })
                     .collect(),
             ),
             superuser,
-            table: FlatTable::build(items),
+            table: InlineTable::build(slots),
+            filter,
+            more: FlatTable::build(more),
             names,
-            principals: FlatTable::build(principal_items),
+            principals: InlineTable::build(principal_items),
             principal_names,
             principal_overflow,
         }
@@ -310,12 +422,16 @@ impl Compiled {
     /// The subject ids a principal acts as: itself, its groups, and `extra`
     /// group subjects (e.g. `group:role:admin` from a JWT role), deduplicated.
     fn subject_list(&self, principal: &str, extra: &[String]) -> SmallVec<[u32; 8]> {
-        let vals = self
+        let slot = self
             .principals
             .get(key(0, 0, Slot::Principal, fnv(principal)));
-        let mut out: SmallVec<[u32; 8]> = match vals.split_first() {
-            Some((&pi, subs)) if *self.principal_names[pi as usize] == *principal => {
-                SmallVec::from_slice(subs)
+        let mut out: SmallVec<[u32; 8]> = match slot {
+            Some(ps)
+                if self.principal_names
+                    [ps.name_at as usize..ps.name_at as usize + usize::from(ps.name_len)]
+                    == *principal.as_bytes() =>
+            {
+                SmallVec::from_slice(&ps.subs[..usize::from(ps.n)])
             }
             _ => self
                 .principal_overflow
@@ -376,16 +492,21 @@ impl Compiled {
         }
         let full = h;
 
-        // Which (subject, kind) pairs hold grants at all, and at which
-        // prefix lengths: one round of independent probes.
+        // Few prefix lengths for these kinds: probe them all for every
+        // subject and let the filter drop the misses. Many: first ask which
+        // (subject, kind) pairs hold grants at all, and at which lengths
+        // (one round of independent lookups), to keep the probes few.
+        let use_meta = prefixes.len() > META_ABOVE;
         let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
         for &sid in &subjects {
             for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
                 pairs.push((sid, k, key(sid, k, Slot::Meta, 0)));
             }
         }
-        let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.2).collect();
-        std::hint::black_box(self.meta.warm(&meta_keys));
+        if use_meta {
+            let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.2).collect();
+            std::hint::black_box(self.meta.warm(&meta_keys));
+        }
 
         // Then every probe of this decision, computed up front.
         let mut probes: SmallVec<[Probe; 32]> = SmallVec::new();
@@ -401,8 +522,13 @@ impl Compiled {
             }
         }
         for &(sid, k, mk) in &pairs {
-            let Some(&m) = self.meta.get(mk).first() else {
-                continue;
+            let m = if use_meta {
+                match self.meta.get(mk) {
+                    Some(&Word { value, .. }) => value,
+                    None => continue,
+                }
+            } else {
+                HAS_EXACT | self.prefix_lens[k as usize]
             };
             if m & HAS_EXACT != 0 {
                 probes.push(Probe {
@@ -425,6 +551,9 @@ impl Compiled {
                 }
             }
         }
+        // Most probes miss; the filter (in cache) drops nearly all of those
+        // before they cost a trip to memory.
+        probes.retain(|p| self.filter.may_contain(p.key));
         let keys: SmallVec<[u64; 32]> = probes.iter().map(|p| p.key).collect();
         std::hint::black_box(self.table.warm(&keys));
 
@@ -438,7 +567,15 @@ impl Compiled {
             superuser,
         } in &probes
         {
-            for e in self.table.get(k) {
+            let Some(first) = self.table.get(k) else {
+                continue;
+            };
+            let rest: &[Entry] = if first.bits & MORE_BIT != 0 {
+                self.more.get(k)
+            } else {
+                &[]
+            };
+            for e in std::iter::once(&first.entry()).chain(rest) {
                 let ok = if superuser {
                     e.subject == sid
                 } else {
@@ -668,5 +805,88 @@ mod tests {
         for bad in ["worker", "worker:", "worker:a*", "Worker:x", "worker:a b"] {
             assert!(parse_resource(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Both probe paths (a few prefix lengths: filter only; many: `meta`
+    /// first) and principals beyond the inline slot decide as the reference.
+    #[test]
+    fn many_prefix_lengths_and_many_groups_decide_as_the_reference() {
+        let mut grants = Vec::new();
+        let mut members = Vec::new();
+        // Prefixes of 1..=20 bytes of "abcdefghijklmnopqrst" for kind worker,
+        // spread over subjects; exact names too; some denies.
+        let word = "abcdefghijklmnopqrst";
+        for len in 1..=20 {
+            let subject = format!("group:g{}", len % 15);
+            let effect = if len % 7 == 0 {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            };
+            let res = format!("worker:{}*", &word[..len]);
+            grants.push(grant(&format!("p{len}"), &subject, effect, &["run"], &res));
+            let exact = format!("vault:{}", &word[..len]);
+            grants.push(grant(
+                &format!("e{len}"),
+                &subject,
+                Effect::Allow,
+                &["read"],
+                &exact,
+            ));
+        }
+        grants.push(grant(
+            "few",
+            "user:solo",
+            Effect::Allow,
+            &["run"],
+            "queue:jobs-*",
+        ));
+        // user:many is in all 15 groups (more than a slot holds inline).
+        for g in 0..15 {
+            members.push(Membership {
+                group: format!("g{g}"),
+                principal: "user:many".into(),
+            });
+        }
+        members.push(Membership {
+            group: "g3".into(),
+            principal: "user:few".into(),
+        });
+        let c = Compiled::new(1, grants.clone(), &members);
+        let mut checked = 0;
+        for p in ["user:many", "user:few", "user:solo", "user:nobody"] {
+            for a in [Action::Run, Action::Read] {
+                for len in 0..=20 {
+                    for kind in ["worker", "vault", "queue"] {
+                        let name = if kind == "queue" {
+                            format!("jobs-{}", &word[..len])
+                        } else {
+                            word[..len.max(1)].to_owned()
+                        };
+                        let r = format!("{kind}:{name}");
+                        let q = req(p, a, &r);
+                        let fast = c.decide(&q, &[]);
+                        let (allow, reason, mut want) =
+                            super::super::reference::decide_naive(&grants, &members, &q, &[]);
+                        assert_eq!((fast.allow, fast.reason), (allow, reason), "{p} {a:?} {r}");
+                        let mut got: Vec<String> = fast
+                            .hits
+                            .iter()
+                            .map(|h| c.grants()[h.grant as usize].id.clone())
+                            .collect();
+                        got.sort();
+                        want.sort();
+                        assert_eq!(got, want, "{p} {a:?} {r}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 2 * 21 * 3);
+        // The cases are not all one answer.
+        let q = req("user:many", Action::Run, "worker:abcdef");
+        assert!(c.decide(&q, &[]).allow, "p1..p6 allow");
+        let q = req("user:many", Action::Run, "worker:abcdefg");
+        assert!(!c.decide(&q, &[]).allow, "p7 is a deny");
     }
 }

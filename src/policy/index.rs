@@ -100,17 +100,6 @@ impl<T: Copy> FlatTable<T> {
         }
     }
 
-    /// Touch the home bucket of each key so the cache misses of a batch of
-    /// independent lookups overlap instead of queueing (no unsafe prefetch
-    /// needed: plain loads whose results are used). Returns how many home
-    /// buckets hold their key, which callers may ignore.
-    #[inline]
-    pub fn warm(&self, keys: &[u64]) -> usize {
-        keys.iter()
-            .filter(|&&k| self.buckets[(k as usize) & self.mask].key == k)
-            .count()
-    }
-
     /// The values stored under `key` (empty when none).
     #[inline]
     pub fn get(&self, key: u64) -> &[T] {
@@ -128,6 +117,129 @@ impl<T: Copy> FlatTable<T> {
     }
 }
 
+/// A slot of an [`InlineTable`]: carries its own key (0 = empty).
+pub trait Keyed: Copy + Default {
+    fn key(&self) -> u64;
+}
+
+/// An immutable map from unique u64 keys to slots that hold their value
+/// inline, with linear probing at load ≤ 1/2: a lookup is one cache line,
+/// where [`FlatTable`] needs a second, dependent one for the value.
+#[derive(Debug)]
+pub struct InlineTable<S> {
+    slots: Vec<S>,
+    mask: usize,
+}
+
+impl<S: Keyed> InlineTable<S> {
+    /// Build from slots with distinct, non-zero keys.
+    pub fn build(items: Vec<S>) -> Self {
+        let cap = (items.len() * 2).next_power_of_two().max(8);
+        let mask = cap - 1;
+        let mut slots = vec![S::default(); cap];
+        for item in items {
+            debug_assert!(item.key() != 0);
+            let mut at = (item.key() as usize) & mask;
+            while slots[at].key() != 0 {
+                debug_assert!(slots[at].key() != item.key(), "duplicate key");
+                at = (at + 1) & mask;
+            }
+            slots[at] = item;
+        }
+        InlineTable { slots, mask }
+    }
+
+    /// Touch the home slot of each key so the cache misses of a batch of
+    /// independent lookups overlap instead of queueing (no unsafe prefetch
+    /// needed: plain loads whose results are used). Returns how many home
+    /// slots hold their key, which callers may ignore.
+    #[inline]
+    pub fn warm(&self, keys: &[u64]) -> usize {
+        keys.iter()
+            .filter(|&&k| self.slots[(k as usize) & self.mask].key() == k)
+            .count()
+    }
+
+    /// The slot stored under `key`.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<&S> {
+        let mut at = (key as usize) & self.mask;
+        loop {
+            let slot = &self.slots[at];
+            if slot.key() == key {
+                return Some(slot);
+            }
+            if slot.key() == 0 {
+                return None;
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+}
+
+/// A blocked Bloom filter over table keys: each key sets 4 bits in one
+/// 64-bit word. At 12 bits per key it is ~1.5 MB for a million grants, small
+/// enough to stay in cache where the table cannot, and it answers "certainly
+/// absent" for nearly every probe of a decision that would miss, so those
+/// never touch the table. (A false "maybe" only costs the probe it saves.)
+#[derive(Debug)]
+pub struct KeyFilter {
+    words: Vec<u64>,
+    mask: usize,
+}
+
+/// Filter bits per key: ~1% false positives with 4 bits in a 64-bit block.
+const FILTER_BITS_PER_KEY: usize = 12;
+
+impl KeyFilter {
+    /// A filter holding `keys` (`n` of them, or about).
+    pub fn build(keys: impl Iterator<Item = u64>, n: usize) -> Self {
+        let words = (n * FILTER_BITS_PER_KEY / 64).next_power_of_two().max(1);
+        let mut f = KeyFilter {
+            words: vec![0; words],
+            mask: words - 1,
+        };
+        for k in keys {
+            let (w, bits) = f.locate(k);
+            f.words[w] |= bits;
+        }
+        f
+    }
+
+    /// The word for `key` (from its high half; tables index by the low half)
+    /// and its 4 bits (from four 6-bit fields).
+    #[inline]
+    fn locate(&self, key: u64) -> (usize, u64) {
+        let w = ((key >> 32) as usize) & self.mask;
+        let bits = (1u64 << (key & 63))
+            | (1u64 << ((key >> 6) & 63))
+            | (1u64 << ((key >> 12) & 63))
+            | (1u64 << ((key >> 18) & 63));
+        (w, bits)
+    }
+
+    /// False when `key` is certainly not in the table.
+    #[inline]
+    pub fn may_contain(&self, key: u64) -> bool {
+        let (w, bits) = self.locate(key);
+        self.words[w] & bits == bits
+    }
+}
+
+/// A `u64` under a key: 16 bytes, four to a cache line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Word {
+    pub key: u64,
+    pub value: u64,
+}
+
+impl Keyed for Word {
+    #[inline]
+    fn key(&self) -> u64 {
+        self.key
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +253,32 @@ mod tests {
         assert!(t.get(7).is_empty());
         let empty: FlatTable<u8> = FlatTable::build(vec![]);
         assert!(empty.get(1).is_empty());
+    }
+
+    #[test]
+    fn inline_table_finds_every_key_and_only_those() {
+        let items: Vec<Word> = (1..=1000u64)
+            .map(|k| Word {
+                key: k.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+                value: k,
+            })
+            .collect();
+        let t = InlineTable::build(items.clone());
+        for w in &items {
+            assert_eq!(t.get(w.key).map(|s| s.value), Some(w.value));
+        }
+        assert_eq!(t.warm(&[items[0].key]), t.warm(&[items[0].key]));
+        assert!(t.get(2).is_none());
+        assert!(InlineTable::<Word>::build(vec![]).get(5).is_none());
+    }
+
+    #[test]
+    fn key_filter_has_no_false_negatives_and_few_false_positives() {
+        let mix = |i: u64| key(1, 2, Slot::Exact, i);
+        let f = KeyFilter::build((0..10_000).map(mix), 10_000);
+        assert!((0..10_000).all(|i| f.may_contain(mix(i))));
+        let false_pos = (10_000..110_000).filter(|&i| f.may_contain(mix(i))).count();
+        assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
     }
 
     #[test]
