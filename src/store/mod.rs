@@ -176,10 +176,13 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// One passive checkpoint: copies what no reader still needs, never
     /// blocks writers, and lets the next writer restart the WAL from its start.
-    pub fn run(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+    /// Returns (frames in the WAL, frames copied back).
+    pub fn run(&self) -> Result<(i64, i64)> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?)
     }
 }
 

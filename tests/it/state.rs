@@ -147,3 +147,36 @@ fn truncation_is_caught_with_a_checkpoint() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["first_bad_seq"], 3);
 }
+
+/// serve's commits leave WAL checkpoints to a separate connection: they no
+/// longer checkpoint themselves, and the checkpointer copies everything back.
+#[test]
+fn checkpoints_can_be_left_to_a_separate_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut store = Store::open(&path).unwrap();
+    let checkpointer = store.separate_checkpoints().unwrap();
+    // Enough pages that SQLite's default (1,000 frames) would have
+    // checkpointed at this commit.
+    moat::token::seed_records(&mut store, 50_000, moat::time::now_ms()).unwrap();
+    let wal = std::fs::metadata(dir.path().join("state.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal > 1000 * 4096,
+        "WAL is {wal} bytes: a commit checkpointed it"
+    );
+    let (frames, copied) = checkpointer.run().unwrap();
+    assert!(frames > 1000, "{frames} frames");
+    assert_eq!(
+        frames, copied,
+        "a passive checkpoint with no readers copies all"
+    );
+    // The data is there for a fresh reader.
+    drop(store);
+    let n: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 50_000);
+}
