@@ -314,7 +314,22 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             ..
         } => {
             with_store(&s.store, move |st| {
-                worker::resume(st, &ctx(actor), &credential, &machine_id)
+                let resumed = worker::resume(st, &ctx(actor.clone()), &credential, &machine_id);
+                match &resumed {
+                    // Reuse is audited (with the revocation) by resume itself.
+                    Err(e) if e.code != "credential_reuse" => {
+                        // Only the credential's public id, never its secret.
+                        let id = crate::credential::RawCredential::parse(&credential)
+                            .ok()
+                            .map(|r| r.id);
+                        let e = NewEvent::new(types::AUTH_FAILURE, &actor, id)
+                            .outcome("failure")
+                            .details(json!({"reason": e.code, "via": "resume", "machine_id": machine_id}));
+                        st.write(|tx| tx.append_audit(e, crate::time::now_ms()).map(|_| ()))?;
+                    }
+                    _ => {}
+                }
+                resumed
             })
             .await
         }

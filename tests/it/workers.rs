@@ -426,6 +426,23 @@ fn a_captured_old_credential_revokes_the_worker() {
             .len(),
         1
     );
+    // A credential serve never issued (or has forgotten) is refused as
+    // unknown and audited as an authentication failure, without its secret.
+    let unknown =
+        moat::credential::RawCredential::generate(moat::credential::CredentialKind::Worker)
+            .expose();
+    let reply = resume_with(&f.server.url, &unknown, &machine);
+    assert_eq!(reply["code"], "invalid_credential", "{reply}");
+    let failures = f.env.json("audit", &["log", "--type", "auth_failure"]);
+    let failures = failures.as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["details"]["via"], "resume");
+    assert_eq!(failures[0]["details"]["reason"], reply["code"]);
+    assert_no_secret(
+        failures[0].to_string().as_bytes(),
+        secret_of(&unknown),
+        "audit",
+    );
 }
 
 #[test]
