@@ -193,6 +193,17 @@ impl Keyed for PrincipalSlot {
     }
 }
 
+/// The action bits of an entry.
+const ACTION_BITS: u8 = 0x0f;
+
+/// The filter's key for `key` asked with action `bit`.
+#[inline]
+fn filter_key(key: u64, bit: u8) -> u64 {
+    let mut z = key ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z ^ (z >> 32)
+}
+
 const DENY_BIT: u8 = 0x80;
 /// In a table slot: more grants share this key (see `Compiled::more`).
 const MORE_BIT: u8 = 0x40;
@@ -235,7 +246,8 @@ pub struct Compiled {
     /// Per subject: does it hold a superuser grant?
     superuser: Vec<bool>,
     table: InlineTable<EntrySlot>,
-    /// Which keys the table may hold: a cache-resident first check.
+    /// Which (key, action) pairs the table may hold (see `filter_key`): a
+    /// cache-resident first check.
     filter: KeyFilter,
     /// The second and later grants of keys that hold several.
     more: FlatTable<Entry>,
@@ -371,7 +383,25 @@ impl Compiled {
         // The first grant of each key goes inline; the rest to `more`. A
         // stable sort keeps grants in order within a key.
         items.sort_by_key(|(k, _)| *k);
-        let filter = KeyFilter::build(items.iter().map(|(k, _)| *k), items.len());
+        // The filter holds (key, action) pairs: a probe passes only when some
+        // grant under its key has the requested action (superuser grants
+        // match every action), so a resource that is granted, but for other
+        // actions, does not cost a trip to the table.
+        let pairs: Vec<u64> = items
+            .iter()
+            .flat_map(|&(k, e)| {
+                let acts = if all[e.grant as usize].is_superuser() {
+                    ACTION_BITS
+                } else {
+                    e.bits & ACTION_BITS
+                };
+                (0..4u8)
+                    .map(|i| 1u8 << i)
+                    .filter(move |b| acts & b != 0)
+                    .map(move |b| filter_key(k, b))
+            })
+            .collect();
+        let filter = KeyFilter::build(pairs.iter().copied(), pairs.len());
         let mut slots = Vec::with_capacity(items.len());
         let mut more = Vec::new();
         for (i, &(k, e)) in items.iter().enumerate() {
@@ -551,9 +581,10 @@ impl Compiled {
                 }
             }
         }
-        // Most probes miss; the filter (in cache) drops nearly all of those
-        // before they cost a trip to memory.
-        probes.retain(|p| self.filter.may_contain(p.key));
+        // Most probes miss, or find grants only for other actions; the
+        // filter (in cache) drops nearly all of those before they cost a
+        // trip to memory.
+        probes.retain(|p| self.filter.may_contain(filter_key(p.key, bit)));
         let keys: SmallVec<[u64; 32]> = probes.iter().map(|p| p.key).collect();
         std::hint::black_box(self.table.warm(&keys));
 
