@@ -193,8 +193,13 @@ impl Keyed for PrincipalSlot {
     }
 }
 
+/// In an entry: a superuser grant (it matches every action).
+const SUPERUSER_BIT: u8 = 0x20;
 /// The action bits of an entry.
 const ACTION_BITS: u8 = 0x0f;
+
+/// Grants from which the index's filter and table are built on two threads.
+const PARALLEL_BUILD_FROM: usize = 50_000;
 
 /// The filter's key for `key` asked with action `bit`.
 #[inline]
@@ -306,7 +311,7 @@ impl Compiled {
                     kind: ANY_KIND,
                     name_at: 0,
                     name_len: 0,
-                    bits,
+                    bits: bits | SUPERUSER_BIT,
                 };
                 items.push((key(sid, ANY_KIND, Slot::Superuser, 0), e));
                 continue;
@@ -387,31 +392,56 @@ impl Compiled {
         // grant under its key has the requested action (superuser grants
         // match every action), so a resource that is granted, but for other
         // actions, does not cost a trip to the table.
-        let pairs: Vec<u64> = items
-            .iter()
-            .flat_map(|&(k, e)| {
-                let acts = if all[e.grant as usize].is_superuser() {
-                    ACTION_BITS
-                } else {
-                    e.bits & ACTION_BITS
-                };
-                (0..4u8)
-                    .map(|i| 1u8 << i)
-                    .filter(move |b| acts & b != 0)
-                    .map(move |b| filter_key(k, b))
-            })
-            .collect();
-        let filter = KeyFilter::build(pairs.iter().copied(), pairs.len());
-        let mut slots = Vec::with_capacity(items.len());
-        let mut more = Vec::new();
-        for (i, &(k, e)) in items.iter().enumerate() {
-            if i > 0 && items[i - 1].0 == k {
-                more.push((k, e));
+        let actions_of = |e: &Entry| {
+            if e.bits & SUPERUSER_BIT != 0 {
+                ACTION_BITS
             } else {
-                let several = items.get(i + 1).is_some_and(|n| n.0 == k);
-                slots.push(e.slot(k, several));
+                e.bits & ACTION_BITS
             }
-        }
+        };
+        let n_pairs = items
+            .iter()
+            .map(|(_, e)| actions_of(e).count_ones() as usize)
+            .sum();
+        let build_filter = || {
+            KeyFilter::build(
+                items.iter().flat_map(|&(k, e)| {
+                    let acts = actions_of(&e);
+                    (0..4u8)
+                        .map(|i| 1u8 << i)
+                        .filter(move |b| acts & b != 0)
+                        .map(move |b| filter_key(k, b))
+                }),
+                n_pairs,
+            )
+        };
+        let build_table = || {
+            let mut slots = Vec::with_capacity(items.len());
+            let mut more = Vec::new();
+            for (i, &(k, e)) in items.iter().enumerate() {
+                if i > 0 && items[i - 1].0 == k {
+                    more.push((k, e));
+                } else {
+                    let several = items.get(i + 1).is_some_and(|n| n.0 == k);
+                    slots.push(e.slot(k, several));
+                }
+            }
+            (InlineTable::build(slots), FlatTable::build(more))
+        };
+        // Both are random writes over megabytes: with many grants, build
+        // them side by side.
+        let (filter, (table, more)) = if items.len() < PARALLEL_BUILD_FROM {
+            (build_filter(), build_table())
+        } else {
+            std::thread::scope(|s| {
+                let filter = s.spawn(build_filter);
+                let table = build_table();
+                let filter = filter
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (filter, table)
+            })
+        };
         Compiled {
             version,
             grants: all,
@@ -429,9 +459,9 @@ impl Compiled {
                     .collect(),
             ),
             superuser,
-            table: InlineTable::build(slots),
+            table,
             filter,
-            more: FlatTable::build(more),
+            more,
             names,
             principals: InlineTable::build(principal_items),
             principal_names,
