@@ -126,11 +126,13 @@ const MIGRATIONS: &[&str] = &[
         duration_ms  INTEGER
     );
     "#,
-    // 4: rotations look up a worker's live credentials and forget its old
-    // retired ones by issue time; serve watches for revoked workers.
+    // 4: rotations look up a worker's live credentials and forget retired
+    // ones some time after their retirement; serve watches for revoked workers.
     r#"
+    ALTER TABLE worker_credentials ADD COLUMN retired_at INTEGER;
+    UPDATE worker_credentials SET retired_at = created_at WHERE state = 'retired';
     DROP INDEX worker_credentials_by_worker;
-    CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state, created_at);
+    CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state, retired_at);
     CREATE INDEX workers_by_revoked ON workers (revoked_at);
     "#,
 ];

@@ -151,8 +151,8 @@ impl Tx<'_> {
             params![id, now, reason],
         )?;
         self.tx.execute(
-            "UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1",
-            [id],
+            "UPDATE worker_credentials SET state = 'retired', retired_at = ?2 WHERE worker_id = ?1 AND state != 'retired'",
+            params![id, now],
         )?;
         Ok(())
     }
@@ -195,10 +195,10 @@ impl Tx<'_> {
 
     /// Make `id` the worker's current credential; retire the others that
     /// were current or pending.
-    pub fn promote_credential(&mut self, worker_id: &str, id: &str) -> Result<()> {
+    pub fn promote_credential(&mut self, worker_id: &str, id: &str, now: Millis) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state IN ('current', 'pending') AND id != ?2")?
-            .execute([worker_id, id])?;
+            .prepare_cached("UPDATE worker_credentials SET state = 'retired', retired_at = ?3 WHERE worker_id = ?1 AND state IN ('current', 'pending') AND id != ?2")?
+            .execute(params![worker_id, id, now])?;
         self.tx
             .prepare_cached("UPDATE worker_credentials SET state = 'current' WHERE id = ?1")?
             .execute([id])?;
@@ -206,21 +206,20 @@ impl Tx<'_> {
     }
 
     /// Retire a worker's pending credentials (a new one is about to be issued).
-    pub fn retire_pending(&mut self, worker_id: &str) -> Result<()> {
+    pub fn retire_pending(&mut self, worker_id: &str, now: Millis) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE worker_credentials SET state = 'retired' WHERE worker_id = ?1 AND state = 'pending'")?
-            .execute([worker_id])?;
+            .prepare_cached("UPDATE worker_credentials SET state = 'retired', retired_at = ?2 WHERE worker_id = ?1 AND state = 'pending'")?
+            .execute(params![worker_id, now])?;
         Ok(())
     }
 
-    /// Forget a worker's retired credentials issued before `before`: reuse
-    /// is detected for rotated-out credentials younger than that, and older
-    /// ones are refused as unknown. Keeps the table from growing with every
-    /// heartbeat.
+    /// Forget a worker's credentials retired before `before`: reuse is
+    /// detected for credentials rotated out since, and older ones are refused
+    /// as unknown. Keeps the table from growing with every heartbeat.
     pub fn forget_retired(&mut self, worker_id: &str, before: Millis) -> Result<usize> {
         Ok(self
             .tx
-            .prepare_cached("DELETE FROM worker_credentials WHERE worker_id = ?1 AND state = 'retired' AND created_at < ?2")?
+            .prepare_cached("DELETE FROM worker_credentials WHERE worker_id = ?1 AND state = 'retired' AND retired_at < ?2")?
             .execute(params![worker_id, before])?)
     }
 

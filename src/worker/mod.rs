@@ -215,7 +215,7 @@ pub fn enroll(
         };
         tx.set_worker_status(&worker.id, "connected", ctx.now)?;
         let (cred, exp) = issue(tx, &worker.id, "current", ctx.now)?;
-        tx.promote_credential(&worker.id, cred.split('_').nth(1).unwrap_or_default())?;
+        tx.promote_credential(&worker.id, cred.split('_').nth(1).unwrap_or_default(), ctx.now)?;
         let e = NewEvent::new(types::WORKER_CONNECTED, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
             .details(json!({"via": "enroll", "machine_id": machine_id, "token": red.token_id}));
         tx.append_audit(e, ctx.now)?;
@@ -294,7 +294,7 @@ pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) 
                 "this credential belongs to another machine",
             )));
         }
-        tx.promote_credential(&worker.id, &row.id)?;
+        tx.promote_credential(&worker.id, &row.id, ctx.now)?;
         tx.set_worker_status(&worker.id, "connected", ctx.now)?;
         let e = NewEvent::new(
             types::WORKER_CONNECTED,
@@ -368,9 +368,9 @@ fn rotate_in(
         None => None,
     };
     if let Some(c) = acked {
-        tx.promote_credential(worker_id, &c.id)?;
+        tx.promote_credential(worker_id, &c.id, now)?;
     }
-    tx.retire_pending(worker_id)?;
+    tx.retire_pending(worker_id, now)?;
     tx.forget_retired(worker_id, now - REUSE_MEMORY_MS)?;
     let (cred, exp) = issue(tx, worker_id, "pending", now)?;
     tx.touch_worker(worker_id, now)?;

@@ -122,3 +122,21 @@ fn rotated_out_credentials_are_remembered_then_forgotten() {
     let w = store.read(|tx| tx.worker(&id)).unwrap().unwrap();
     assert_eq!(w.status, "revoked");
 }
+
+/// Remembering runs from when a credential was rotated out, not from when
+/// it was issued: a credential held for an hour (a worker that was off) and
+/// then rotated out is still reuse if presented right after.
+#[test]
+fn an_old_credential_rotated_out_just_now_is_still_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = moat::time::now_ms();
+    let (mut store, ws) = fleet(dir.path(), 1, t0);
+    let (id, first) = ws[0].clone();
+    let hour = 60 * 60 * 1000;
+    let mut ack = None;
+    beat(&mut store, &id, &mut ack, t0 + hour);
+    // This heartbeat acknowledges the new credential: `first` is rotated out.
+    beat(&mut store, &id, &mut ack, t0 + hour + 1000);
+    let err = worker::resume(&mut store, &ctx(t0 + hour + 2000), &first, "machine-0").unwrap_err();
+    assert_eq!(err.code, "credential_reuse", "{}", err.message);
+}
