@@ -140,3 +140,57 @@ fn an_old_credential_rotated_out_just_now_is_still_reuse() {
     let err = worker::resume(&mut store, &ctx(t0 + hour + 2000), &first, "machine-0").unwrap_err();
     assert_eq!(err.code, "credential_reuse", "{}", err.message);
 }
+
+/// A state file from before migration 4 (no `retired_at`) upgrades on open:
+/// its retired credentials count as retired when they were issued, and the
+/// rest keep working.
+#[test]
+fn a_version_3_state_file_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = moat::time::now_ms();
+    let (mut store, ws) = fleet(dir.path(), 1, t0);
+    let (id, _) = ws[0].clone();
+    let mut ack = None;
+    beat(&mut store, &id, &mut ack, t0 + 1000);
+    let live = beat(&mut store, &id, &mut ack, t0 + 2000);
+    drop(store);
+    // Undo migration 4 by hand, as a version 3 binary left the file.
+    let conn = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
+    conn.execute_batch(
+        "DROP INDEX workers_by_revoked;
+         DROP INDEX worker_credentials_by_worker;
+         ALTER TABLE worker_credentials DROP COLUMN retired_at;
+         CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state);
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, moat::store::SCHEMA_VERSION);
+    let unset: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM worker_credentials WHERE state = 'retired' AND retired_at IS NOT created_at",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unset, 0, "retired rows take their issue time");
+    let retired: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM worker_credentials WHERE state = 'retired'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(retired >= 1);
+    // The worker carries on from the upgraded file.
+    let (session_worker, _, _) =
+        worker::resume(&mut store, &ctx(t0 + 3000), &live, "machine-0").unwrap();
+    assert_eq!(session_worker.id, id);
+    beat(&mut store, &id, &mut ack, t0 + 4000);
+}
