@@ -109,7 +109,7 @@ pub struct Decision<'a> {
 
 /// A grant in the index, with what the hot path needs inline: the subject and
 /// kind it is filed under (to confirm a hash hit), action bits and `DENY_BIT`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     grant: u32,
     subject: u32,
@@ -120,53 +120,24 @@ struct Entry {
     bits: u8,
 }
 
-impl Entry {
-    /// This entry in its table slot, filed under `key`.
-    fn slot(&self, key: u64, more: bool) -> EntrySlot {
-        EntrySlot {
-            key,
-            grant: self.grant,
-            subject: self.subject,
-            kind: self.kind,
-            name_at: self.name_at,
-            name_len: self.name_len,
-            bits: self.bits | if more { MORE_BIT } else { 0 },
-        }
-    }
-}
-
 /// A slot of the main table: the first grant filed under a key, inline (two
-/// slots to a cache line, so a probe is one miss). Further grants under the
-/// same key (`MORE_BIT`) are in `Compiled::more`.
+/// slots to a cache line, so a probe is one miss). When further grants share
+/// the key, the entry carries `MORE_BIT` and they are in `Compiled::more`.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct EntrySlot {
     key: u64,
-    grant: u32,
-    subject: u32,
-    kind: u32,
-    name_at: u32,
-    name_len: u32,
-    bits: u8,
+    entry: Entry,
 }
+
+// Two slots to a 64-byte line, a principal's slot exactly one.
+const _: () = assert!(std::mem::size_of::<EntrySlot>() == 32);
+const _: () = assert!(std::mem::size_of::<PrincipalSlot>() == 64);
 
 impl Keyed for EntrySlot {
     #[inline]
     fn key(&self) -> u64 {
         self.key
-    }
-}
-
-impl EntrySlot {
-    fn entry(&self) -> Entry {
-        Entry {
-            grant: self.grant,
-            subject: self.subject,
-            kind: self.kind,
-            name_at: self.name_at,
-            name_len: self.name_len,
-            bits: self.bits & !MORE_BIT,
-        }
     }
 }
 
@@ -423,7 +394,14 @@ impl Compiled {
                     more.push((k, e));
                 } else {
                     let several = items.get(i + 1).is_some_and(|n| n.0 == k);
-                    slots.push(e.slot(k, several));
+                    let more = if several { MORE_BIT } else { 0 };
+                    slots.push(EntrySlot {
+                        key: k,
+                        entry: Entry {
+                            bits: e.bits | more,
+                            ..e
+                        },
+                    });
                 }
             }
             (InlineTable::build(slots), FlatTable::build(more))
@@ -631,12 +609,14 @@ impl Compiled {
             let Some(first) = self.table.get(k) else {
                 continue;
             };
-            let rest: &[Entry] = if first.bits & MORE_BIT != 0 {
+            let rest: &[Entry] = if first.entry.bits & MORE_BIT != 0 {
                 self.more.get(k)
             } else {
                 &[]
             };
-            for e in std::iter::once(&first.entry()).chain(rest) {
+            // MORE_BIT in `bits` is neither an action nor DENY_BIT: the
+            // checks below ignore it.
+            for e in std::iter::once(&first.entry).chain(rest) {
                 let ok = if superuser {
                     e.subject == sid
                 } else {

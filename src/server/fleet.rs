@@ -145,7 +145,7 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 
 impl Rotator {
     /// Start the rotation thread; it ends when the rotator is dropped.
-    pub fn start(store: Arc<Mutex<crate::store::Store>>) -> Rotator {
+    pub fn start(store: Arc<Mutex<crate::store::Store>>) -> Result<Rotator> {
         let (tx, rx) = std::sync::mpsc::channel::<Beat>();
         std::thread::Builder::new()
             .name("moat-rotate".into())
@@ -162,13 +162,13 @@ impl Rotator {
                             Err(_) => break,
                         }
                     }
-                    let beats: Vec<(String, Option<String>)> = batch
-                        .iter()
-                        .map(|b| (b.worker.clone(), b.ack.clone()))
-                        .collect();
                     let now = crate::time::now_ms();
-                    let mut answers = Vec::with_capacity(beats.len());
-                    for chunk in beats.chunks(CHUNK) {
+                    let mut answers = Vec::with_capacity(batch.len());
+                    for chunk in batch.chunks(CHUNK) {
+                        let beats: Vec<(&str, Option<&str>)> = chunk
+                            .iter()
+                            .map(|b| (b.worker.as_str(), b.ack.as_deref()))
+                            .collect();
                         // Let waiting requests have the store first (bounded).
                         for _ in 0..100 {
                             if super::STORE_WAITERS.load(Ordering::SeqCst) == 0 {
@@ -178,7 +178,7 @@ impl Rotator {
                         }
                         let done = {
                             let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
-                            worker::rotate_many(&mut st, now, chunk)
+                            worker::rotate_many(&mut st, now, &beats)
                         };
                         match done {
                             Ok(a) => answers.extend(a),
@@ -194,8 +194,8 @@ impl Rotator {
                     }
                 }
             })
-            .expect("start the credential rotation thread");
-        Rotator { tx }
+            .map_err(|e| Error::io("starting the credential rotation thread", e))?;
+        Ok(Rotator { tx })
     }
 
     /// Queue one worker's rotation; the answer arrives when its batch commits.
@@ -408,7 +408,12 @@ async fn run(
     let mut rotation: Option<Rotation> = None;
     loop {
         tokio::select! {
-            answer = async { rotation.as_mut().expect("guarded").await }, if rotation.is_some() => {
+            answer = async {
+                match rotation.as_mut() {
+                    Some(r) => r.await,
+                    None => std::future::pending().await,
+                }
+            }, if rotation.is_some() => {
                 rotation = None;
                 match answer.unwrap_or_else(|_| Err(Error::internal("the credential rotation thread stopped"))) {
                     Ok((credential, exp)) => {

@@ -220,7 +220,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let store = Arc::new(Mutex::new(store));
     Ok(Arc::new(AppState {
         cfg,
-        rotator: fleet::Rotator::start(store.clone()),
+        rotator: fleet::Rotator::start(store.clone())?,
         store,
         policy: ArcSwap::from_pointee(compiled),
         auth,

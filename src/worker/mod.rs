@@ -325,12 +325,12 @@ pub fn rotate(
 pub fn rotate_many(
     store: &mut Store,
     now: Millis,
-    beats: &[(String, Option<String>)],
+    beats: &[(&str, Option<&str>)],
 ) -> Result<Vec<Result<(String, Millis)>>> {
     store.write(|tx| {
         beats
             .iter()
-            .map(|(id, ack)| rotate_in(tx, now, id, ack.as_deref()))
+            .map(|&(id, ack)| rotate_in(tx, now, id, ack))
             .collect()
     })
 }

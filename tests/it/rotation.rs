@@ -70,8 +70,7 @@ fn a_batch_answers_each_worker_on_its_own() {
     let now = moat::time::now_ms();
     let (mut store, ws) = fleet(dir.path(), 3, now);
     worker::revoke(&mut store, &ctx(now), &[ws[1].0.clone()], "test").unwrap();
-    let beats: Vec<(String, Option<String>)> =
-        ws.iter().map(|(id, _)| (id.clone(), None)).collect();
+    let beats: Vec<(&str, Option<&str>)> = ws.iter().map(|(id, _)| (id.as_str(), None)).collect();
     let answers = worker::rotate_many(&mut store, now + 1, &beats).unwrap();
     assert_eq!(answers.len(), 3);
     assert!(answers[0].is_ok());
