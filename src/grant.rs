@@ -485,16 +485,10 @@ pub fn load_policy(store: &mut Store, staged: bool) -> Result<Compiled> {
         if staged {
             return Ok(staged_set(tx)?.compile(0));
         }
-        match tx.active_snapshot()? {
-            None => Ok(PolicySet::default().compile(0)),
-            Some(v) => {
-                let row = tx
-                    .snapshot(v, true)?
-                    .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
-                let content = row.content.unwrap_or_default();
-                Ok(PolicySet::decode(&content)?.compile(v))
-            }
-        }
+        Ok(match crate::reload::active_set(tx)? {
+            None => PolicySet::default().compile(0),
+            Some((v, active)) => active.set.compile(v),
+        })
     })
 }
 

@@ -9,7 +9,7 @@ use crate::audit::{NewEvent, types};
 use crate::error::{Error, Exit, Result};
 use crate::grant::staged_set;
 use crate::policy::snapshot::{Diff, PolicySet, digest};
-use crate::store::{SnapshotRow, Store, Tx};
+use crate::store::{SnapshotRow, SnapshotSet, Store, Tx};
 use crate::time::rfc3339;
 use crate::token::Ctx;
 
@@ -54,15 +54,15 @@ impl SnapshotInfo {
     }
 }
 
-fn active_set(tx: &Tx<'_>) -> Result<(Option<i64>, PolicySet, Option<String>)> {
+/// The active snapshot's version and content, if there is one.
+pub fn active_set(tx: &Tx<'_>) -> Result<Option<(i64, SnapshotSet)>> {
     match tx.active_snapshot()? {
-        None => Ok((None, PolicySet::default(), None)),
+        None => Ok(None),
         Some(v) => {
-            let row = tx
-                .snapshot(v, true)?
+            let s = tx
+                .snapshot_set(v)?
                 .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
-            let set = PolicySet::decode(row.content.as_deref().unwrap_or_default())?;
-            Ok((Some(v), set, Some(row.digest)))
+            Ok(Some((v, s)))
         }
     }
 }
@@ -73,11 +73,15 @@ fn active_set(tx: &Tx<'_>) -> Result<(Option<i64>, PolicySet, Option<String>)> {
 pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadReport> {
     let run = |tx: &mut Tx<'_>| -> Result<ReloadReport> {
         let staged = staged_set(tx)?;
-        let (previous, active, active_digest) = active_set(tx)?;
+        let active = active_set(tx)?;
+        let previous = active.as_ref().map(|(v, _)| *v);
         let content = staged.encode();
         let d = digest(&content);
-        let diff = Diff::between(&active, &staged);
-        let changed = active_digest.as_deref() != Some(d.as_str());
+        let diff = match &active {
+            Some((_, a)) => Diff::between(&a.set, &staged),
+            None => Diff::between(&PolicySet::default(), &staged),
+        };
+        let changed = active.as_ref().map(|(_, a)| a.digest.as_str()) != Some(d.as_str());
         let mut report = ReloadReport {
             version: previous,
             previous,
@@ -88,18 +92,30 @@ pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadRepor
             members: staged.members.len(),
             diff,
         };
-        if dry_run || !changed {
+        if dry_run {
             return Ok(report);
         }
-        let version = tx.insert_snapshot(&SnapshotRow {
-            version: 0,
-            digest: d.clone(),
-            created_at: ctx.now,
-            created_by: ctx.actor.clone(),
-            grants: staged.grants.len() as i64,
-            members: staged.members.len() as i64,
-            content: Some(content),
-        })?;
+        if !changed {
+            // A snapshot from before packed forms existed gets one now.
+            if let Some((v, a)) = &active
+                && !a.from_packed
+            {
+                tx.set_snapshot_packed(*v, &a.set.pack())?;
+            }
+            return Ok(report);
+        }
+        let version = tx.insert_snapshot(
+            &SnapshotRow {
+                version: 0,
+                digest: d.clone(),
+                created_at: ctx.now,
+                created_by: ctx.actor.clone(),
+                grants: staged.grants.len() as i64,
+                members: staged.members.len() as i64,
+                content: Some(content),
+            },
+            &staged.pack(),
+        )?;
         tx.set_active_snapshot(version)?;
         let event = NewEvent::new(
             types::SNAPSHOT_RELOADED,

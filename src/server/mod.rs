@@ -143,15 +143,9 @@ pub fn materialize_admins(
 /// (config takes effect at boot, whatever --grant-reload says).
 fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>)> {
     store.read(|tx| {
-        let active = tx.active_snapshot()?;
-        let mut set = match active {
-            Some(v) => {
-                let row = tx
-                    .snapshot(v, true)?
-                    .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
-                PolicySet::decode(row.content.as_deref().unwrap_or_default())?
-            }
-            None => PolicySet::default(),
+        let (active, mut set) = match crate::reload::active_set(tx)? {
+            Some((v, a)) => (Some(v), a.set),
+            None => (None, PolicySet::default()),
         };
         let admins = tx.grants(&GrantFilter {
             source: Some("admins".into()),

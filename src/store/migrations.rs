@@ -135,6 +135,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX worker_credentials_by_worker ON worker_credentials (worker_id, state, retired_at);
     CREATE INDEX workers_by_revoked ON workers (revoked_at);
     "#,
+    // 5: each snapshot's content also in a compact binary form, so loading
+    // the active policy skips JSON parsing. NULL for older snapshots: their
+    // JSON is read instead (and `reload` fills it in for the active one).
+    r#"
+    ALTER TABLE snapshots ADD COLUMN packed BLOB;
+    "#,
 ];
 
 /// The schema version this binary writes.

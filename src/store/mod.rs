@@ -20,7 +20,7 @@ use crate::error::{Error, Exit, Result};
 
 pub use audit::AuditQuery;
 pub use migrations::SCHEMA_VERSION;
-pub use policy::{GrantFilter, SnapshotRow};
+pub use policy::{GrantFilter, SnapshotRow, SnapshotSet};
 pub use tokens::{TokenFilter, TokenRow};
 pub use workers::{CredentialRow, WorkerRow};
 

@@ -6,6 +6,7 @@ use super::Tx;
 use crate::error::{Error, Result};
 use crate::policy::engine::Membership;
 use crate::policy::grant::{Actions, Effect, Grant};
+use crate::policy::snapshot::PolicySet;
 use crate::time::Millis;
 
 /// Which grants to read.
@@ -27,6 +28,16 @@ pub struct SnapshotRow {
     pub grants: i64,
     pub members: i64,
     pub content: Option<Vec<u8>>,
+}
+
+/// A snapshot's content, decoded (see [`Tx::snapshot_set`]).
+#[derive(Debug)]
+pub struct SnapshotSet {
+    pub digest: String,
+    pub set: PolicySet,
+    /// False when it was decoded from JSON because the snapshot has no
+    /// packed form this binary reads (it was made before migration 5).
+    pub from_packed: bool,
 }
 
 const GRANT_COLUMNS: &str =
@@ -151,8 +162,10 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Store a new snapshot and return its version (one more than the highest).
-    pub fn insert_snapshot(&mut self, s: &SnapshotRow) -> Result<i64> {
+    /// Store a new snapshot, its content in JSON (`s.content`) and packed
+    /// (`packed`, the same content), and return its version (one more than
+    /// the highest).
+    pub fn insert_snapshot(&mut self, s: &SnapshotRow, packed: &[u8]) -> Result<i64> {
         let content = s
             .content
             .as_deref()
@@ -163,11 +176,54 @@ impl Tx<'_> {
             |r| r.get(0),
         )?;
         self.tx.execute(
-            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content],
+            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed],
         )?;
         Ok(version)
+    }
+
+    /// Give snapshot `version` its packed form (for snapshots made before
+    /// there was one).
+    pub fn set_snapshot_packed(&mut self, version: i64, packed: &[u8]) -> Result<()> {
+        self.tx.execute(
+            "UPDATE snapshots SET packed = ?2 WHERE version = ?1",
+            params![version, packed],
+        )?;
+        Ok(())
+    }
+
+    /// Snapshot `version`'s content, decoded and re-validated: from the
+    /// packed form when it has one this binary reads (a third of the bytes,
+    /// decoded on every core), else from the JSON.
+    pub fn snapshot_set(&self, version: i64) -> Result<Option<SnapshotSet>> {
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .tx
+            .prepare_cached("SELECT digest, packed FROM snapshots WHERE version = ?1")?
+            .query_row([version], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((digest, packed)) = row else {
+            return Ok(None);
+        };
+        // The packed form is a cache of the JSON, which the digest is over:
+        // one that cannot be read (another format, damage) is passed over.
+        if let Some(Ok(Some(set))) = packed.as_deref().map(PolicySet::unpack) {
+            return Ok(Some(SnapshotSet {
+                digest,
+                set,
+                from_packed: true,
+            }));
+        }
+        let content: Option<Vec<u8>> = self.tx.query_row(
+            "SELECT content FROM snapshots WHERE version = ?1",
+            [version],
+            |r| r.get(0),
+        )?;
+        Ok(Some(SnapshotSet {
+            digest,
+            set: PolicySet::decode(content.as_deref().unwrap_or_default())?,
+            from_packed: false,
+        }))
     }
 
     /// A snapshot, with its content when `with_content`.

@@ -522,3 +522,66 @@ both_modes! {
     assert!(env.snapshot() == before);
 }
 }
+
+/// The packed form of a snapshot is a cache of its JSON: a snapshot without
+/// one (made before migration 5) or with a damaged one decides from the
+/// JSON, and a `reload` that changes nothing gives the active snapshot a
+/// packed form again.
+#[test]
+fn snapshots_without_a_readable_packed_form_decide_from_their_json() {
+    let env = Env::new();
+    add(
+        &env,
+        &[
+            "--subject",
+            "user:a",
+            "--action",
+            "read",
+            "--resource",
+            "vault:x*",
+        ],
+    );
+    add(
+        &env,
+        &[
+            "--subject",
+            "user:a",
+            "--action",
+            "read",
+            "--resource",
+            "vault:xy",
+            "--deny",
+        ],
+    );
+    env.json("reload", &[]);
+    let conn = rusqlite::Connection::open(env.state()).unwrap();
+    let packed = || -> Option<Vec<u8>> {
+        conn.query_row("SELECT packed FROM snapshots WHERE version = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let decisions = || {
+        [("vault:x1", 0), ("vault:xy", 1), ("vault:z", 1)]
+            .map(|(r, want)| (check(&env, "user:a", "read", r, &[]).0, want))
+    };
+    assert!(packed().is_some_and(|p| !p.is_empty()));
+    for (got, want) in decisions() {
+        assert_eq!(got, want);
+    }
+    for damage in ["X'01ffff'", "X''", "NULL"] {
+        conn.execute_batch(&format!("UPDATE snapshots SET packed = {damage}"))
+            .unwrap();
+        for (got, want) in decisions() {
+            assert_eq!(got, want, "packed = {damage}");
+        }
+    }
+    let r = env.json("reload", &[]);
+    assert_eq!(r["changed"], false);
+    let restored = packed().expect("reload packs the active snapshot again");
+    conn.execute_batch("UPDATE snapshots SET content = X''")
+        .unwrap();
+    // Now only the packed form can answer.
+    assert_eq!(check(&env, "user:a", "read", "vault:x1", &[]).0, 0);
+    assert!(!restored.is_empty());
+}
