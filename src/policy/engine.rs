@@ -208,6 +208,9 @@ struct Probe {
 #[derive(Debug)]
 pub struct Compiled {
     version: i64,
+    /// Built-in grants: grant ids 0..builtins.len().
+    builtins: Vec<Grant>,
+    /// The others, after them (see [`Compiled::grant`]).
     grants: Vec<Grant>,
     subject_ids: FxHashMap<Box<str>, u32>,
     subject_names: Vec<Box<str>>,
@@ -241,32 +244,33 @@ pub struct Compiled {
 
 impl Compiled {
     /// Build the index from active grants (built-ins are added) and memberships.
-    pub fn new(version: i64, grants: Vec<Grant>, members: &[Membership]) -> Self {
-        let mut all = builtin_grants();
-        all.extend(
-            grants
-                .into_iter()
-                .filter(|g| g.active && g.source != "builtin"),
-        );
+    pub fn new(version: i64, mut grants: Vec<Grant>, members: &[Membership]) -> Self {
+        let builtins = builtin_grants();
+        // In place: a million grants are hundreds of megabytes to copy.
+        grants.retain(|g| g.active && g.source != "builtin");
         let mut subject_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut subject_names: Vec<Box<str>> = Vec::new();
         let mut subject_grants: Vec<Vec<u32>> = Vec::new();
         let mut kinds: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut prefix_lens = vec![0u64];
-        let mut items = Vec::with_capacity(all.len());
+        let mut items = Vec::with_capacity(builtins.len() + grants.len());
         let mut meta: FxHashMap<(u32, u32), u64> = FxHashMap::default();
         let mut superuser: Vec<bool> = Vec::new();
         let mut names: Vec<u8> = Vec::new();
-        for (i, g) in all.iter().enumerate() {
+        for (i, g) in builtins.iter().chain(&grants).enumerate() {
             let i = i as u32;
-            let sid = *subject_ids
-                .entry(g.subject.as_str().into())
-                .or_insert_with(|| {
+            // Look up before inserting: the owned key is only made for a new subject.
+            let sid = match subject_ids.get(g.subject.as_str()) {
+                Some(&sid) => sid,
+                None => {
+                    let sid = subject_names.len() as u32;
+                    subject_ids.insert(g.subject.as_str().into(), sid);
                     subject_names.push(g.subject.as_str().into());
                     subject_grants.push(Vec::new());
                     superuser.push(false);
-                    subject_names.len() as u32 - 1
-                });
+                    sid
+                }
+            };
             subject_grants[sid as usize].push(i);
             let bits = g.actions.0
                 | if g.effect == Effect::Deny {
@@ -289,10 +293,15 @@ impl Compiled {
             }
             let kid = match &g.resource.kind {
                 None => ANY_KIND,
-                Some(k) => *kinds.entry(k.as_str().into()).or_insert_with(|| {
-                    prefix_lens.push(0);
-                    prefix_lens.len() as u32 - 1
-                }),
+                Some(k) => match kinds.get(k.as_str()) {
+                    Some(&kid) => kid,
+                    None => {
+                        let kid = prefix_lens.len() as u32;
+                        kinds.insert(k.as_str().into(), kid);
+                        prefix_lens.push(0);
+                        kid
+                    }
+                },
             };
             let text = match &g.resource.name {
                 NamePattern::Exact(n) | NamePattern::Prefix(n) => n.as_bytes(),
@@ -356,9 +365,9 @@ impl Compiled {
             principal_names.extend_from_slice(p.as_bytes());
             principal_items.push(slot);
         }
-        // The first grant of each key goes inline; the rest to `more`. A
-        // stable sort keeps grants in order within a key.
-        items.sort_by_key(|(k, _)| *k);
+        // The first grant of each key goes inline; the rest to `more`, in
+        // grant order within a key.
+        items.sort_unstable_by_key(|(k, e)| (*k, e.grant));
         // The filter holds (key, action) pairs: a probe passes only when some
         // grant under its key has the requested action (superuser grants
         // match every action), so a resource that is granted, but for other
@@ -422,7 +431,8 @@ impl Compiled {
         };
         Compiled {
             version,
-            grants: all,
+            builtins,
+            grants,
             subject_ids,
             subject_names,
             subject_grants,
@@ -452,9 +462,13 @@ impl Compiled {
         self.version
     }
 
-    /// The grants in the index, built-ins first.
-    pub fn grants(&self) -> &[Grant] {
-        &self.grants
+    /// Grant `i` of the index (built-ins first), as in a [`Hit`].
+    pub fn grant(&self, i: u32) -> &Grant {
+        let i = i as usize;
+        match i.checked_sub(self.builtins.len()) {
+            None => &self.builtins[i],
+            Some(j) => &self.grants[j],
+        }
     }
 
     /// The subject ids a principal acts as: itself, its groups, and `extra`
@@ -667,7 +681,7 @@ impl Compiled {
             .hits
             .iter()
             .map(|h| {
-                let g = &self.grants[h.grant as usize];
+                let g = self.grant(h.grant);
                 Matched {
                     id: &g.id,
                     effect: g.effect.as_str(),
@@ -680,7 +694,7 @@ impl Compiled {
             let mut out = Vec::new();
             for sid in self.subject_list(req.principal, extra_groups) {
                 for &gi in &self.subject_grants[sid as usize] {
-                    let g = &self.grants[gi as usize];
+                    let g = self.grant(gi);
                     if g.is_superuser() {
                         continue;
                     }
@@ -913,7 +927,7 @@ mod tests {
                         let mut got: Vec<String> = fast
                             .hits
                             .iter()
-                            .map(|h| c.grants()[h.grant as usize].id.clone())
+                            .map(|h| c.grant(h.grant).id.clone())
                             .collect();
                         got.sort();
                         want.sort();

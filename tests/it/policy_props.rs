@@ -137,7 +137,7 @@ proptest! {
             let (allow, reason, mut want_ids) = decide_naive(&grants, &members, &r.as_request(), &[]);
             prop_assert_eq!((o.allow, o.reason), (allow, reason), "{:?}", r);
             let mut got_ids: Vec<String> =
-                o.hits.iter().map(|h| compiled.grants()[h.grant as usize].id.clone()).collect();
+                o.hits.iter().map(|h| compiled.grant(h.grant).id.clone()).collect();
             got_ids.sort();
             want_ids.sort();
             prop_assert_eq!(got_ids, want_ids, "{:?}", r);
