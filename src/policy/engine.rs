@@ -71,7 +71,8 @@ pub struct Hit {
 pub struct Outcome {
     pub allow: bool,
     pub reason: Reason,
-    pub hits: Vec<Hit>,
+    /// Inline up to 4: a decision that matches allocates nothing.
+    pub hits: SmallVec<[Hit; 4]>,
 }
 
 /// A matching grant as shown in a decision.
@@ -560,11 +561,19 @@ impl Compiled {
             std::hint::black_box(self.meta.warm(&meta_keys));
         }
 
-        // Then every probe of this decision, computed up front.
-        let mut probes: SmallVec<[Probe; 32]> = SmallVec::new();
+        // Then every probe of this decision, computed up front. Most would
+        // miss, or find grants only for other actions; the filter (mostly
+        // in cache) drops nearly all of those before they cost a trip to
+        // memory, and before they are even kept.
+        let mut probes: SmallVec<[Probe; 8]> = SmallVec::new();
+        let mut push = |p: Probe| {
+            if self.filter.may_contain(filter_key(p.key, bit)) {
+                probes.push(p);
+            }
+        };
         for &sid in &subjects {
             if self.superuser[sid as usize] {
-                probes.push(Probe {
+                push(Probe {
                     key: key(sid, ANY_KIND, Slot::Superuser, 0),
                     subject: sid,
                     kind: ANY_KIND,
@@ -583,7 +592,7 @@ impl Compiled {
                 HAS_EXACT | self.prefix_lens[k as usize]
             };
             if m & HAS_EXACT != 0 {
-                probes.push(Probe {
+                push(Probe {
                     key: key(sid, k, Slot::Exact, full),
                     subject: sid,
                     kind: k,
@@ -593,7 +602,7 @@ impl Compiled {
             }
             for &(len, ph) in &prefixes {
                 if m & (1u64 << (len as u32).min(LONG)) != 0 {
-                    probes.push(Probe {
+                    push(Probe {
                         key: key(sid, k, Slot::Prefix, ph),
                         subject: sid,
                         kind: k,
@@ -603,14 +612,10 @@ impl Compiled {
                 }
             }
         }
-        // Most probes miss, or find grants only for other actions; the
-        // filter (in cache) drops nearly all of those before they cost a
-        // trip to memory.
-        probes.retain(|p| self.filter.may_contain(filter_key(p.key, bit)));
-        let keys: SmallVec<[u64; 32]> = probes.iter().map(|p| p.key).collect();
+        let keys: SmallVec<[u64; 8]> = probes.iter().map(|p| p.key).collect();
         std::hint::black_box(self.table.warm(&keys));
 
-        let mut hits = Vec::new();
+        let mut hits = SmallVec::new();
         let (mut any_allow, mut any_deny) = (false, false);
         for &Probe {
             key: k,
