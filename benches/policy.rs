@@ -3,6 +3,11 @@
 //! grants. First a latency pass (per-decision median and p99, and
 //! throughput), then criterion's measurement of the same.
 //!
+//! Then a second latency pass separates the size of the index from the work
+//! a decision has to do: the same requests against the same 100 grants,
+//! with the rest of each larger policy given to another population (other
+//! users, other groups) that the requests never reach.
+//!
 //! `MOAT_BENCH_CEDAR_MAX` (default 1000000) caps the sizes Cedar is run at.
 
 use std::hint::black_box;
@@ -142,4 +147,43 @@ fn main() {
         group.finish();
     }
     criterion.final_summary();
+
+    let moat_req: Vec<Request<'_>> = reqs
+        .iter()
+        .map(|(p, a, k, name)| Request {
+            principal: p,
+            action: *a,
+            kind: k,
+            name,
+        })
+        .collect();
+    let mut all_members = members.clone();
+    all_members.extend(dataset::members_in("x", 7));
+    let mut base = None;
+    println!();
+    println!(
+        "| grants in the index | reachable by the requests | decisions/s | median | p99 | allows as with 100 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for n in SIZES {
+        let mut grants = dataset::grants(100, 3);
+        grants.extend(dataset::grants_in("x", n - 100, 5));
+        let compiled = Compiled::new(1, grants, &all_members);
+        let allows: Vec<bool> = moat_req
+            .iter()
+            .map(|r| compiled.decide(r, &[]).allow)
+            .collect();
+        let same = base.get_or_insert_with(|| allows.clone()) == &allows;
+        assert!(
+            same,
+            "the other population changed a decision at {n} grants"
+        );
+        let s = measure(moat_req.len(), Duration::from_secs(2), |i| {
+            compiled.decide(&moat_req[i], &[]).allow
+        });
+        println!(
+            "| {n} | 100 | {:.0} | {:.0} ns | {:.0} ns | {same} |",
+            s.per_sec, s.median_ns, s.p99_ns
+        );
+    }
 }

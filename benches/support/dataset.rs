@@ -41,6 +41,12 @@ fn name(rng: &mut Rng) -> String {
 
 /// Memberships: every user in 1–5 distinct groups.
 pub fn members(seed: u64) -> Vec<Membership> {
+    members_in("", seed)
+}
+
+/// Memberships of a population whose names start with `ns` (disjoint from
+/// another namespace's).
+pub fn members_in(ns: &str, seed: u64) -> Vec<Membership> {
     let mut rng = Rng::new(seed ^ 0x5eed);
     let mut out = Vec::new();
     for u in 0..USERS {
@@ -50,8 +56,8 @@ pub fn members(seed: u64) -> Vec<Membership> {
         gs.dedup();
         for g in gs {
             out.push(Membership {
-                group: format!("team-{g}"),
-                principal: format!("user:u{u}"),
+                group: format!("{ns}team-{g}"),
+                principal: format!("user:{ns}u{u}"),
             });
         }
     }
@@ -60,13 +66,18 @@ pub fn members(seed: u64) -> Vec<Membership> {
 
 /// `n` active grants.
 pub fn grants(n: usize, seed: u64) -> Vec<Grant> {
+    grants_in("", n, seed)
+}
+
+/// `n` active grants to the population of namespace `ns`, with ids unique to it.
+pub fn grants_in(ns: &str, n: usize, seed: u64) -> Vec<Grant> {
     let mut rng = Rng::new(seed);
     (0..n)
         .map(|i| {
             let subject: Subject = if rng.below(5) == 0 {
-                format!("user:u{}", rng.below(USERS)).parse().unwrap()
+                format!("user:{ns}u{}", rng.below(USERS)).parse().unwrap()
             } else {
-                Subject::for_group(&format!("team-{}", rng.below(GROUPS))).unwrap()
+                Subject::for_group(&format!("{ns}team-{}", rng.below(GROUPS))).unwrap()
             };
             let kind = KINDS[rng.below(KINDS.len())];
             let n = name(&mut rng);
@@ -88,7 +99,7 @@ pub fn grants(n: usize, seed: u64) -> Vec<Grant> {
                 }
             }
             Grant {
-                id: format!("grt_{i:012}"),
+                id: format!("grt_{ns}{i:012}"),
                 subject,
                 effect: if rng.below(10) == 0 {
                     Effect::Deny

@@ -176,9 +176,10 @@ const PARALLEL_BUILD_FROM: usize = 50_000;
 /// The filter's key for `key` asked with action `bit`.
 #[inline]
 fn filter_key(key: u64, bit: u8) -> u64 {
-    let mut z = key ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z ^ (z >> 32)
+    // Table keys are already well mixed (see `key`): one xor with a
+    // per-action constant moves the same key to another word and other bits
+    // for each action, and leaves a decision's many probes cheap to compute.
+    key ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 const DENY_BIT: u8 = 0x80;
@@ -219,7 +220,8 @@ pub struct Compiled {
     subject_grants: Vec<Vec<u32>>,
     /// Kind name → id (from 1; 0 is `*`).
     kinds: FxHashMap<Box<str>, u32>,
-    /// Per kind id: bit L set when some prefix of length L occurs (bit 62: ≥ 62).
+    /// Per kind id: bit L set when some prefix of length L occurs (bit 62:
+    /// ≥ 62), and `HAS_EXACT` when some exact name does.
     prefix_lens: Vec<u64>,
     /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
     meta: InlineTable<Word>,
@@ -318,6 +320,7 @@ impl Compiled {
             names.extend_from_slice(text);
             match &g.resource.name {
                 NamePattern::Exact(n) => {
+                    prefix_lens[kid as usize] |= HAS_EXACT;
                     *meta.entry((sid, kid)).or_default() |= HAS_EXACT;
                     items.push((key(sid, kid, Slot::Exact, fnv(n)), e));
                 }
@@ -552,7 +555,12 @@ impl Compiled {
         let use_meta = prefixes.len() > META_ABOVE;
         let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
         for &sid in &subjects {
-            for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
+            // A kind with no grants at all (often `*`) costs nothing.
+            for k in [kid, Some(ANY_KIND)]
+                .into_iter()
+                .flatten()
+                .filter(|&k| self.prefix_lens[k as usize] != 0)
+            {
                 pairs.push((sid, k, key(sid, k, Slot::Meta, 0)));
             }
         }
@@ -589,7 +597,7 @@ impl Compiled {
                     None => continue,
                 }
             } else {
-                HAS_EXACT | self.prefix_lens[k as usize]
+                self.prefix_lens[k as usize]
             };
             if m & HAS_EXACT != 0 {
                 push(Probe {
