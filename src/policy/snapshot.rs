@@ -162,25 +162,18 @@ impl PolicySet {
             .map_or(1, |n| n.get())
             .min(packed.chunks.len())
             .max(1);
-        let per = packed.chunks.len().div_ceil(threads).max(1);
-        let parts: Vec<Result<Vec<Grant>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = packed
-                .chunks
-                .chunks(per)
-                .skip(1)
-                .map(|part| s.spawn(move || decode(part)))
-                .collect();
-            let mut parts = vec![decode(packed.chunks.chunks(per).next().unwrap_or(&[]))];
-            for h in handles {
-                parts.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        let mut parts = packed
+            .chunks
+            .chunks(packed.chunks.len().div_ceil(threads).max(1));
+        let first = parts.next().unwrap_or(&[]);
+        let grants = std::thread::scope(|s| -> Result<Vec<Grant>> {
+            let others: Vec<_> = parts.map(|part| s.spawn(move || decode(part))).collect();
+            let mut grants = decode(first)?;
+            for h in others {
+                grants.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
             }
-            parts
-        });
-        let mut parts = parts.into_iter();
-        let mut grants = parts.next().transpose()?.unwrap_or_default();
-        for part in parts {
-            grants.extend(part?);
-        }
+            Ok(grants)
+        })?;
         Ok(Some(PolicySet {
             grants,
             members: packed.members,
