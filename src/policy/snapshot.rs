@@ -108,7 +108,7 @@ impl PolicySet {
     }
 
     /// Canonical bytes (sorted, compact JSON): what the digest is taken
-    /// over, and what history, diff and rollback read.
+    /// over, and what is read when a snapshot has no readable packed form.
     pub fn encode(&self) -> Vec<u8> {
         // Serializing plain structs of strings and integers cannot fail.
         serde_json::to_vec(&self.stored()).unwrap_or_default()
