@@ -175,7 +175,10 @@ pub fn render_error(bin: &str, err: &Error, format: Format, color: bool) {
         let _ = writeln!(stderr, "hint: {h}");
     }
     if matches!(format, Format::Json | Format::Ndjson) {
-        let v = serde_json::json!({"error": {"code": err.code, "message": err.message, "hint": err.hint}});
+        let mut v = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+        if let Some(h) = &err.hint {
+            v["error"]["hint"] = h.as_str().into();
+        }
         let _ = writeln!(stderr, "{v}");
     }
 }

@@ -519,6 +519,11 @@ both_modes! {
     assert_eq!(lines[3]["error"]["line"], 5);
     assert_eq!(lines[4]["decision"], "deny");
     assert!(stderr(&out).contains("2 of 5"));
+    assert!(
+        !stderr(&out).contains("\"hint\":null"),
+        "an error without a hint has no hint field: {}",
+        stderr(&out)
+    );
     assert!(env.snapshot() == before);
 }
 }

@@ -404,6 +404,12 @@ both_modes! {
         !err.contains("{\"error\""),
         "table mode prints no JSON error: {err}"
     );
+    let out = env.run("token", &["show", "tok_aaaaaaaaaaaa", "--format", "json"], b"");
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.starts_with("{\"error\"")).unwrap_or_default();
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{err}"));
+    assert_eq!(v["error"]["code"], "not_found", "{err}");
+    assert!(v["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()), "{err}");
 }
 }
 
