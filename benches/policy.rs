@@ -65,6 +65,15 @@ fn main() {
         .unwrap_or(1_000_000);
     let members = dataset::members(1);
     let reqs = dataset::requests(10_000, 2);
+    let moat_req: Vec<Request<'_>> = reqs
+        .iter()
+        .map(|(p, a, k, name)| Request {
+            principal: p,
+            action: *a,
+            kind: k,
+            name,
+        })
+        .collect();
     let mut criterion = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_secs(1))
@@ -76,15 +85,6 @@ fn main() {
         let t = Instant::now();
         let compiled = Compiled::new(1, grants.clone(), &members);
         let compile_time = t.elapsed();
-        let moat_req: Vec<Request<'_>> = reqs
-            .iter()
-            .map(|(p, a, k, name)| Request {
-                principal: p,
-                action: *a,
-                kind: k,
-                name,
-            })
-            .collect();
         let allows = moat_req
             .iter()
             .filter(|r| compiled.decide(r, &[]).allow)
@@ -148,15 +148,6 @@ fn main() {
     }
     criterion.final_summary();
 
-    let moat_req: Vec<Request<'_>> = reqs
-        .iter()
-        .map(|(p, a, k, name)| Request {
-            principal: p,
-            action: *a,
-            kind: k,
-            name,
-        })
-        .collect();
     let mut all_members = members.clone();
     all_members.extend(dataset::members_in("x", 7));
     let mut base = None;

@@ -77,10 +77,8 @@ pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadRepor
         let previous = active.as_ref().map(|(v, _)| *v);
         let content = staged.encode();
         let d = digest(&content);
-        let diff = match &active {
-            Some((_, a)) => Diff::between(&a.set, &staged),
-            None => Diff::between(&PolicySet::default(), &staged),
-        };
+        let none = PolicySet::default();
+        let diff = Diff::between(active.as_ref().map_or(&none, |(_, a)| &a.set), &staged);
         let changed = active.as_ref().map(|(_, a)| a.digest.as_str()) != Some(d.as_str());
         let mut report = ReloadReport {
             version: previous,

@@ -535,29 +535,18 @@ both_modes! {
 #[test]
 fn snapshots_without_a_readable_packed_form_decide_from_their_json() {
     let env = Env::new();
-    add(
-        &env,
-        &[
+    for (resource, effect) in [("vault:x*", None), ("vault:xy", Some("--deny"))] {
+        let mut args = vec![
             "--subject",
             "user:a",
             "--action",
             "read",
             "--resource",
-            "vault:x*",
-        ],
-    );
-    add(
-        &env,
-        &[
-            "--subject",
-            "user:a",
-            "--action",
-            "read",
-            "--resource",
-            "vault:xy",
-            "--deny",
-        ],
-    );
+            resource,
+        ];
+        args.extend(effect);
+        add(&env, &args);
+    }
     env.json("reload", &[]);
     let conn = rusqlite::Connection::open(env.state()).unwrap();
     let packed = || -> Option<Vec<u8>> {
