@@ -108,17 +108,61 @@ pub struct Decision<'a> {
     pub near_misses: Option<Vec<NearMiss<'a>>>,
 }
 
-/// A grant in the index, with what the hot path needs inline: the subject and
-/// kind it is filed under (to confirm a hash hit), action bits and `DENY_BIT`.
+/// A grant in the index, with what the hot path needs inline: the subject,
+/// kind and name it is filed under (to confirm a hash hit), action bits and
+/// `DENY_BIT`. Names of up to `INLINE_NAME` bytes are held here, so that
+/// confirming a hit costs no second cache miss.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     grant: u32,
     subject: u32,
-    kind: u32,
-    /// The grant's name or prefix, as a range of `Compiled::names`.
-    name_at: u32,
-    name_len: u32,
+    /// The kind id, or `FAR_KIND` when it does not fit (then the grant says).
+    kind: u16,
     bits: u8,
+    /// The name's length when it is inline, else `LONG_NAME`.
+    len: u8,
+    /// The name or prefix; when longer than `INLINE_NAME` bytes, its range
+    /// of `Compiled::names` as two little-endian `u32`s.
+    name: [u8; INLINE_NAME],
+}
+
+/// Bytes of a name an [`Entry`] holds inline.
+const INLINE_NAME: usize = 12;
+/// `Entry::len` of a name kept in `Compiled::names`.
+const LONG_NAME: u8 = u8::MAX;
+/// `Entry::kind` of a kind id above `u16` (only with 65,535 kinds or more).
+const FAR_KIND: u16 = u16::MAX;
+
+impl Entry {
+    fn new(
+        grant: u32,
+        subject: u32,
+        kind: u32,
+        bits: u8,
+        text: &[u8],
+        names: &mut Vec<u8>,
+    ) -> Self {
+        let mut e = Entry {
+            grant,
+            subject,
+            kind: u16::try_from(kind)
+                .ok()
+                .filter(|&k| k != FAR_KIND)
+                .unwrap_or(FAR_KIND),
+            bits,
+            len: LONG_NAME,
+            name: [0; INLINE_NAME],
+        };
+        if text.len() <= INLINE_NAME {
+            e.len = text.len() as u8;
+            e.name[..text.len()].copy_from_slice(text);
+        } else {
+            e.name[..4].copy_from_slice(&(names.len() as u32).to_le_bytes());
+            e.name[4..8].copy_from_slice(&(text.len() as u32).to_le_bytes());
+            names.extend_from_slice(text);
+        }
+        e
+    }
 }
 
 /// A slot of the main table: the first grant filed under a key, inline (two
@@ -173,13 +217,21 @@ const ACTION_BITS: u8 = 0x0f;
 /// Grants from which the index's filter and table are built on two threads.
 const PARALLEL_BUILD_FROM: usize = 50_000;
 
-/// The filter's key for `key` asked with action `bit`.
+/// The filter block of the names and prefixes of subject `sid` in kind
+/// `kid` that start with `head` (`None`: shorter than `HEAD`), before the
+/// action: every probe a decision makes for one subject and kind falls in
+/// one or two blocks.
 #[inline]
-fn filter_key(key: u64, bit: u8) -> u64 {
-    // Table keys are already well mixed (see `key`): one xor with a
-    // per-action constant moves the same key to another word and other bits
-    // for each action, and leaves a decision's many probes cheap to compute.
-    key ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+fn block(sid: u32, kid: u32, head: Option<u64>) -> u64 {
+    key(sid, kid, Slot::Block, head.unwrap_or(1 << 24))
+}
+
+/// The filter block `block` asked with action `bit`.
+#[inline]
+fn action_block(block: u64, bit: u8) -> u64 {
+    // Blocks are already well mixed (see `key`): one xor with a per-action
+    // constant moves the same block to another line for each action.
+    block ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 const DENY_BIT: u8 = 0x80;
@@ -194,6 +246,26 @@ const LONG: u32 = 62;
 const META_ABOVE: usize = 8;
 /// Bit of a (subject, kind) mask: the pair has exact-name grants.
 const HAS_EXACT: u64 = 1 << 63;
+/// In `Compiled::subject_kinds`: the subject holds a superuser grant.
+const SUPERUSER_KIND: u64 = 1 << 63;
+
+/// The bit of kind `kid` in `Compiled::subject_kinds` (kinds from 62 on share one).
+#[inline]
+fn kind_bit(kid: u32) -> u64 {
+    1 << kid.min(62)
+}
+
+/// Names and prefixes are grouped by their first `HEAD` bytes (see `Compiled::heads`).
+const HEAD: usize = 3;
+
+/// The first `HEAD` bytes of a name, as a number (`None` when shorter).
+#[inline]
+fn head(name: &[u8]) -> Option<u64> {
+    match name {
+        [a, b, c, ..] => Some(u64::from(*a) | u64::from(*b) << 8 | u64::from(*c) << 16),
+        _ => None,
+    }
+}
 
 /// One lookup of a decision: the key, and what a hit must be to count.
 #[derive(Debug, Clone, Copy)]
@@ -223,18 +295,29 @@ pub struct Compiled {
     /// Per kind id: bit L set when some prefix of length L occurs (bit 62:
     /// ≥ 62), and `HAS_EXACT` when some exact name does.
     prefix_lens: Vec<u64>,
+    /// Per kind id: the bits of `prefix_lens` for lengths under `HEAD`
+    /// (and `HAS_EXACT` for exact names that short).
+    short_lens: Vec<u64>,
+    /// Per (kind, first `HEAD` bytes): the bits of `prefix_lens` for the
+    /// prefixes and exact names that start so. A request only probes the
+    /// lengths its own name could match.
+    heads: InlineTable<Word>,
     /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
     meta: InlineTable<Word>,
-    /// Per subject: does it hold a superuser grant?
-    superuser: Vec<bool>,
+    /// Per subject: the kinds it holds grants for (bit `kind_bit`), and
+    /// `SUPERUSER_KIND` when it holds a superuser grant. Small and dense: a
+    /// decision skips the kinds, often `*`, that a subject has nothing in
+    /// without a trip to the filter.
+    subject_kinds: Vec<u64>,
     table: InlineTable<EntrySlot>,
     /// Which (key, action) pairs the table may hold (see `filter_key`): a
     /// cache-resident first check.
     filter: KeyFilter,
     /// The second and later grants of keys that hold several.
     more: FlatTable<Entry>,
-    /// Every grant's name or prefix, back to back (confirming a hit costs
-    /// one cache line instead of a walk through the grant).
+    /// The names or prefixes too long to be inline in an [`Entry`], back to
+    /// back (confirming a hit costs one cache line instead of a walk through
+    /// the grant).
     names: Vec<u8>,
     /// Principal → its subject ids.
     principals: InlineTable<PrincipalSlot>,
@@ -256,9 +339,11 @@ impl Compiled {
         let mut subject_grants: Vec<Vec<u32>> = Vec::new();
         let mut kinds: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut prefix_lens = vec![0u64];
+        let mut short_lens = vec![0u64];
+        let mut heads: FxHashMap<u64, u64> = FxHashMap::default();
         let mut items = Vec::with_capacity(builtins.len() + grants.len());
         let mut meta: FxHashMap<(u32, u32), u64> = FxHashMap::default();
-        let mut superuser: Vec<bool> = Vec::new();
+        let mut subject_kinds: Vec<u64> = Vec::new();
         let mut names: Vec<u8> = Vec::new();
         for (i, g) in builtins.iter().chain(&grants).enumerate() {
             let i = i as u32;
@@ -270,7 +355,7 @@ impl Compiled {
                     subject_ids.insert(g.subject.as_str().into(), sid);
                     subject_names.push(g.subject.as_str().into());
                     subject_grants.push(Vec::new());
-                    superuser.push(false);
+                    subject_kinds.push(0);
                     sid
                 }
             };
@@ -282,16 +367,10 @@ impl Compiled {
                     0
                 };
             if g.is_superuser() {
-                superuser[sid as usize] = true;
-                let e = Entry {
-                    grant: i,
-                    subject: sid,
-                    kind: ANY_KIND,
-                    name_at: 0,
-                    name_len: 0,
-                    bits: bits | SUPERUSER_BIT,
-                };
-                items.push((key(sid, ANY_KIND, Slot::Superuser, 0), e));
+                subject_kinds[sid as usize] |= SUPERUSER_KIND;
+                let e = Entry::new(i, sid, ANY_KIND, bits | SUPERUSER_BIT, b"", &mut names);
+                let k = key(sid, ANY_KIND, Slot::Superuser, 0);
+                items.push((k, k, e));
                 continue;
             }
             let kid = match &g.resource.kind {
@@ -302,6 +381,7 @@ impl Compiled {
                         let kid = prefix_lens.len() as u32;
                         kinds.insert(k.as_str().into(), kid);
                         prefix_lens.push(0);
+                        short_lens.push(0);
                         kid
                     }
                 },
@@ -309,26 +389,28 @@ impl Compiled {
             let text = match &g.resource.name {
                 NamePattern::Exact(n) | NamePattern::Prefix(n) => n.as_bytes(),
             };
-            let e = Entry {
-                grant: i,
-                subject: sid,
-                kind: kid,
-                name_at: names.len() as u32,
-                name_len: text.len() as u32,
-                bits,
+            subject_kinds[sid as usize] |= kind_bit(kid);
+            let e = Entry::new(i, sid, kid, bits, text, &mut names);
+            let b = block(sid, kid, head(text));
+            let bit = match &g.resource.name {
+                NamePattern::Exact(_) => HAS_EXACT,
+                NamePattern::Prefix(p) => 1u64 << (p.len() as u32).min(LONG),
             };
-            names.extend_from_slice(text);
+            match head(text) {
+                Some(h) => *heads.entry(key(0, kid, Slot::Head, h)).or_default() |= bit,
+                None => short_lens[kid as usize] |= bit,
+            }
             match &g.resource.name {
                 NamePattern::Exact(n) => {
                     prefix_lens[kid as usize] |= HAS_EXACT;
                     *meta.entry((sid, kid)).or_default() |= HAS_EXACT;
-                    items.push((key(sid, kid, Slot::Exact, fnv(n)), e));
+                    items.push((key(sid, kid, Slot::Exact, fnv(n)), b, e));
                 }
                 NamePattern::Prefix(p) => {
                     let bit = 1u64 << (p.len() as u32).min(LONG);
                     prefix_lens[kid as usize] |= bit;
                     *meta.entry((sid, kid)).or_default() |= bit;
-                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), e));
+                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), b, e));
                 }
             }
         }
@@ -371,7 +453,7 @@ impl Compiled {
         }
         // The first grant of each key goes inline; the rest to `more`, in
         // grant order within a key.
-        items.sort_unstable_by_key(|(k, e)| (*k, e.grant));
+        items.sort_unstable_by_key(|(k, _, e)| (*k, e.grant));
         // The filter holds (key, action) pairs: a probe passes only when some
         // grant under its key has the requested action (superuser grants
         // match every action), so a resource that is granted, but for other
@@ -385,16 +467,16 @@ impl Compiled {
         };
         let n_pairs = items
             .iter()
-            .map(|(_, e)| actions_of(e).count_ones() as usize)
+            .map(|(_, _, e)| actions_of(e).count_ones() as usize)
             .sum();
         let build_filter = || {
             KeyFilter::build(
-                items.iter().flat_map(|&(k, e)| {
+                items.iter().flat_map(|&(k, b, e)| {
                     let acts = actions_of(&e);
                     (0..4u8)
                         .map(|i| 1u8 << i)
-                        .filter(move |b| acts & b != 0)
-                        .map(move |b| filter_key(k, b))
+                        .filter(move |bit| acts & bit != 0)
+                        .map(move |bit| (action_block(b, bit), k))
                 }),
                 n_pairs,
             )
@@ -402,7 +484,7 @@ impl Compiled {
         let build_table = || {
             let mut slots = Vec::with_capacity(items.len());
             let mut more = Vec::new();
-            for (i, &(k, e)) in items.iter().enumerate() {
+            for (i, &(k, _, e)) in items.iter().enumerate() {
                 if i > 0 && items[i - 1].0 == k {
                     more.push((k, e));
                 } else {
@@ -442,6 +524,13 @@ impl Compiled {
             subject_grants,
             kinds,
             prefix_lens,
+            short_lens,
+            heads: InlineTable::build(
+                heads
+                    .into_iter()
+                    .map(|(key, value)| Word { key, value })
+                    .collect(),
+            ),
             meta: InlineTable::build(
                 meta.into_iter()
                     .map(|((sid, kid), m)| Word {
@@ -450,7 +539,7 @@ impl Compiled {
                     })
                     .collect(),
             ),
-            superuser,
+            subject_kinds,
             table,
             filter,
             more,
@@ -514,10 +603,29 @@ impl Compiled {
         name: &str,
         prefix_len: Option<usize>,
     ) -> bool {
-        if e.subject != subject || e.kind != kind {
+        if e.subject != subject {
             return false;
         }
-        let stored = &self.names[e.name_at as usize..(e.name_at + e.name_len) as usize];
+        let same_kind = match e.kind {
+            FAR_KIND => match &self.grant(e.grant).resource.kind {
+                None => kind == ANY_KIND,
+                Some(k) => self.kinds.get(k.as_str()) == Some(&kind),
+            },
+            k => u32::from(k) == kind,
+        };
+        if !same_kind {
+            return false;
+        }
+        let stored = if e.len == LONG_NAME {
+            let word = |i: usize| {
+                let mut b = [0; 4];
+                b.copy_from_slice(&e.name[i..i + 4]);
+                u32::from_le_bytes(b) as usize
+            };
+            &self.names[word(0)..word(0) + word(4)]
+        } else {
+            &e.name[..usize::from(e.len)]
+        };
         match prefix_len {
             None => stored == name.as_bytes(),
             Some(len) => stored.len() == len && name.as_bytes().starts_with(stored),
@@ -530,14 +638,29 @@ impl Compiled {
         let subjects = self.subject_list(req.principal, extra_groups);
         let bit = super::grant::Actions::bit(req.action);
         let kid = self.kinds.get(req.kind).copied();
-        let kind_mask = kid.map_or(0, |k| self.prefix_lens[k as usize]);
-        let any_mask = self.prefix_lens[ANY_KIND as usize];
-        let mask = kind_mask | any_mask;
+        let bytes = req.name.as_bytes();
+        // The kinds to look in (a kind with no grants at all, often `*`,
+        // costs nothing) and, for each, the lengths this name could match.
+        let name_head = head(bytes);
+        let mut kinds: SmallVec<[(u32, u64); 2]> = SmallVec::new();
+        for k in [kid, Some(ANY_KIND)]
+            .into_iter()
+            .flatten()
+            .filter(|&k| self.prefix_lens[k as usize] != 0)
+        {
+            let long = name_head
+                .and_then(|h| self.heads.get(key(0, k, Slot::Head, h)))
+                .map_or(0, |w| w.value);
+            let m = self.short_lens[k as usize] | long;
+            if m != 0 {
+                kinds.push((k, m));
+            }
+        }
+        let mask = kinds.iter().fold(0, |acc, &(_, m)| acc | m);
 
         // Hash the name once, keeping the prefix hashes at lengths that occur.
         let mut prefixes: SmallVec<[(usize, u64); 16]> = SmallVec::new();
         let mut h = FNV_START;
-        let bytes = req.name.as_bytes();
         for len in 0..=bytes.len() {
             if mask & (1u64 << (len as u32).min(LONG)) != 0 {
                 prefixes.push((len, h));
@@ -553,19 +676,15 @@ impl Compiled {
         // (subject, kind) pairs hold grants at all, and at which lengths
         // (one round of independent lookups), to keep the probes few.
         let use_meta = prefixes.len() > META_ABOVE;
-        let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
+        let mut pairs: SmallVec<[(u32, u32, u64, u64); 16]> = SmallVec::new();
         for &sid in &subjects {
-            // A kind with no grants at all (often `*`) costs nothing.
-            for k in [kid, Some(ANY_KIND)]
-                .into_iter()
-                .flatten()
-                .filter(|&k| self.prefix_lens[k as usize] != 0)
-            {
-                pairs.push((sid, k, key(sid, k, Slot::Meta, 0)));
+            let held = self.subject_kinds[sid as usize];
+            for &(k, m) in kinds.iter().filter(|(k, _)| held & kind_bit(*k) != 0) {
+                pairs.push((sid, k, m, key(sid, k, Slot::Meta, 0)));
             }
         }
         if use_meta {
-            let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.2).collect();
+            let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.3).collect();
             std::hint::black_box(self.meta.warm(&meta_keys));
         }
 
@@ -574,49 +693,61 @@ impl Compiled {
         // in cache) drops nearly all of those before they cost a trip to
         // memory, and before they are even kept.
         let mut probes: SmallVec<[Probe; 8]> = SmallVec::new();
-        let mut push = |p: Probe| {
-            if self.filter.may_contain(filter_key(p.key, bit)) {
+        let mut push = |block: u64, p: Probe| {
+            if self.filter.may_contain(action_block(block, bit), p.key) {
                 probes.push(p);
             }
         };
         for &sid in &subjects {
-            if self.superuser[sid as usize] {
-                push(Probe {
-                    key: key(sid, ANY_KIND, Slot::Superuser, 0),
-                    subject: sid,
-                    kind: ANY_KIND,
-                    prefix_len: None,
-                    superuser: true,
-                });
+            if self.subject_kinds[sid as usize] & SUPERUSER_KIND != 0 {
+                let k = key(sid, ANY_KIND, Slot::Superuser, 0);
+                push(
+                    k,
+                    Probe {
+                        key: k,
+                        subject: sid,
+                        kind: ANY_KIND,
+                        prefix_len: None,
+                        superuser: true,
+                    },
+                );
             }
         }
-        for &(sid, k, mk) in &pairs {
+        for &(sid, k, m, mk) in &pairs {
             let m = if use_meta {
                 match self.meta.get(mk) {
-                    Some(&Word { value, .. }) => value,
+                    Some(&Word { value, .. }) => value & m,
                     None => continue,
                 }
             } else {
-                self.prefix_lens[k as usize]
+                m
             };
+            let short = block(sid, k, None);
+            let long = name_head.map_or(short, |h| block(sid, k, Some(h)));
             if m & HAS_EXACT != 0 {
-                push(Probe {
-                    key: key(sid, k, Slot::Exact, full),
-                    subject: sid,
-                    kind: k,
-                    prefix_len: None,
-                    superuser: false,
-                });
+                push(
+                    long,
+                    Probe {
+                        key: key(sid, k, Slot::Exact, full),
+                        subject: sid,
+                        kind: k,
+                        prefix_len: None,
+                        superuser: false,
+                    },
+                );
             }
             for &(len, ph) in &prefixes {
                 if m & (1u64 << (len as u32).min(LONG)) != 0 {
-                    push(Probe {
-                        key: key(sid, k, Slot::Prefix, ph),
-                        subject: sid,
-                        kind: k,
-                        prefix_len: Some(len),
-                        superuser: false,
-                    });
+                    push(
+                        if len < HEAD { short } else { long },
+                        Probe {
+                            key: key(sid, k, Slot::Prefix, ph),
+                            subject: sid,
+                            kind: k,
+                            prefix_len: Some(len),
+                            superuser: false,
+                        },
+                    );
                 }
             }
         }
@@ -956,5 +1087,33 @@ mod tests {
         assert!(c.decide(&q, &[]).allow, "p1..p6 allow");
         let q = req("user:many", Action::Run, "worker:abcdefg");
         assert!(!c.decide(&q, &[]).allow, "p7 is a deny");
+    }
+
+    #[test]
+    fn kinds_beyond_what_an_entry_holds_inline_still_decide_exactly() {
+        // More kinds than an entry's u16 holds: the last ones are confirmed
+        // through the grant itself, and share one bit of a subject's kinds.
+        let n = usize::from(FAR_KIND) + 4;
+        let grants: Vec<Grant> = (0..n)
+            .map(|i| {
+                let res = format!("k{i}:name-{}", i % 3);
+                grant(&format!("g{i}"), "user:a", Effect::Allow, &["read"], &res)
+            })
+            .collect();
+        let c = Compiled::new(1, grants, &[]);
+        assert!(c.kinds.values().any(|&k| k > u32::from(FAR_KIND)));
+        for i in [0, 61, 62, 63, n - 5, n - 4, n - 3, n - 1] {
+            let hit = format!("k{i}:name-{}", i % 3);
+            let o = c.decide(&req("user:a", Action::Read, &hit), &[]);
+            assert!(o.allow, "{hit}");
+            assert_eq!(c.grant(o.hits[0].grant).id, format!("g{i}"));
+            let other = format!("k{i}:name-{}", (i + 1) % 3);
+            assert!(
+                !c.decide(&req("user:a", Action::Read, &other), &[]).allow,
+                "{other}"
+            );
+            let q = req("user:b", Action::Read, &hit);
+            assert!(!c.decide(&q, &[]).allow, "user:b {hit}");
+        }
     }
 }

@@ -14,7 +14,19 @@ use crate::cedar_model::CedarModel;
 const PRINCIPALS: &[&str] = &["user:a", "user:b", "user:c", "worker:w1", "worker:w2"];
 const GROUPS: &[&str] = &["g1", "g2", "role:viewer", "role:operator", "role:admin"];
 const KINDS: &[&str] = &["worker", "vault", "access"];
-const NAMES: &[&str] = &["x", "xy", "xyz", "y", "tokens", "build-1", "build-12"];
+// Short names (under the index's 3-byte head), names sharing a head, and
+// names longer than an index entry holds inline (12 bytes).
+const NAMES: &[&str] = &[
+    "x",
+    "xy",
+    "xyz",
+    "y",
+    "tokens",
+    "build-1",
+    "build-12",
+    "build-runner-east-1",
+    "build-runner-east-12",
+];
 
 fn action() -> impl Strategy<Value = Action> {
     prop::sample::select(Action::ALL.to_vec())
@@ -29,7 +41,7 @@ fn subject() -> impl Strategy<Value = Subject> {
 fn pattern() -> impl Strategy<Value = ResourcePattern> {
     let kind = prop_oneof![3 => prop::sample::select(KINDS).prop_map(|k| Some(k.to_owned())), 1 => Just(None)];
     let name =
-        (prop::sample::select(NAMES), any::<bool>(), 0usize..4).prop_map(|(n, prefix, cut)| {
+        (prop::sample::select(NAMES), any::<bool>(), 0usize..20).prop_map(|(n, prefix, cut)| {
             if prefix {
                 NamePattern::Prefix(n[..cut.min(n.len())].to_owned())
             } else {
