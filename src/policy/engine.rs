@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    FNV_START, FlatTable, InlineTable, KeyFilter, Keyed, Slot, Word, fnv, fnv_step, key,
+    FNV_START, InlineTable, KeyFilter, Keyed, ShortName, Slot, Word, fnv, fnv_step, key,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -110,8 +110,7 @@ pub struct Decision<'a> {
 
 /// A grant in the index, with what the hot path needs inline: the subject,
 /// kind and name it is filed under (to confirm a hash hit), action bits and
-/// `DENY_BIT`. Names of up to `INLINE_NAME` bytes are held here, so that
-/// confirming a hit costs no second cache miss.
+/// `DENY_BIT`.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     grant: u32,
@@ -119,17 +118,10 @@ struct Entry {
     /// The kind id, or `FAR_KIND` when it does not fit (then the grant says).
     kind: u16,
     bits: u8,
-    /// The name's length when it is inline, else `LONG_NAME`.
-    len: u8,
-    /// The name or prefix; when longer than `INLINE_NAME` bytes, its range
-    /// of `Compiled::names` as two little-endian `u32`s.
-    name: [u8; INLINE_NAME],
+    /// The name or prefix (longer ones in `Compiled::names`).
+    name: ShortName<12>,
 }
 
-/// Bytes of a name an [`Entry`] holds inline.
-const INLINE_NAME: usize = 12;
-/// `Entry::len` of a name kept in `Compiled::names`.
-const LONG_NAME: u8 = u8::MAX;
 /// `Entry::kind` of a kind id above `u16` (only with 65,535 kinds or more).
 const FAR_KIND: u16 = u16::MAX;
 
@@ -142,7 +134,7 @@ impl Entry {
         text: &[u8],
         names: &mut Vec<u8>,
     ) -> Self {
-        let mut e = Entry {
+        Entry {
             grant,
             subject,
             kind: u16::try_from(kind)
@@ -150,24 +142,15 @@ impl Entry {
                 .filter(|&k| k != FAR_KIND)
                 .unwrap_or(FAR_KIND),
             bits,
-            len: LONG_NAME,
-            name: [0; INLINE_NAME],
-        };
-        if text.len() <= INLINE_NAME {
-            e.len = text.len() as u8;
-            e.name[..text.len()].copy_from_slice(text);
-        } else {
-            e.name[..4].copy_from_slice(&(names.len() as u32).to_le_bytes());
-            e.name[4..8].copy_from_slice(&(text.len() as u32).to_le_bytes());
-            names.extend_from_slice(text);
+            name: ShortName::new(text, names),
         }
-        e
     }
 }
 
-/// A slot of the main table: the first grant filed under a key, inline (two
-/// slots to a cache line, so a probe is one miss). When further grants share
-/// the key, the entry carries `MORE_BIT` and they are in `Compiled::more`.
+/// A slot of the main table: the grant filed under a key, inline (two slots
+/// to a cache line, so a probe is one miss). When several grants share the
+/// key, the slot's entry carries `MORE_BIT`, its `grant` is where they start
+/// in `Compiled::runs`, and nothing else in it counts.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct EntrySlot {
@@ -187,18 +170,18 @@ impl Keyed for EntrySlot {
 }
 
 /// Subject ids a principal's slot holds inline.
-const PRINCIPAL_INLINE: usize = 12;
+const PRINCIPAL_INLINE: usize = 8;
 
-/// A principal's slot: its name (a range of `Compiled::principal_names`, to
-/// confirm the hash) and its subject ids, all in one cache line. Principals
-/// with more subjects, or whose hash collides, are in `principal_overflow`.
+/// A principal's slot: its name (to confirm the hash; names over 22 bytes
+/// in `Compiled::principal_names`) and its subject ids, all in one cache
+/// line. Principals with more subjects, or whose hash collides, are in
+/// `principal_overflow`.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct PrincipalSlot {
     key: u64,
-    name_at: u32,
-    name_len: u16,
-    n: u16,
+    n: u8,
+    name: ShortName<22>,
     subs: [u32; PRINCIPAL_INLINE],
 }
 
@@ -235,8 +218,10 @@ fn action_block(block: u64, bit: u8) -> u64 {
 }
 
 const DENY_BIT: u8 = 0x80;
-/// In a table slot: more grants share this key (see `Compiled::more`).
+/// In a table slot: several grants share this key (see `Compiled::runs`).
 const MORE_BIT: u8 = 0x40;
+/// In `Compiled::runs`: the last entry of a key's run.
+const LAST_BIT: u8 = 0x10;
 /// Kind id of grants whose kind is `*`.
 const ANY_KIND: u32 = 0;
 /// Bit of the prefix-length mask standing for "62 bytes or longer".
@@ -309,19 +294,24 @@ pub struct Compiled {
     /// decision skips the kinds, often `*`, that a subject has nothing in
     /// without a trip to the filter.
     subject_kinds: Vec<u64>,
+    /// Prefix and superuser grants.
     table: InlineTable<EntrySlot>,
+    /// Exact-name grants: apart, so the prefix grants most decisions match
+    /// sit in a table a quarter the size.
+    exact_table: InlineTable<EntrySlot>,
     /// Which (key, action) pairs the table may hold (see `filter_key`): a
     /// cache-resident first check.
     filter: KeyFilter,
-    /// The second and later grants of keys that hold several.
-    more: FlatTable<Entry>,
+    /// The grants of each key that holds several, one run per key in grant
+    /// order, the last carrying `LAST_BIT`.
+    runs: Vec<Entry>,
     /// The names or prefixes too long to be inline in an [`Entry`], back to
     /// back (confirming a hit costs one cache line instead of a walk through
     /// the grant).
     names: Vec<u8>,
     /// Principal → its subject ids.
     principals: InlineTable<PrincipalSlot>,
-    /// The principals' names, back to back.
+    /// The principals' names too long for their slot, back to back.
     principal_names: Vec<u8>,
     /// Principals with more than `PRINCIPAL_INLINE` subjects, or whose hash
     /// collided with another's (practically never).
@@ -370,7 +360,7 @@ impl Compiled {
                 subject_kinds[sid as usize] |= SUPERUSER_KIND;
                 let e = Entry::new(i, sid, ANY_KIND, bits | SUPERUSER_BIT, b"", &mut names);
                 let k = key(sid, ANY_KIND, Slot::Superuser, 0);
-                items.push((k, k, e));
+                items.push((k, k, e, false));
                 continue;
             }
             let kid = match &g.resource.kind {
@@ -404,13 +394,13 @@ impl Compiled {
                 NamePattern::Exact(n) => {
                     prefix_lens[kid as usize] |= HAS_EXACT;
                     *meta.entry((sid, kid)).or_default() |= HAS_EXACT;
-                    items.push((key(sid, kid, Slot::Exact, fnv(n)), b, e));
+                    items.push((key(sid, kid, Slot::Exact, fnv(n)), b, e, true));
                 }
                 NamePattern::Prefix(p) => {
                     let bit = 1u64 << (p.len() as u32).min(LONG);
                     prefix_lens[kid as usize] |= bit;
                     *meta.entry((sid, kid)).or_default() |= bit;
-                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), b, e));
+                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), b, e, false));
                 }
             }
         }
@@ -436,24 +426,23 @@ impl Compiled {
             let mut subs: Vec<u32> = subject_ids.get(p).copied().into_iter().collect();
             subs.extend(gids);
             let k = key(0, 0, Slot::Principal, fnv(p));
-            if subs.len() > PRINCIPAL_INLINE || p.len() > usize::from(u16::MAX) || !used.insert(k) {
+            if subs.len() > PRINCIPAL_INLINE || !used.insert(k) {
                 principal_overflow.insert(p.into(), subs);
                 continue;
             }
             let mut slot = PrincipalSlot {
                 key: k,
-                name_at: principal_names.len() as u32,
-                name_len: p.len() as u16,
-                n: subs.len() as u16,
+                n: subs.len() as u8,
+                name: ShortName::new(p.as_bytes(), &mut principal_names),
                 subs: [0; PRINCIPAL_INLINE],
             };
             slot.subs[..subs.len()].copy_from_slice(&subs);
-            principal_names.extend_from_slice(p.as_bytes());
             principal_items.push(slot);
         }
-        // The first grant of each key goes inline; the rest to `more`, in
-        // grant order within a key.
-        items.sort_unstable_by_key(|(k, _, e)| (*k, e.grant));
+        // A key's only grant goes inline; a key with several gets a run, in
+        // grant order.
+        items.sort_unstable_by_key(|&(k, _, e, exact)| (exact, k, e.grant));
+        let (others, exacts) = items.split_at(items.partition_point(|it| !it.3));
         // The filter holds (key, action) pairs: a probe passes only when some
         // grant under its key has the requested action (superuser grants
         // match every action), so a resource that is granted, but for other
@@ -467,11 +456,11 @@ impl Compiled {
         };
         let n_pairs = items
             .iter()
-            .map(|(_, _, e)| actions_of(e).count_ones() as usize)
+            .map(|(_, _, e, _)| actions_of(e).count_ones() as usize)
             .sum();
         let build_filter = || {
             KeyFilter::build(
-                items.iter().flat_map(|&(k, b, e)| {
+                items.iter().flat_map(|&(k, b, e, _)| {
                     let acts = actions_of(&e);
                     (0..4u8)
                         .map(|i| 1u8 << i)
@@ -481,38 +470,47 @@ impl Compiled {
                 n_pairs,
             )
         };
-        let build_table = || {
+        let build_table = |items: &[(u64, u64, Entry, bool)], runs: &mut Vec<Entry>| {
             let mut slots = Vec::with_capacity(items.len());
-            let mut more = Vec::new();
-            for (i, &(k, _, e)) in items.iter().enumerate() {
-                if i > 0 && items[i - 1].0 == k {
-                    more.push((k, e));
-                } else {
-                    let several = items.get(i + 1).is_some_and(|n| n.0 == k);
-                    let more = if several { MORE_BIT } else { 0 };
-                    slots.push(EntrySlot {
-                        key: k,
-                        entry: Entry {
-                            bits: e.bits | more,
-                            ..e
-                        },
-                    });
-                }
+            for run in items.chunk_by(|a, b| a.0 == b.0) {
+                let (k, _, first, _) = run[0];
+                let entry = match run {
+                    [_] => first,
+                    _ => {
+                        let start = runs.len() as u32;
+                        runs.extend(run.iter().map(|&(_, _, e, _)| e));
+                        if let Some(last) = runs.last_mut() {
+                            last.bits |= LAST_BIT;
+                        }
+                        Entry {
+                            grant: start,
+                            bits: MORE_BIT,
+                            ..Entry::default()
+                        }
+                    }
+                };
+                slots.push(EntrySlot { key: k, entry });
             }
-            (InlineTable::build(slots), FlatTable::build(more))
+            InlineTable::build(slots)
+        };
+        let build_tables = || {
+            let mut runs = Vec::new();
+            let table = build_table(others, &mut runs);
+            let exact_table = build_table(exacts, &mut runs);
+            (table, exact_table, runs)
         };
         // Both are random writes over megabytes: with many grants, build
         // them side by side.
-        let (filter, (table, more)) = if items.len() < PARALLEL_BUILD_FROM {
-            (build_filter(), build_table())
+        let (filter, (table, exact_table, runs)) = if items.len() < PARALLEL_BUILD_FROM {
+            (build_filter(), build_tables())
         } else {
             std::thread::scope(|s| {
                 let filter = s.spawn(build_filter);
-                let table = build_table();
+                let tables = build_tables();
                 let filter = filter
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (filter, table)
+                (filter, tables)
             })
         };
         Compiled {
@@ -541,8 +539,9 @@ impl Compiled {
             ),
             subject_kinds,
             table,
+            exact_table,
             filter,
-            more,
+            runs,
             names,
             principals: InlineTable::build(principal_items),
             principal_names,
@@ -571,11 +570,7 @@ impl Compiled {
             .principals
             .get(key(0, 0, Slot::Principal, fnv(principal)));
         let mut out: SmallVec<[u32; 8]> = match slot {
-            Some(ps)
-                if self.principal_names
-                    [ps.name_at as usize..ps.name_at as usize + usize::from(ps.name_len)]
-                    == *principal.as_bytes() =>
-            {
+            Some(ps) if ps.name.get(&self.principal_names) == principal.as_bytes() => {
                 SmallVec::from_slice(&ps.subs[..usize::from(ps.n)])
             }
             _ => self
@@ -616,19 +611,20 @@ impl Compiled {
         if !same_kind {
             return false;
         }
-        let stored = if e.len == LONG_NAME {
-            let word = |i: usize| {
-                let mut b = [0; 4];
-                b.copy_from_slice(&e.name[i..i + 4]);
-                u32::from_le_bytes(b) as usize
-            };
-            &self.names[word(0)..word(0) + word(4)]
-        } else {
-            &e.name[..usize::from(e.len)]
-        };
+        let stored = e.name.get(&self.names);
         match prefix_len {
             None => stored == name.as_bytes(),
             Some(len) => stored.len() == len && name.as_bytes().starts_with(stored),
+        }
+    }
+
+    /// The table a probe looks in.
+    #[inline]
+    fn table_for(&self, p: &Probe) -> &InlineTable<EntrySlot> {
+        if p.prefix_len.is_none() && !p.superuser {
+            &self.exact_table
+        } else {
+            &self.table
         }
     }
 
@@ -751,12 +747,13 @@ impl Compiled {
                 }
             }
         }
-        let keys: SmallVec<[u64; 8]> = probes.iter().map(|p| p.key).collect();
-        std::hint::black_box(self.table.warm(&keys));
+        for p in &probes {
+            std::hint::black_box(self.table_for(p).warm(&[p.key]));
+        }
 
         let mut hits = SmallVec::new();
         let (mut any_allow, mut any_deny) = (false, false);
-        for &Probe {
+        for p @ &Probe {
             key: k,
             subject: sid,
             kind,
@@ -764,17 +761,19 @@ impl Compiled {
             superuser,
         } in &probes
         {
-            let Some(first) = self.table.get(k) else {
+            let Some(slot) = self.table_for(p).get(k) else {
                 continue;
             };
-            let rest: &[Entry] = if first.entry.bits & MORE_BIT != 0 {
-                self.more.get(k)
+            let entries = if slot.entry.bits & MORE_BIT != 0 {
+                let run = &self.runs[slot.entry.grant as usize..];
+                let len = run.iter().position(|e| e.bits & LAST_BIT != 0);
+                &run[..len.map_or(run.len(), |i| i + 1)]
             } else {
-                &[]
+                std::slice::from_ref(&slot.entry)
             };
-            // MORE_BIT in `bits` is neither an action nor DENY_BIT: the
+            // LAST_BIT in `bits` is neither an action nor DENY_BIT: the
             // checks below ignore it.
-            for e in std::iter::once(&first.entry).chain(rest) {
+            for e in entries {
                 let ok = if superuser {
                     e.subject == sid
                 } else {

@@ -51,70 +51,59 @@ pub fn key(subject: u32, kind: u32, slot: Slot, name_hash: u64) -> u64 {
     z.max(1)
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
-    key: u64,
-    start: u32,
-    len: u32,
+/// A name held inline when it has at most `N` bytes, else spilled to a
+/// shared byte array: confirming a hash hit against a short name costs no
+/// second cache miss.
+#[derive(Debug, Clone, Copy)]
+pub struct ShortName<const N: usize> {
+    /// The length when inline, else `SPILLED`.
+    len: u8,
+    /// The name; when spilled, its offset and length in the array as two
+    /// little-endian `u32`s.
+    bytes: [u8; N],
 }
 
-/// An immutable multimap from u64 keys to runs of values, with linear probing
-/// at load ≤ 1/2.
-#[derive(Debug)]
-pub struct FlatTable<T> {
-    buckets: Vec<Bucket>,
-    mask: usize,
-    values: Vec<T>,
-}
+const SPILLED: u8 = u8::MAX;
 
-impl<T: Copy> FlatTable<T> {
-    /// Build from (key, value) pairs; values with equal keys form one run,
-    /// in their input order.
-    pub fn build(mut items: Vec<(u64, T)>) -> Self {
-        // A stable sort keeps each key's values in input order.
-        items.sort_by_key(|(k, _)| *k);
-        let cap = (items.len() * 2).next_power_of_two().max(8);
-        let mask = cap - 1;
-        let mut buckets = vec![Bucket::default(); cap];
-        let mut values = Vec::with_capacity(items.len());
-        let mut i = 0;
-        while i < items.len() {
-            let k = items[i].0;
-            let start = values.len() as u32;
-            while i < items.len() && items[i].0 == k {
-                values.push(items[i].1);
-                i += 1;
-            }
-            let mut slot = (k as usize) & mask;
-            while buckets[slot].key != 0 {
-                slot = (slot + 1) & mask;
-            }
-            buckets[slot] = Bucket {
-                key: k,
-                start,
-                len: values.len() as u32 - start,
-            };
-        }
-        FlatTable {
-            buckets,
-            mask,
-            values,
+impl<const N: usize> Default for ShortName<N> {
+    fn default() -> Self {
+        ShortName {
+            len: 0,
+            bytes: [0; N],
         }
     }
+}
 
-    /// The values stored under `key` (empty when none).
+impl<const N: usize> ShortName<N> {
+    /// `text`, inline when it fits, else appended to `spill`.
+    pub fn new(text: &[u8], spill: &mut Vec<u8>) -> Self {
+        const { assert!(N >= 8 && N < SPILLED as usize) };
+        let mut name = ShortName::default();
+        if text.len() <= N {
+            name.len = text.len() as u8;
+            name.bytes[..text.len()].copy_from_slice(text);
+        } else {
+            name.len = SPILLED;
+            name.bytes[..4].copy_from_slice(&(spill.len() as u32).to_le_bytes());
+            name.bytes[4..8].copy_from_slice(&(text.len() as u32).to_le_bytes());
+            spill.extend_from_slice(text);
+        }
+        name
+    }
+
+    /// The name, from `spill` (the array given to [`ShortName::new`]) when
+    /// it did not fit.
     #[inline]
-    pub fn get(&self, key: u64) -> &[T] {
-        let mut slot = (key as usize) & self.mask;
-        loop {
-            let b = &self.buckets[slot];
-            if b.key == key {
-                return &self.values[b.start as usize..(b.start + b.len) as usize];
-            }
-            if b.key == 0 {
-                return &[];
-            }
-            slot = (slot + 1) & self.mask;
+    pub fn get<'a>(&'a self, spill: &'a [u8]) -> &'a [u8] {
+        if self.len == SPILLED {
+            let word = |i: usize| {
+                let mut b = [0; 4];
+                b.copy_from_slice(&self.bytes[i..i + 4]);
+                u32::from_le_bytes(b) as usize
+            };
+            &spill[word(0)..word(0) + word(4)]
+        } else {
+            &self.bytes[..usize::from(self.len)]
         }
     }
 }
@@ -126,7 +115,8 @@ pub trait Keyed: Copy + Default {
 
 /// An immutable map from unique u64 keys to slots that hold their value
 /// inline, with linear probing at load ≤ 1/2: a lookup is one cache line,
-/// where [`FlatTable`] needs a second, dependent one for the value.
+/// where a table of buckets pointing at values would need a second,
+/// dependent one.
 #[derive(Debug)]
 pub struct InlineTable<S> {
     slots: Vec<S>,
@@ -257,17 +247,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn multimap_keeps_runs_in_order() {
-        let t = FlatTable::build(vec![(5, 'a'), (9, 'x'), (5, 'b'), (13, 'y'), (5, 'c')]);
-        assert_eq!(t.get(5), &['a', 'b', 'c']);
-        assert_eq!(t.get(9), &['x']);
-        assert_eq!(t.get(13), &['y']);
-        assert!(t.get(7).is_empty());
-        let empty: FlatTable<u8> = FlatTable::build(vec![]);
-        assert!(empty.get(1).is_empty());
-    }
-
-    #[test]
     fn inline_table_finds_every_key_and_only_those() {
         let items: Vec<Word> = (1..=1000u64)
             .map(|k| Word {
@@ -282,6 +261,26 @@ mod tests {
         assert_eq!(t.warm(&[items[0].key]), t.warm(&[items[0].key]));
         assert!(t.get(2).is_none());
         assert!(InlineTable::<Word>::build(vec![]).get(5).is_none());
+    }
+
+    #[test]
+    fn short_names_are_inline_and_long_ones_spill() {
+        let mut spill = b"earlier".to_vec();
+        let names = [
+            "",
+            "a",
+            "exactly-12-b",
+            "thirteen-byte",
+            "a much longer name than fits",
+        ];
+        let held: Vec<ShortName<12>> = names
+            .iter()
+            .map(|n| ShortName::new(n.as_bytes(), &mut spill))
+            .collect();
+        for (n, h) in names.iter().zip(&held) {
+            assert_eq!(h.get(&spill), n.as_bytes());
+        }
+        assert_eq!(spill.len(), "earlier".len() + 13 + 28);
     }
 
     #[test]
