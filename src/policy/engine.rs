@@ -242,6 +242,8 @@ fn kind_bit(kid: u32) -> u64 {
 
 /// Names and prefixes are grouped by their first `HEAD` bytes (see `Compiled::heads`).
 const HEAD: usize = 3;
+/// The bits of a prefix-length mask for lengths under `HEAD`.
+const SHORT_LENS: u64 = (1 << HEAD) - 1;
 
 /// The first `HEAD` bytes of a name, as a number (`None` when shorter).
 #[inline]
@@ -672,15 +674,18 @@ impl Compiled {
         // (subject, kind) pairs hold grants at all, and at which lengths
         // (one round of independent lookups), to keep the probes few.
         let use_meta = prefixes.len() > META_ABOVE;
-        let mut pairs: SmallVec<[(u32, u32, u64, u64); 16]> = SmallVec::new();
+        let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
         for &sid in &subjects {
             let held = self.subject_kinds[sid as usize];
             for &(k, m) in kinds.iter().filter(|(k, _)| held & kind_bit(*k) != 0) {
-                pairs.push((sid, k, m, key(sid, k, Slot::Meta, 0)));
+                pairs.push((sid, k, m));
             }
         }
         if use_meta {
-            let meta_keys: SmallVec<[u64; 16]> = pairs.iter().map(|p| p.3).collect();
+            let meta_keys: SmallVec<[u64; 16]> = pairs
+                .iter()
+                .map(|&(sid, k, _)| key(sid, k, Slot::Meta, 0))
+                .collect();
             std::hint::black_box(self.meta.warm(&meta_keys));
         }
 
@@ -709,17 +714,23 @@ impl Compiled {
                 );
             }
         }
-        for &(sid, k, m, mk) in &pairs {
+        for &(sid, k, m) in &pairs {
             let m = if use_meta {
-                match self.meta.get(mk) {
+                match self.meta.get(key(sid, k, Slot::Meta, 0)) {
                     Some(&Word { value, .. }) => value & m,
                     None => continue,
                 }
             } else {
                 m
             };
-            let short = block(sid, k, None);
-            let long = name_head.map_or(short, |h| block(sid, k, Some(h)));
+            // The block of this name's head, and (only when some shorter
+            // prefix is probed) the block of names shorter than a head.
+            let long = block(sid, k, name_head);
+            let short = if name_head.is_some() && m & SHORT_LENS != 0 {
+                block(sid, k, None)
+            } else {
+                long
+            };
             if m & HAS_EXACT != 0 {
                 push(
                     long,
