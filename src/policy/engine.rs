@@ -3,7 +3,8 @@
 //! decision function that `grant check` and `serve` both call.
 //!
 //! Index: subject → kind (or any kind) → exact names by hash, and prefixes by
-//! hash of the prefix, probed only at the prefix lengths that occur. The
+//! hash of the prefix, probed only at the prefix lengths that occur among
+//! the names that start as the request's does (its first `HEAD` bytes). The
 //! superuser grants of a subject are kept apart: they match everything.
 
 use rustc_hash::FxHashMap;

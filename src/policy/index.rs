@@ -7,8 +7,11 @@
 //! probes of a decision do not depend on each other, so the CPU overlaps
 //! them. Prefix patterns are found by hashing the request name once,
 //! incrementally, and probing only at the prefix lengths that occur for the
-//! kind. A hash hit is always confirmed against the grant itself, so a
-//! collision can never change a decision.
+//! kind among names with the request's first bytes. Before the table, a
+//! [`KeyFilter`] laid out so that one subject's probes share a cache line
+//! drops nearly every probe that would miss. A hash hit is always confirmed
+//! against the grant's own subject, kind and name, so a collision can never
+//! change a decision.
 
 /// FNV-1a offset basis.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
