@@ -299,11 +299,11 @@ pub struct Compiled {
     subject_kinds: Vec<u64>,
     /// Prefix and superuser grants.
     table: InlineTable<EntrySlot>,
-    /// Exact-name grants: apart, so the prefix grants most decisions match
-    /// sit in a table a quarter the size.
+    /// Exact-name grants: apart, so the prefix grants that decisions match
+    /// most often sit in a smaller table.
     exact_table: InlineTable<EntrySlot>,
-    /// Which (key, action) pairs the table may hold (see `filter_key`): a
-    /// cache-resident first check.
+    /// Which (key, action) pairs the tables may hold, by block (see `block`):
+    /// a mostly cache-resident first check.
     filter: KeyFilter,
     /// The grants of each key that holds several, one run per key in grant
     /// order, the last carrying `LAST_BIT`.
@@ -393,19 +393,13 @@ impl Compiled {
                 Some(h) => *heads.entry(key(0, kid, Slot::Head, h)).or_default() |= bit,
                 None => short_lens[kid as usize] |= bit,
             }
-            match &g.resource.name {
-                NamePattern::Exact(n) => {
-                    prefix_lens[kid as usize] |= HAS_EXACT;
-                    *meta.entry((sid, kid)).or_default() |= HAS_EXACT;
-                    items.push((key(sid, kid, Slot::Exact, fnv(n)), b, e, true));
-                }
-                NamePattern::Prefix(p) => {
-                    let bit = 1u64 << (p.len() as u32).min(LONG);
-                    prefix_lens[kid as usize] |= bit;
-                    *meta.entry((sid, kid)).or_default() |= bit;
-                    items.push((key(sid, kid, Slot::Prefix, fnv(p)), b, e, false));
-                }
-            }
+            prefix_lens[kid as usize] |= bit;
+            *meta.entry((sid, kid)).or_default() |= bit;
+            let (k, exact) = match &g.resource.name {
+                NamePattern::Exact(n) => (key(sid, kid, Slot::Exact, fnv(n)), true),
+                NamePattern::Prefix(p) => (key(sid, kid, Slot::Prefix, fnv(p)), false),
+            };
+            items.push((k, b, e, exact));
         }
 
         let mut lists: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
