@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    FNV_START, InlineTable, KeyFilter, Keyed, ShortName, Slot, Word, fnv, fnv_step, key,
+    FNV_START, InlineTable, KeyFilter, Keyed, ShortName, Slot, Word, fnv, fnv_step, key, unique_key,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -246,6 +246,18 @@ const HEAD: usize = 3;
 /// The bits of a prefix-length mask for lengths under `HEAD`.
 const SHORT_LENS: u64 = (1 << HEAD) - 1;
 
+/// The key of (subject, kind) in `Compiled::meta`.
+#[inline]
+fn meta_key(sid: u32, kid: u32) -> u64 {
+    unique_key(u64::from(sid) << 32 | u64::from(kid))
+}
+
+/// The key of (kind, head) in `Compiled::heads`.
+#[inline]
+fn head_key(kid: u32, head: u64) -> u64 {
+    unique_key(u64::from(kid) << 24 | head)
+}
+
 /// The first `HEAD` bytes of a name, as a number (`None` when shorter).
 #[inline]
 fn head(name: &[u8]) -> Option<u64> {
@@ -390,7 +402,7 @@ impl Compiled {
                 NamePattern::Prefix(p) => 1u64 << (p.len() as u32).min(LONG),
             };
             match head(text) {
-                Some(h) => *heads.entry(key(0, kid, Slot::Head, h)).or_default() |= bit,
+                Some(h) => *heads.entry(head_key(kid, h)).or_default() |= bit,
                 None => short_lens[kid as usize] |= bit,
             }
             prefix_lens[kid as usize] |= bit;
@@ -529,7 +541,7 @@ impl Compiled {
             meta: InlineTable::build(
                 meta.into_iter()
                     .map(|((sid, kid), m)| Word {
-                        key: key(sid, kid, Slot::Meta, 0),
+                        key: meta_key(sid, kid),
                         value: m,
                     })
                     .collect(),
@@ -642,7 +654,7 @@ impl Compiled {
             .filter(|&k| self.prefix_lens[k as usize] != 0)
         {
             let long = name_head
-                .and_then(|h| self.heads.get(key(0, k, Slot::Head, h)))
+                .and_then(|h| self.heads.get(head_key(k, h)))
                 .map_or(0, |w| w.value);
             let m = self.short_lens[k as usize] | long;
             if m != 0 {
@@ -677,10 +689,8 @@ impl Compiled {
             }
         }
         if use_meta {
-            let meta_keys: SmallVec<[u64; 16]> = pairs
-                .iter()
-                .map(|&(sid, k, _)| key(sid, k, Slot::Meta, 0))
-                .collect();
+            let meta_keys: SmallVec<[u64; 16]> =
+                pairs.iter().map(|&(sid, k, _)| meta_key(sid, k)).collect();
             std::hint::black_box(self.meta.warm(&meta_keys));
         }
 
@@ -711,7 +721,7 @@ impl Compiled {
         }
         for &(sid, k, m) in &pairs {
             let m = if use_meta {
-                match self.meta.get(key(sid, k, Slot::Meta, 0)) {
+                match self.meta.get(meta_key(sid, k)) {
                     Some(&Word { value, .. }) => value & m,
                     None => continue,
                 }

@@ -35,23 +35,35 @@ pub enum Slot {
     Prefix = 2,
     Superuser = 3,
     Principal = 4,
-    Meta = 5,
-    Head = 6,
-    Block = 7,
+    Block = 5,
 }
 
-/// The table key for (subject, kind, slot type, name hash): splitmix64's finalizer
-/// over the parts, never 0 (0 marks an empty slot).
+/// splitmix64's finalizer: a bijection on `u64` that maps 0 to 0.
 #[inline]
-pub fn key(subject: u32, kind: u32, slot: Slot, name_hash: u64) -> u64 {
-    let mut z = name_hash
-        ^ (u64::from(subject) << 32)
-        ^ (u64::from(kind) << 8).rotate_left(17)
-        ^ (slot as u64).rotate_left(5);
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    z.max(1)
+    z ^ (z >> 31)
+}
+
+/// The table key for (subject, kind, slot type, name hash): the parts mixed,
+/// never 0 (0 marks an empty slot). Different parts may share a key (the
+/// name hash alone is 64 bits), so a hit under it must be confirmed.
+#[inline]
+pub fn key(subject: u32, kind: u32, slot: Slot, name_hash: u64) -> u64 {
+    mix(name_hash
+        ^ (u64::from(subject) << 32)
+        ^ (u64::from(kind) << 8).rotate_left(17)
+        ^ (slot as u64).rotate_left(5))
+    .max(1)
+}
+
+/// A key for a table whose keys must be unique, from a value that packs its
+/// parts without loss: distinct values give distinct keys, never 0.
+#[inline]
+pub fn unique_key(packed: u64) -> u64 {
+    // `mix` is a bijection and only 0 maps to 0: shift by one past it.
+    mix(packed.wrapping_add(1))
 }
 
 /// A name held inline when it has at most `N` bytes, else spilled to a
@@ -297,6 +309,17 @@ mod tests {
             .filter(|&(b, k)| f.may_contain(b, k))
             .count();
         assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
+    }
+
+    #[test]
+    fn unique_keys_do_not_collide() {
+        // Packed (subject, kind) pairs, the case `key` could collide on.
+        let keys: std::collections::HashSet<u64> = (0..64u64)
+            .flat_map(|s| (0..1024u64).map(move |k| unique_key(s << 32 | k)))
+            .collect();
+        assert_eq!(keys.len(), 64 * 1024);
+        assert!(!keys.contains(&0));
+        assert_ne!(unique_key(0), 0);
     }
 
     #[test]
