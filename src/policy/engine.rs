@@ -230,6 +230,12 @@ const LONG: u32 = 62;
 /// Above this many prefix lengths in a request's kinds, a decision first
 /// reads which lengths each subject really has (`Compiled::meta`).
 const META_ABOVE: usize = 8;
+/// The bit of a prefix-length mask for prefixes of `len` bytes (`LONG` for
+/// all from 62 on).
+#[inline]
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(LONG as usize)
+}
 /// Bit of a (subject, kind) mask: the pair has exact-name grants.
 const HAS_EXACT: u64 = 1 << 63;
 /// In `Compiled::subject_kinds`: the subject holds a superuser grant.
@@ -292,15 +298,12 @@ pub struct Compiled {
     subject_grants: Vec<Vec<u32>>,
     /// Kind name → id (from 1; 0 is `*`).
     kinds: FxHashMap<Box<str>, u32>,
-    /// Per kind id: bit L set when some prefix of length L occurs (bit 62:
-    /// ≥ 62), and `HAS_EXACT` when some exact name does.
-    prefix_lens: Vec<u64>,
-    /// Per kind id: the bits of `prefix_lens` for lengths under `HEAD`
-    /// (and `HAS_EXACT` for exact names that short).
+    /// Per kind id: bit `len_bit(L)` set when some prefix of length L under
+    /// `HEAD` occurs, and `HAS_EXACT` when some exact name that short does.
     short_lens: Vec<u64>,
-    /// Per (kind, first `HEAD` bytes): the bits of `prefix_lens` for the
-    /// prefixes and exact names that start so. A request only probes the
-    /// lengths its own name could match.
+    /// Per (kind, first `HEAD` bytes): the same bits for the prefixes and
+    /// exact names that start so. A request only probes the lengths its own
+    /// name could match.
     heads: InlineTable<Word>,
     /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
     meta: InlineTable<Word>,
@@ -343,7 +346,6 @@ impl Compiled {
         let mut subject_names: Vec<Box<str>> = Vec::new();
         let mut subject_grants: Vec<Vec<u32>> = Vec::new();
         let mut kinds: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        let mut prefix_lens = vec![0u64];
         let mut short_lens = vec![0u64];
         let mut heads: FxHashMap<u64, u64> = FxHashMap::default();
         let mut items = Vec::with_capacity(builtins.len() + grants.len());
@@ -383,9 +385,8 @@ impl Compiled {
                 Some(k) => match kinds.get(k.as_str()) {
                     Some(&kid) => kid,
                     None => {
-                        let kid = prefix_lens.len() as u32;
+                        let kid = short_lens.len() as u32;
                         kinds.insert(k.as_str().into(), kid);
-                        prefix_lens.push(0);
                         short_lens.push(0);
                         kid
                     }
@@ -399,13 +400,12 @@ impl Compiled {
             let b = block(sid, kid, head(text));
             let bit = match &g.resource.name {
                 NamePattern::Exact(_) => HAS_EXACT,
-                NamePattern::Prefix(p) => 1u64 << (p.len() as u32).min(LONG),
+                NamePattern::Prefix(p) => len_bit(p.len()),
             };
             match head(text) {
                 Some(h) => *heads.entry(head_key(kid, h)).or_default() |= bit,
                 None => short_lens[kid as usize] |= bit,
             }
-            prefix_lens[kid as usize] |= bit;
             *meta.entry((sid, kid)).or_default() |= bit;
             let (k, exact) = match &g.resource.name {
                 NamePattern::Exact(n) => (key(sid, kid, Slot::Exact, fnv(n)), true),
@@ -530,7 +530,6 @@ impl Compiled {
             subject_names,
             subject_grants,
             kinds,
-            prefix_lens,
             short_lens,
             heads: InlineTable::build(
                 heads
@@ -644,15 +643,11 @@ impl Compiled {
         let bit = super::grant::Actions::bit(req.action);
         let kid = self.kinds.get(req.kind).copied();
         let bytes = req.name.as_bytes();
-        // The kinds to look in (a kind with no grants at all, often `*`,
-        // costs nothing) and, for each, the lengths this name could match.
+        // The kinds to look in and, for each, the lengths this name could
+        // match (a kind with none of them costs nothing further).
         let name_head = head(bytes);
         let mut kinds: SmallVec<[(u32, u64); 2]> = SmallVec::new();
-        for k in [kid, Some(ANY_KIND)]
-            .into_iter()
-            .flatten()
-            .filter(|&k| self.prefix_lens[k as usize] != 0)
-        {
+        for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
             let long = name_head
                 .and_then(|h| self.heads.get(head_key(k, h)))
                 .map_or(0, |w| w.value);
@@ -667,7 +662,7 @@ impl Compiled {
         let mut prefixes: SmallVec<[(usize, u64); 16]> = SmallVec::new();
         let mut h = FNV_START;
         for len in 0..=bytes.len() {
-            if mask & (1u64 << (len as u32).min(LONG)) != 0 {
+            if mask & len_bit(len) != 0 {
                 prefixes.push((len, h));
             }
             if len < bytes.len() {
@@ -749,7 +744,7 @@ impl Compiled {
                 );
             }
             for &(len, ph) in &prefixes {
-                if m & (1u64 << (len as u32).min(LONG)) != 0 {
+                if m & len_bit(len) != 0 {
                     push(
                         if len < HEAD { short } else { long },
                         Probe {
