@@ -2,10 +2,11 @@
 //! decision costs about the same with 100 grants or 1,000,000, and the one
 //! decision function that `grant check` and `serve` both call.
 //!
-//! Index: subject → kind (or any kind) → exact names by hash, and prefixes by
-//! hash of the prefix, probed only at the prefix lengths that occur among
-//! the names that start as the request's does (its first `HEAD` bytes). The
-//! superuser grants of a subject are kept apart: they match everything.
+//! Index: principal → its subjects; (subject, kind, first `HEAD` bytes of
+//! the name) → a bucket of prefix grants and exact-name fingerprints, or one
+//! bucket per (subject, kind) when it holds few grants; exact names (and the
+//! prefixes of crowded buckets) by hash. The superuser grants of a subject
+//! are kept apart: they match everything.
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -13,7 +14,8 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    FNV_START, InlineTable, KeyFilter, Keyed, ShortName, Slot, Word, fnv, fnv_step, key, unique_key,
+    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, InlineTable, Keyed, PrefixEntry, ShortName,
+    Slot, fnv, fnv_step, key, name_words,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -198,25 +200,8 @@ const SUPERUSER_BIT: u8 = 0x20;
 /// The action bits of an entry.
 const ACTION_BITS: u8 = 0x0f;
 
-/// Grants from which the index's filter and table are built on two threads.
+/// Grants from which the index's buckets and tables are built on two threads.
 const PARALLEL_BUILD_FROM: usize = 50_000;
-
-/// The filter block of the names and prefixes of subject `sid` in kind
-/// `kid` that start with `head` (`None`: shorter than `HEAD`), before the
-/// action: every probe a decision makes for one subject and kind falls in
-/// one or two blocks.
-#[inline]
-fn block(sid: u32, kid: u32, head: Option<u64>) -> u64 {
-    key(sid, kid, Slot::Block, head.unwrap_or(1 << 24))
-}
-
-/// The filter block `block` asked with action `bit`.
-#[inline]
-fn action_block(block: u64, bit: u8) -> u64 {
-    // Blocks are already well mixed (see `key`): one xor with a per-action
-    // constant moves the same block to another line for each action.
-    block ^ u64::from(bit).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
 
 const DENY_BIT: u8 = 0x80;
 /// In a table slot: several grants share this key (see `Compiled::runs`).
@@ -227,50 +212,60 @@ const LAST_BIT: u8 = 0x10;
 const ANY_KIND: u32 = 0;
 /// Bit of the prefix-length mask standing for "62 bytes or longer".
 const LONG: u32 = 62;
-/// Above this many prefix lengths in a request's kinds, a decision first
-/// reads which lengths each subject really has (`Compiled::meta`).
-const META_ABOVE: usize = 8;
 /// The bit of a prefix-length mask for prefixes of `len` bytes (`LONG` for
 /// all from 62 on).
 #[inline]
 fn len_bit(len: usize) -> u64 {
     1 << len.min(LONG as usize)
 }
-/// Bit of a (subject, kind) mask: the pair has exact-name grants.
+/// Bit of an indexed bucket's mask: it has exact-name grants.
 const HAS_EXACT: u64 = 1 << 63;
 /// In `Compiled::subject_kinds`: the subject holds a superuser grant.
 const SUPERUSER_KIND: u64 = 1 << 63;
+/// Kinds with an id from this on share one bit of a kind mask, and always
+/// have buckets by name head.
+const SHARED_KIND_BIT: u32 = 62;
 
 /// The bit of kind `kid` in `Compiled::subject_kinds` (kinds from 62 on share one).
 #[inline]
 fn kind_bit(kid: u32) -> u64 {
-    1 << kid.min(62)
+    1 << kid.min(SHARED_KIND_BIT)
 }
 
-/// Names and prefixes are grouped by their first `HEAD` bytes (see `Compiled::heads`).
+/// Names and prefixes are grouped by their first `HEAD` bytes.
 const HEAD: usize = 3;
-/// The bits of a prefix-length mask for lengths under `HEAD`.
-const SHORT_LENS: u64 = (1 << HEAD) - 1;
+/// `Bucket::head` of the bucket of names and prefixes shorter than `HEAD`.
+const SHORT_HEAD: u32 = 1 << 24;
+/// `Bucket::head` of the one bucket of a (subject, kind) that holds few grants.
+const ALL_HEADS: u32 = 1 << 25;
 
-/// The key of (subject, kind) in `Compiled::meta`.
+/// The head of a name or pattern: its first `HEAD` bytes as a number, or
+/// `SHORT_HEAD` when it is shorter.
 #[inline]
-fn meta_key(sid: u32, kid: u32) -> u64 {
-    unique_key(u64::from(sid) << 32 | u64::from(kid))
-}
-
-/// The key of (kind, head) in `Compiled::heads`.
-#[inline]
-fn head_key(kid: u32, head: u64) -> u64 {
-    unique_key(u64::from(kid) << 24 | head)
-}
-
-/// The first `HEAD` bytes of a name, as a number (`None` when shorter).
-#[inline]
-fn head(name: &[u8]) -> Option<u64> {
+fn head(name: &[u8]) -> u32 {
     match name {
-        [a, b, c, ..] => Some(u64::from(*a) | u64::from(*b) << 8 | u64::from(*c) << 16),
-        _ => None,
+        [a, b, c, ..] => u32::from(*a) | u32::from(*b) << 8 | u32::from(*c) << 16,
+        _ => SHORT_HEAD,
     }
+}
+
+/// A bucket's (subject, kind, head).
+type BucketId = (u32, u32, u32);
+
+/// The key of bucket (subject, kind, head).
+#[inline]
+fn bucket_key(sid: u32, kid: u32, head: u32) -> u64 {
+    key(sid, kid, Slot::Block, u64::from(head))
+}
+
+/// The fingerprint bits of an exact name's hash (the low 4 are actions).
+const FINGERPRINT: u16 = 0xfff0;
+
+/// The fingerprint of an exact name (by its hash) in a bucket, with `actions`.
+#[inline]
+fn exact_fingerprint(name_hash: u64, actions: u8) -> u16 {
+    // Never 0 for a real grant: every grant has an action.
+    ((name_hash >> 52) as u16) << 4 | u16::from(actions & ACTION_BITS)
 }
 
 /// One lookup of a decision: the key, and what a hit must be to count.
@@ -298,34 +293,29 @@ pub struct Compiled {
     subject_grants: Vec<Vec<u32>>,
     /// Kind name → id (from 1; 0 is `*`).
     kinds: FxHashMap<Box<str>, u32>,
-    /// Per kind id: bit `len_bit(L)` set when some prefix of length L under
-    /// `HEAD` occurs, and `HAS_EXACT` when some exact name that short does.
-    short_lens: Vec<u64>,
-    /// Per (kind, first `HEAD` bytes): the same bits for the prefixes and
-    /// exact names that start so. A request only probes the lengths its own
-    /// name could match.
-    heads: InlineTable<Word>,
-    /// Per (subject, kind): its prefix-length mask, plus `HAS_EXACT`.
-    meta: InlineTable<Word>,
-    /// Per subject: the kinds it holds grants for (bit `kind_bit`), and
-    /// `SUPERUSER_KIND` when it holds a superuser grant. Small and dense: a
-    /// decision skips the kinds, often `*`, that a subject has nothing in
-    /// without a trip to the filter.
-    subject_kinds: Vec<u64>,
-    /// Prefix and superuser grants.
+    /// Per kind id: some prefix in it is shorter than `HEAD`, so a request
+    /// also reads the subjects' `SHORT_HEAD` buckets.
+    short_prefixes: Vec<bool>,
+    /// Per subject: the kinds it holds grants in (bit `kind_bit`, and
+    /// `SUPERUSER_KIND` when it holds a superuser grant), then the kinds in
+    /// which it has one `ALL_HEADS` bucket instead of one per head. Small
+    /// and dense: a decision skips the kinds, often `*`, that a subject has
+    /// nothing in without a trip to memory.
+    subject_kinds: Vec<[u64; 2]>,
+    /// Per (subject, kind, head): the prefix grants and exact-name
+    /// fingerprints (see [`Bucket`]).
+    buckets: InlineTable<Bucket>,
+    /// Buckets whose key another bucket already had (practically never).
+    bucket_collisions: FxHashMap<BucketId, Bucket>,
+    /// Superuser grants, and the prefix grants of indexed buckets.
     table: InlineTable<EntrySlot>,
-    /// Exact-name grants: apart, so the prefix grants that decisions match
-    /// most often sit in a smaller table.
+    /// Exact-name grants.
     exact_table: InlineTable<EntrySlot>,
-    /// Which (key, action) pairs the tables may hold, by block (see `block`):
-    /// a mostly cache-resident first check.
-    filter: KeyFilter,
     /// The grants of each key that holds several, one run per key in grant
     /// order, the last carrying `LAST_BIT`.
     runs: Vec<Entry>,
-    /// The names or prefixes too long to be inline in an [`Entry`], back to
-    /// back (confirming a hit costs one cache line instead of a walk through
-    /// the grant).
+    /// The names or prefixes too long to be inline in an [`Entry`] or a
+    /// [`PrefixEntry`], back to back.
     names: Vec<u8>,
     /// Principal → its subject ids.
     principals: InlineTable<PrincipalSlot>,
@@ -334,6 +324,17 @@ pub struct Compiled {
     /// Principals with more than `PRINCIPAL_INLINE` subjects, or whose hash
     /// collided with another's (practically never).
     principal_overflow: FxHashMap<Box<str>, Vec<u32>>,
+}
+
+/// A grant on its way into the index.
+struct Item<'g> {
+    subject: u32,
+    kind: u32,
+    head: u32,
+    grant: u32,
+    bits: u8,
+    text: &'g str,
+    exact: bool,
 }
 
 impl Compiled {
@@ -346,11 +347,10 @@ impl Compiled {
         let mut subject_names: Vec<Box<str>> = Vec::new();
         let mut subject_grants: Vec<Vec<u32>> = Vec::new();
         let mut kinds: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        let mut short_lens = vec![0u64];
-        let mut heads: FxHashMap<u64, u64> = FxHashMap::default();
+        let mut short_prefixes = vec![false];
         let mut items = Vec::with_capacity(builtins.len() + grants.len());
-        let mut meta: FxHashMap<(u32, u32), u64> = FxHashMap::default();
-        let mut subject_kinds: Vec<u64> = Vec::new();
+        let mut superusers = Vec::new();
+        let mut subject_kinds: Vec<[u64; 2]> = Vec::new();
         let mut names: Vec<u8> = Vec::new();
         for (i, g) in builtins.iter().chain(&grants).enumerate() {
             let i = i as u32;
@@ -362,7 +362,7 @@ impl Compiled {
                     subject_ids.insert(g.subject.as_str().into(), sid);
                     subject_names.push(g.subject.as_str().into());
                     subject_grants.push(Vec::new());
-                    subject_kinds.push(0);
+                    subject_kinds.push([0; 2]);
                     sid
                 }
             };
@@ -374,10 +374,9 @@ impl Compiled {
                     0
                 };
             if g.is_superuser() {
-                subject_kinds[sid as usize] |= SUPERUSER_KIND;
+                subject_kinds[sid as usize][0] |= SUPERUSER_KIND;
                 let e = Entry::new(i, sid, ANY_KIND, bits | SUPERUSER_BIT, b"", &mut names);
-                let k = key(sid, ANY_KIND, Slot::Superuser, 0);
-                items.push((k, k, e, false));
+                superusers.push((key(sid, ANY_KIND, Slot::Superuser, 0), e));
                 continue;
             }
             let kid = match &g.resource.kind {
@@ -385,33 +384,30 @@ impl Compiled {
                 Some(k) => match kinds.get(k.as_str()) {
                     Some(&kid) => kid,
                     None => {
-                        let kid = short_lens.len() as u32;
+                        let kid = short_prefixes.len() as u32;
                         kinds.insert(k.as_str().into(), kid);
-                        short_lens.push(0);
+                        short_prefixes.push(false);
                         kid
                     }
                 },
             };
-            let text = match &g.resource.name {
-                NamePattern::Exact(n) | NamePattern::Prefix(n) => n.as_bytes(),
+            let (text, exact) = match &g.resource.name {
+                NamePattern::Exact(n) => (n.as_str(), true),
+                NamePattern::Prefix(p) => (p.as_str(), false),
             };
-            subject_kinds[sid as usize] |= kind_bit(kid);
-            let e = Entry::new(i, sid, kid, bits, text, &mut names);
-            let b = block(sid, kid, head(text));
-            let bit = match &g.resource.name {
-                NamePattern::Exact(_) => HAS_EXACT,
-                NamePattern::Prefix(p) => len_bit(p.len()),
-            };
-            match head(text) {
-                Some(h) => *heads.entry(head_key(kid, h)).or_default() |= bit,
-                None => short_lens[kid as usize] |= bit,
+            if !exact && text.len() < HEAD {
+                short_prefixes[kid as usize] = true;
             }
-            *meta.entry((sid, kid)).or_default() |= bit;
-            let (k, exact) = match &g.resource.name {
-                NamePattern::Exact(n) => (key(sid, kid, Slot::Exact, fnv(n)), true),
-                NamePattern::Prefix(p) => (key(sid, kid, Slot::Prefix, fnv(p)), false),
-            };
-            items.push((k, b, e, exact));
+            subject_kinds[sid as usize][0] |= kind_bit(kid);
+            items.push(Item {
+                subject: sid,
+                kind: kid,
+                head: head(text.as_bytes()),
+                grant: i,
+                bits,
+                text,
+                exact,
+            });
         }
 
         let mut lists: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
@@ -448,46 +444,111 @@ impl Compiled {
             slot.subs[..subs.len()].copy_from_slice(&subs);
             principal_items.push(slot);
         }
+
+        // Exact names are found by key (the buckets only hold their
+        // fingerprints).
+        let mut exacts: Vec<(u64, Entry)> = items
+            .iter()
+            .filter(|it| it.exact)
+            .map(|it| {
+                let k = key(it.subject, it.kind, Slot::Exact, fnv(it.text));
+                (
+                    k,
+                    Entry::new(
+                        it.grant,
+                        it.subject,
+                        it.kind,
+                        it.bits,
+                        it.text.as_bytes(),
+                        &mut names,
+                    ),
+                )
+            })
+            .collect();
+        // Buckets: one per (subject, kind) when its grants fit in one, else
+        // one per head; a head with more than fit is indexed, its prefixes
+        // found by key like the exact names.
+        items.sort_unstable_by_key(|it| (it.subject, it.kind, it.head, it.exact, it.grant));
+        let mut buckets = Vec::new();
+        let mut keyed = superusers;
+        let mut prefixes = Vec::new();
+        let mut fingerprints = Vec::new();
+        for pair in items.chunk_by(|a, b| (a.subject, a.kind) == (b.subject, b.kind)) {
+            let (sid, kid) = (pair[0].subject, pair[0].kind);
+            let groups: Vec<(u32, &[Item])> = if kid < SHARED_KIND_BIT
+                && pair.iter().filter(|it| !it.exact).count() <= BUCKET_PREFIXES
+                && pair.iter().filter(|it| it.exact).count() <= BUCKET_EXACTS
+            {
+                subject_kinds[sid as usize][1] |= kind_bit(kid);
+                vec![(ALL_HEADS, pair)]
+            } else {
+                pair.chunk_by(|a, b| a.head == b.head)
+                    .map(|run| (run[0].head, run))
+                    .collect()
+            };
+            for (h, run) in groups {
+                let id = (sid, kid, h);
+                let k = bucket_key(sid, kid, h);
+                prefixes.clear();
+                fingerprints.clear();
+                for it in run {
+                    if it.exact {
+                        fingerprints.push(exact_fingerprint(fnv(it.text), it.bits));
+                    } else {
+                        prefixes.push(PrefixEntry::new(
+                            it.grant,
+                            it.bits,
+                            it.text.as_bytes(),
+                            &mut names,
+                        ));
+                    }
+                }
+                let bucket = Bucket::inline(k, id, &prefixes, &fingerprints).unwrap_or_else(|| {
+                    let mut mask = 0;
+                    for it in run {
+                        if it.exact {
+                            mask |= HAS_EXACT;
+                        } else {
+                            mask |= len_bit(it.text.len());
+                            let e = Entry::new(
+                                it.grant,
+                                sid,
+                                kid,
+                                it.bits,
+                                it.text.as_bytes(),
+                                &mut names,
+                            );
+                            keyed.push((key(sid, kid, Slot::Prefix, fnv(it.text)), e));
+                        }
+                    }
+                    Bucket::indexed(k, id, mask)
+                });
+                buckets.push(bucket);
+            }
+        }
+        drop(items);
+        let mut bucket_collisions = FxHashMap::default();
+        let mut used = rustc_hash::FxHashSet::default();
+        buckets.retain(|b| {
+            let fresh = used.insert(b.key());
+            if !fresh {
+                bucket_collisions.insert((b.subject, b.kind, b.head), *b);
+            }
+            fresh
+        });
+
         // A key's only grant goes inline; a key with several gets a run, in
         // grant order.
-        items.sort_unstable_by_key(|&(k, _, e, exact)| (exact, k, e.grant));
-        let (others, exacts) = items.split_at(items.partition_point(|it| !it.3));
-        // The filter holds (key, action) pairs: a probe passes only when some
-        // grant under its key has the requested action (superuser grants
-        // match every action), so a resource that is granted, but for other
-        // actions, does not cost a trip to the table.
-        let actions_of = |e: &Entry| {
-            if e.bits & SUPERUSER_BIT != 0 {
-                ACTION_BITS
-            } else {
-                e.bits & ACTION_BITS
-            }
-        };
-        let n_pairs = items
-            .iter()
-            .map(|(_, _, e, _)| actions_of(e).count_ones() as usize)
-            .sum();
-        let build_filter = || {
-            KeyFilter::build(
-                items.iter().flat_map(|&(k, b, e, _)| {
-                    let acts = actions_of(&e);
-                    (0..4u8)
-                        .map(|i| 1u8 << i)
-                        .filter(move |bit| acts & bit != 0)
-                        .map(move |bit| (action_block(b, bit), k))
-                }),
-                n_pairs,
-            )
-        };
-        let build_table = |items: &[(u64, u64, Entry, bool)], runs: &mut Vec<Entry>| {
+        let build_table = |mut items: Vec<(u64, Entry)>, runs: &mut Vec<Entry>| {
+            items.sort_unstable_by_key(|&(k, e)| (k, e.grant));
             let mut slots = Vec::with_capacity(items.len());
             for run in items.chunk_by(|a, b| a.0 == b.0) {
-                let (k, _, first, _) = run[0];
+                let (k, first) = run[0];
                 let entry = match run {
                     [_] => first,
                     _ => {
                         let start = runs.len() as u32;
-                        runs.extend(run.iter().map(|&(_, _, e, _)| e));
+                        runs.extend(run.iter().map(|&(_, e)| e));
                         if let Some(last) = runs.last_mut() {
                             last.bits |= LAST_BIT;
                         }
@@ -502,24 +563,23 @@ impl Compiled {
             }
             InlineTable::build(slots)
         };
-        let build_tables = || {
-            let mut runs = Vec::new();
-            let table = build_table(others, &mut runs);
-            let exact_table = build_table(exacts, &mut runs);
-            (table, exact_table, runs)
-        };
         // Both are random writes over megabytes: with many grants, build
         // them side by side.
-        let (filter, (table, exact_table, runs)) = if items.len() < PARALLEL_BUILD_FROM {
-            (build_filter(), build_tables())
+        let (buckets, (table, exact_table, runs)) = if grants.len() < PARALLEL_BUILD_FROM {
+            let mut runs = Vec::new();
+            let table = build_table(keyed, &mut runs);
+            let exact_table = build_table(std::mem::take(&mut exacts), &mut runs);
+            (InlineTable::build(buckets), (table, exact_table, runs))
         } else {
             std::thread::scope(|s| {
-                let filter = s.spawn(build_filter);
-                let tables = build_tables();
-                let filter = filter
+                let buckets = s.spawn(|| InlineTable::build(buckets));
+                let mut runs = Vec::new();
+                let table = build_table(keyed, &mut runs);
+                let exact_table = build_table(std::mem::take(&mut exacts), &mut runs);
+                let buckets = buckets
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (filter, tables)
+                (buckets, (table, exact_table, runs))
             })
         };
         Compiled {
@@ -530,25 +590,12 @@ impl Compiled {
             subject_names,
             subject_grants,
             kinds,
-            short_lens,
-            heads: InlineTable::build(
-                heads
-                    .into_iter()
-                    .map(|(key, value)| Word { key, value })
-                    .collect(),
-            ),
-            meta: InlineTable::build(
-                meta.into_iter()
-                    .map(|((sid, kid), m)| Word {
-                        key: meta_key(sid, kid),
-                        value: m,
-                    })
-                    .collect(),
-            ),
+            short_prefixes,
             subject_kinds,
+            buckets,
+            bucket_collisions,
             table,
             exact_table,
-            filter,
             runs,
             names,
             principals: InlineTable::build(principal_items),
@@ -636,6 +683,17 @@ impl Compiled {
         }
     }
 
+    /// The bucket (subject, kind, head), if the subject has one.
+    #[inline]
+    fn bucket(&self, k: u64, id: BucketId) -> Option<&Bucket> {
+        let b = self.buckets.get(k)?;
+        if (b.subject, b.kind, b.head) == id {
+            Some(b)
+        } else {
+            self.bucket_collisions.get(&id)
+        }
+    }
+
     /// The decision rule: any matching deny → deny; else any matching allow
     /// (or a superuser grant) → allow; else deny.
     pub fn decide(&self, req: &Request<'_>, extra_groups: &[String]) -> Outcome {
@@ -643,127 +701,108 @@ impl Compiled {
         let bit = super::grant::Actions::bit(req.action);
         let kid = self.kinds.get(req.kind).copied();
         let bytes = req.name.as_bytes();
-        // The kinds to look in and, for each, the lengths this name could
-        // match (a kind with none of them costs nothing further).
         let name_head = head(bytes);
-        let mut kinds: SmallVec<[(u32, u64); 2]> = SmallVec::new();
-        for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
-            let long = name_head
-                .and_then(|h| self.heads.get(head_key(k, h)))
-                .map_or(0, |w| w.value);
-            let m = self.short_lens[k as usize] | long;
-            if m != 0 {
-                kinds.push((k, m));
-            }
-        }
-        let mask = kinds.iter().fold(0, |acc, &(_, m)| acc | m);
 
-        // Hash the name once, keeping the prefix hashes at lengths that occur.
-        let mut prefixes: SmallVec<[(usize, u64); 16]> = SmallVec::new();
-        let mut h = FNV_START;
-        for len in 0..=bytes.len() {
-            if mask & len_bit(len) != 0 {
-                prefixes.push((len, h));
-            }
-            if len < bytes.len() {
-                h = fnv_step(h, bytes[len]);
-            }
-        }
-        let full = h;
-
-        // Few prefix lengths for these kinds: probe them all for every
-        // subject and let the filter drop the misses. Many: first ask which
-        // (subject, kind) pairs hold grants at all, and at which lengths
-        // (one round of independent lookups), to keep the probes few.
-        let use_meta = prefixes.len() > META_ABOVE;
-        let mut pairs: SmallVec<[(u32, u32, u64); 16]> = SmallVec::new();
-        for &sid in &subjects {
-            let held = self.subject_kinds[sid as usize];
-            for &(k, m) in kinds.iter().filter(|(k, _)| held & kind_bit(*k) != 0) {
-                pairs.push((sid, k, m));
-            }
-        }
-        if use_meta {
-            let meta_keys: SmallVec<[u64; 16]> =
-                pairs.iter().map(|&(sid, k, _)| meta_key(sid, k)).collect();
-            std::hint::black_box(self.meta.warm(&meta_keys));
-        }
-
-        // Then every probe of this decision, computed up front. Most would
-        // miss, or find grants only for other actions; the filter (mostly
-        // in cache) drops nearly all of those before they cost a trip to
-        // memory, and before they are even kept.
+        // The buckets to read: for each subject and kind it holds grants
+        // in, its bucket of this name's head (or its only bucket), and the
+        // bucket of short prefixes when the kind has any. Superuser grants
+        // are looked up by key.
         let mut probes: SmallVec<[Probe; 8]> = SmallVec::new();
-        let mut push = |block: u64, p: Probe| {
-            if self.filter.may_contain(action_block(block, bit), p.key) {
-                probes.push(p);
-            }
-        };
+        let mut wanted: SmallVec<[(u64, BucketId); 16]> = SmallVec::new();
         for &sid in &subjects {
-            if self.subject_kinds[sid as usize] & SUPERUSER_KIND != 0 {
-                let k = key(sid, ANY_KIND, Slot::Superuser, 0);
-                push(
-                    k,
-                    Probe {
-                        key: k,
-                        subject: sid,
-                        kind: ANY_KIND,
-                        prefix_len: None,
-                        superuser: true,
-                    },
-                );
+            let [held, all_heads] = self.subject_kinds[sid as usize];
+            if held & SUPERUSER_KIND != 0 {
+                probes.push(Probe {
+                    key: key(sid, ANY_KIND, Slot::Superuser, 0),
+                    subject: sid,
+                    kind: ANY_KIND,
+                    prefix_len: None,
+                    superuser: true,
+                });
             }
-        }
-        for &(sid, k, m) in &pairs {
-            let m = if use_meta {
-                match self.meta.get(meta_key(sid, k)) {
-                    Some(&Word { value, .. }) => value & m,
-                    None => continue,
+            for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
+                if held & kind_bit(k) == 0 {
+                    continue;
                 }
-            } else {
-                m
-            };
-            // The block of this name's head, and (only when some shorter
-            // prefix is probed) the block of names shorter than a head.
-            let long = block(sid, k, name_head);
-            let short = if name_head.is_some() && m & SHORT_LENS != 0 {
-                block(sid, k, None)
-            } else {
-                long
-            };
-            if m & HAS_EXACT != 0 {
-                push(
-                    long,
-                    Probe {
-                        key: key(sid, k, Slot::Exact, full),
-                        subject: sid,
-                        kind: k,
-                        prefix_len: None,
-                        superuser: false,
-                    },
-                );
-            }
-            for &(len, ph) in &prefixes {
-                if m & len_bit(len) != 0 {
-                    push(
-                        if len < HEAD { short } else { long },
-                        Probe {
-                            key: key(sid, k, Slot::Prefix, ph),
-                            subject: sid,
-                            kind: k,
-                            prefix_len: Some(len),
-                            superuser: false,
-                        },
-                    );
+                let mut want = |h: u32| wanted.push((bucket_key(sid, k, h), (sid, k, h)));
+                if all_heads & kind_bit(k) != 0 {
+                    want(ALL_HEADS);
+                    continue;
+                }
+                want(name_head);
+                if name_head != SHORT_HEAD && self.short_prefixes[k as usize] {
+                    want(SHORT_HEAD);
                 }
             }
         }
-        for p in &probes {
-            std::hint::black_box(self.table_for(p).warm(&[p.key]));
+        // Start every read before using any: they do not depend on each other.
+        for &(k, _) in &wanted {
+            std::hint::black_box(self.buckets.home(k).touch());
         }
 
         let mut hits = SmallVec::new();
         let (mut any_allow, mut any_deny) = (false, false);
+        let (lo, hi) = name_words(bytes);
+        let full = fnv(req.name);
+        let fingerprint = exact_fingerprint(full, 0);
+        for &(k, id @ (sid, kind, h)) in &wanted {
+            let Some(b) = self.bucket(k, id) else {
+                continue;
+            };
+            // Only the bucket a name's own head files it under can hold it
+            // exactly (the short bucket also holds shorter prefixes).
+            let exact_here = h == name_head || h == ALL_HEADS;
+            let exact = Probe {
+                key: key(sid, kind, Slot::Exact, full),
+                subject: sid,
+                kind,
+                prefix_len: None,
+                superuser: false,
+            };
+            if let Some(mask) = b.indexed_mask() {
+                if exact_here && mask & HAS_EXACT != 0 {
+                    probes.push(exact);
+                }
+                let mut ph = FNV_START;
+                for (len, &byte) in bytes.iter().chain([&0]).enumerate() {
+                    if mask & len_bit(len) != 0 {
+                        probes.push(Probe {
+                            key: key(sid, kind, Slot::Prefix, ph),
+                            prefix_len: Some(len),
+                            ..exact
+                        });
+                    }
+                    ph = fnv_step(ph, byte);
+                }
+                continue;
+            }
+            for e in b.prefixes() {
+                if e.bits & bit != 0 && e.is_prefix_of(bytes, lo, hi, &self.names) {
+                    if e.bits & DENY_BIT != 0 {
+                        any_deny = true;
+                    } else {
+                        any_allow = true;
+                    }
+                    hits.push(Hit {
+                        grant: e.grant,
+                        subject: sid,
+                    });
+                }
+            }
+            if exact_here
+                && b.exact_fingerprints()
+                    .iter()
+                    .any(|&f| f & FINGERPRINT == fingerprint && f & u16::from(bit) != 0)
+            {
+                probes.push(exact);
+            }
+        }
+
+        // The rest are found by key: superuser grants, exact names whose
+        // fingerprint matched, and the prefixes of indexed buckets.
+        for p in &probes {
+            std::hint::black_box(self.table_for(p).warm(&[p.key]));
+        }
         for p @ &Probe {
             key: k,
             subject: sid,
@@ -803,6 +842,8 @@ impl Compiled {
                 }
             }
         }
+        // In grant order, whichever way each was found.
+        hits.sort_unstable_by_key(|h: &Hit| (h.grant, h.subject));
         let (allow, reason) = if any_deny {
             (false, Reason::ExplicitDeny)
         } else if any_allow {

@@ -1,17 +1,17 @@
-//! The flat index behind [`super::engine::Compiled`]: one open-addressing
-//! table keyed by a 64-bit hash of (subject, kind, exact-or-prefix, name).
+//! The flat index behind [`super::engine::Compiled`]: open-addressing
+//! tables whose slots hold their values inline, keyed by 64-bit hashes.
 //!
 //! Why flat: at a million grants a decision is bound by memory latency, not
 //! instructions. Nested maps (subject → kind → name) make every level a
-//! dependent cache miss; here each probe is one slot in one array and the
-//! probes of a decision do not depend on each other, so the CPU overlaps
-//! them. Prefix patterns are found by hashing the request name once,
-//! incrementally, and probing only at the prefix lengths that occur for the
-//! kind among names with the request's first bytes. Before the table, a
-//! [`KeyFilter`] laid out so that one subject's probes share a cache line
-//! drops nearly every probe that would miss. A hash hit is always confirmed
-//! against the grant's own subject, kind and name, so a collision can never
-//! change a decision.
+//! dependent cache miss. Here a decision finds its principal's subjects in
+//! one slot, then reads one [`Bucket`] per subject and kind (the grants
+//! whose names start with the request's first bytes), all at once: the
+//! reads do not depend on each other, so the CPU overlaps them. A bucket
+//! holds its prefix grants inline and only fingerprints of its exact names,
+//! so most decisions end there; an exact name whose fingerprint matches,
+//! and the grants of a bucket too full to hold them, are one more lookup by
+//! key. A hash hit is always confirmed against the grant's own subject,
+//! kind and name, so a collision can never change a decision.
 
 /// FNV-1a offset basis.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
@@ -56,14 +56,6 @@ pub fn key(subject: u32, kind: u32, slot: Slot, name_hash: u64) -> u64 {
         ^ (u64::from(kind) << 8).rotate_left(17)
         ^ (slot as u64).rotate_left(5))
     .max(1)
-}
-
-/// A key for a table whose keys must be unique, from a value that packs its
-/// parts without loss: distinct values give distinct keys, never 0.
-#[inline]
-pub fn unique_key(packed: u64) -> u64 {
-    // `mix` is a bijection and only 0 maps to 0: shift by one past it.
-    mix(packed.wrapping_add(1))
 }
 
 /// A name held inline when it has at most `N` bytes, else spilled to a
@@ -167,6 +159,12 @@ impl<S: Keyed> InlineTable<S> {
             .count()
     }
 
+    /// The slot where `key` would be found first (for touching ahead of a `get`).
+    #[inline]
+    pub fn home(&self, key: u64) -> &S {
+        &self.slots[(key as usize) & self.mask]
+    }
+
     /// The slot stored under `key`.
     #[inline]
     pub fn get(&self, key: u64) -> Option<&S> {
@@ -184,82 +182,208 @@ impl<S: Keyed> InlineTable<S> {
     }
 }
 
-/// A blocked Bloom filter over 64-bit keys, in cache lines: each key is
-/// filed under a block (the engine's block is a subject, kind, action and the
-/// first bytes of the name), the block picks one 64-byte line, and the key
-/// sets 4 bits in one word of it. All the probes of a decision for one
-/// subject share a block, so they cost one cache line between them instead of
-/// one each. At 12–24 bits per key (a power-of-two number of lines) it is
-/// 4 MB for the benchmark's million grants (2.1 million key-action pairs),
-/// far smaller than the table, and it answers "certainly absent" for nearly
-/// every probe that would miss, so those never touch the table. A false
-/// "maybe" only costs the probe it would otherwise have made.
-#[derive(Debug)]
-pub struct KeyFilter {
-    lines: Vec<Line>,
-    mask: usize,
+/// The first `INLINE_PREFIX` bytes of a name, little-endian and zero
+/// padded, as two words: a prefix held inline is compared with a name in
+/// two masked word compares instead of a call to `memcmp`.
+#[inline]
+pub fn name_words(name: &[u8]) -> (u64, u16) {
+    let mut b = [0u8; INLINE_PREFIX];
+    let n = name.len().min(INLINE_PREFIX);
+    b[..n].copy_from_slice(&name[..n]);
+    let mut lo = [0u8; 8];
+    lo.copy_from_slice(&b[..8]);
+    (u64::from_le_bytes(lo), u16::from_le_bytes([b[8], b[9]]))
 }
 
-/// One cache line of a [`KeyFilter`].
+/// The longest prefix a [`PrefixEntry`] holds inline.
+pub const INLINE_PREFIX: usize = 10;
+/// `PrefixEntry::len` of a prefix kept in the spill array.
+const SPILLED_PREFIX: u8 = u8::MAX;
+
+/// A prefix grant held in a [`Bucket`]: 16 bytes, the prefix inline up to
+/// `INLINE_PREFIX` bytes (else `lo` is its offset and length in a spill
+/// array), with the caller's `bits` and grant number. An unused entry has
+/// `bits` 0.
 #[derive(Debug, Clone, Copy, Default)]
-#[repr(C, align(64))]
-struct Line([u64; 8]);
+#[repr(C)]
+pub struct PrefixEntry {
+    lo: u64,
+    hi: u16,
+    len: u8,
+    pub bits: u8,
+    pub grant: u32,
+}
 
-/// Filter bits per key, at least (the line count is rounded up to a power of two).
-const FILTER_BITS_PER_KEY: usize = 12;
-
-impl KeyFilter {
-    /// A filter holding `(block, key)` pairs (`n` of them, or about).
-    pub fn build(pairs: impl Iterator<Item = (u64, u64)>, n: usize) -> Self {
-        let lines = (n * FILTER_BITS_PER_KEY / 512).next_power_of_two().max(1);
-        let mut f = KeyFilter {
-            lines: vec![Line::default(); lines],
-            mask: lines - 1,
-        };
-        for (block, key) in pairs {
-            let (l, w, bits) = f.locate(block, key);
-            f.lines[l].0[w] |= bits;
+impl PrefixEntry {
+    /// `text`, inline when it fits, else appended to `spill`.
+    pub fn new(grant: u32, bits: u8, text: &[u8], spill: &mut Vec<u8>) -> Self {
+        if text.len() <= INLINE_PREFIX {
+            let (lo, hi) = name_words(text);
+            PrefixEntry {
+                lo,
+                hi,
+                len: text.len() as u8,
+                bits,
+                grant,
+            }
+        } else {
+            let lo = spill.len() as u64 | (text.len() as u64) << 32;
+            spill.extend_from_slice(text);
+            PrefixEntry {
+                lo,
+                hi: 0,
+                len: SPILLED_PREFIX,
+                bits,
+                grant,
+            }
         }
-        f
     }
 
-    /// The line for `block` (from its high half), and the word and 4 bits
-    /// for `key` (from its low 27 bits).
+    /// Does `name` (whose [`name_words`] are `lo` and `hi`) start with this prefix?
     #[inline]
-    fn locate(&self, block: u64, key: u64) -> (usize, usize, u64) {
-        let l = ((block >> 32) as usize) & self.mask;
-        let bits = (1u64 << ((key >> 3) & 63))
-            | (1u64 << ((key >> 9) & 63))
-            | (1u64 << ((key >> 15) & 63))
-            | (1u64 << ((key >> 21) & 63));
-        (l, (key & 7) as usize, bits)
-    }
-
-    /// False when `key` is certainly not in `block`.
-    #[inline]
-    pub fn may_contain(&self, block: u64, key: u64) -> bool {
-        let (l, w, bits) = self.locate(block, key);
-        self.lines[l].0[w] & bits == bits
+    pub fn is_prefix_of(&self, name: &[u8], lo: u64, hi: u16, spill: &[u8]) -> bool {
+        if self.len == SPILLED_PREFIX {
+            let at = self.lo as u32 as usize;
+            let len = (self.lo >> 32) as usize;
+            return name.starts_with(&spill[at..at + len]);
+        }
+        let len = usize::from(self.len);
+        if len > name.len() {
+            return false;
+        }
+        let lo_mask = match len {
+            0..8 => (1u64 << (8 * len)) - 1,
+            _ => u64::MAX,
+        };
+        let hi_mask = ((1u32 << (8 * len.saturating_sub(8))) - 1) as u16;
+        (lo ^ self.lo) & lo_mask == 0 && (hi ^ self.hi) & hi_mask == 0
     }
 }
 
-/// A `u64` under a key: 16 bytes, four to a cache line.
+/// Prefix grants a [`Bucket`] holds inline.
+pub const BUCKET_PREFIXES: usize = 5;
+/// Exact-name fingerprints a [`Bucket`] holds inline.
+pub const BUCKET_EXACTS: usize = 12;
+/// `Bucket::n_exact` of a bucket too full to hold its grants inline.
+const INDEXED: u8 = u8::MAX;
+
+/// Everything one subject holds in one kind for names that start alike (or
+/// for all names, when it holds few), in two adjacent cache lines: its
+/// prefix grants inline, and a 16-bit fingerprint of each exact name (12
+/// bits of the name's hash and 4 action bits) so that an exact-name lookup
+/// is only made when it may hit. A decision reads one bucket per subject
+/// and kind, all of them at once, and decides most requests from them
+/// alone.
+///
+/// A bucket with more grants than fit is *indexed*: it holds only a mask
+/// (see [`Bucket::indexed`]) and its grants are found by key, so no
+/// decision scans more than one bucket's worth of entries per subject.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Word {
-    pub key: u64,
-    pub value: u64,
+#[repr(C, align(128))]
+pub struct Bucket {
+    key: u64,
+    pub subject: u32,
+    pub kind: u32,
+    /// Which names the bucket covers (the engine's encoding).
+    pub head: u32,
+    /// `INDEXED` for an indexed bucket.
+    n_exact: u8,
+    exact: [u16; BUCKET_EXACTS],
+    prefix: [PrefixEntry; BUCKET_PREFIXES],
 }
 
-impl Keyed for Word {
+const _: () = assert!(std::mem::size_of::<Bucket>() == 128);
+const _: () = assert!(std::mem::size_of::<PrefixEntry>() == 16);
+
+impl Keyed for Bucket {
     #[inline]
     fn key(&self) -> u64 {
         self.key
     }
 }
 
+impl Bucket {
+    /// A bucket holding `prefixes` and `exacts` inline, or `None` when they
+    /// do not fit.
+    pub fn inline(
+        key: u64,
+        (subject, kind, head): (u32, u32, u32),
+        prefixes: &[PrefixEntry],
+        exacts: &[u16],
+    ) -> Option<Self> {
+        if prefixes.len() > BUCKET_PREFIXES || exacts.len() > BUCKET_EXACTS {
+            return None;
+        }
+        let mut b = Bucket {
+            key,
+            subject,
+            kind,
+            head,
+            n_exact: exacts.len() as u8,
+            ..Bucket::default()
+        };
+        b.prefix[..prefixes.len()].copy_from_slice(prefixes);
+        b.exact[..exacts.len()].copy_from_slice(exacts);
+        Some(b)
+    }
+
+    /// A bucket whose grants are elsewhere, keeping only `mask` (the
+    /// engine's summary of what to look up).
+    pub fn indexed(key: u64, (subject, kind, head): (u32, u32, u32), mask: u64) -> Self {
+        let mut b = Bucket {
+            key,
+            subject,
+            kind,
+            head,
+            n_exact: INDEXED,
+            ..Bucket::default()
+        };
+        b.prefix[0].lo = mask;
+        b
+    }
+
+    /// The mask of an indexed bucket, `None` for one that holds its grants.
+    #[inline]
+    pub fn indexed_mask(&self) -> Option<u64> {
+        (self.n_exact == INDEXED).then_some(self.prefix[0].lo)
+    }
+
+    /// The prefix grants held inline (unused ones have `bits` 0, so a
+    /// caller may scan all of them without a length check).
+    #[inline]
+    pub fn prefixes(&self) -> &[PrefixEntry; BUCKET_PREFIXES] {
+        &self.prefix
+    }
+
+    /// The exact-name fingerprints held inline (unused ones are 0).
+    #[inline]
+    pub fn exact_fingerprints(&self) -> &[u16; BUCKET_EXACTS] {
+        &self.exact
+    }
+
+    /// Touch both cache lines, so a batch of bucket reads overlap.
+    #[inline]
+    pub fn touch(&self) -> u64 {
+        self.key ^ u64::from(self.prefix[BUCKET_PREFIXES - 1].grant)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `u64` under a key.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Word {
+        key: u64,
+        value: u64,
+    }
+
+    impl Keyed for Word {
+        fn key(&self) -> u64 {
+            self.key
+        }
+    }
 
     #[test]
     fn inline_table_finds_every_key_and_only_those() {
@@ -296,30 +420,6 @@ mod tests {
             assert_eq!(h.get(&spill), n.as_bytes());
         }
         assert_eq!(spill.len(), "earlier".len() + 13 + 28);
-    }
-
-    #[test]
-    fn key_filter_has_no_false_negatives_and_few_false_positives() {
-        // Ten keys to a block, as a subject's names are.
-        let mix = |i: u64| (key(1, 2, Slot::Block, i / 10), key(1, 2, Slot::Exact, i));
-        let f = KeyFilter::build((0..10_000).map(mix), 10_000);
-        assert!((0..10_000).map(mix).all(|(b, k)| f.may_contain(b, k)));
-        let false_pos = (10_000..110_000)
-            .map(mix)
-            .filter(|&(b, k)| f.may_contain(b, k))
-            .count();
-        assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
-    }
-
-    #[test]
-    fn unique_keys_do_not_collide() {
-        // Packed (subject, kind) pairs, the case `key` could collide on.
-        let keys: std::collections::HashSet<u64> = (0..64u64)
-            .flat_map(|s| (0..1024u64).map(move |k| unique_key(s << 32 | k)))
-            .collect();
-        assert_eq!(keys.len(), 64 * 1024);
-        assert!(!keys.contains(&0));
-        assert_ne!(unique_key(0), 0);
     }
 
     #[test]
