@@ -1141,6 +1141,30 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_whose_key_another_took_is_still_found_and_only_its_own() {
+        let grants = vec![
+            grant("ga", "user:a", Effect::Allow, &["read"], "worker:build-*"),
+            grant("gb", "user:b", Effect::Allow, &["read"], "worker:deploy-*"),
+        ];
+        let mut c = Compiled::new(1, grants, &[]);
+        let (a, b) = (c.subject_ids["user:a"], c.subject_ids["user:b"]);
+        let kid = c.kinds["worker"];
+        let (ka, kb) = (bucket_key(a, kid, ALL_HEADS), bucket_key(b, kid, ALL_HEADS));
+        let (ba, bb) = (*c.buckets.get(ka).unwrap(), *c.buckets.get(kb).unwrap());
+        // As the build leaves a collision: user:b's key finds user:a's
+        // bucket, and user:b's own is in the side map.
+        let impostor = Bucket::inline(kb, (a, kid, ALL_HEADS), &ba.prefixes()[..1], &[]).unwrap();
+        c.buckets = InlineTable::build(vec![ba, impostor]);
+        c.bucket_collisions.insert((b, kid, ALL_HEADS), bb);
+
+        let allowed = |p: &str, r: &str| c.decide(&req(p, Action::Read, r), &[]).allow;
+        assert!(allowed("user:b", "worker:deploy-1"));
+        assert!(!allowed("user:b", "worker:build-1"));
+        assert!(allowed("user:a", "worker:build-1"));
+        assert!(!allowed("user:a", "worker:deploy-1"));
+    }
+
+    #[test]
     fn kinds_beyond_what_an_entry_holds_inline_still_decide_exactly() {
         // More kinds than an entry's u16 holds: the last ones are confirmed
         // through the grant itself, and share one bit of a subject's kinds.
