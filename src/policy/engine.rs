@@ -200,7 +200,7 @@ const SUPERUSER_BIT: u8 = 0x20;
 /// The action bits of an entry.
 const ACTION_BITS: u8 = 0x0f;
 
-/// Grants from which the index's buckets and tables are built on two threads.
+/// Grants from which the index's buckets and exact-name table are built on two threads.
 const PARALLEL_BUILD_FROM: usize = 50_000;
 
 const DENY_BIT: u8 = 0x80;
@@ -334,7 +334,126 @@ struct Item<'g> {
     grant: u32,
     bits: u8,
     text: &'g str,
+    /// `fnv(text)`.
+    hash: u64,
     exact: bool,
+}
+
+impl Item<'_> {
+    /// Its place in bucket order: by subject, kind and head, prefixes
+    /// before exact names, then in grant order.
+    fn order(&self) -> u128 {
+        u128::from(self.subject) << 96
+            | u128::from(self.kind) << 64
+            | u128::from(self.head) << 33
+            | u128::from(self.exact) << 32
+            | u128::from(self.grant)
+    }
+}
+
+/// Group `items` into buckets: one per (subject, kind) when its grants fit
+/// in one (marked in `subject_kinds`), else one per head; a head with more
+/// than fit is indexed, its prefixes going to `keyed` to be found by key
+/// like the exact names. Buckets whose key another already has are
+/// returned apart.
+fn form_buckets(
+    items: &mut [Item<'_>],
+    subject_kinds: &mut [[u64; 2]],
+    names: &mut Vec<u8>,
+    keyed: &mut Vec<(u64, Entry)>,
+) -> (Vec<Bucket>, FxHashMap<BucketId, Bucket>) {
+    items.sort_unstable_by_key(Item::order);
+    let mut buckets = Vec::new();
+    let mut prefixes = Vec::new();
+    let mut fingerprints = Vec::new();
+    for pair in items.chunk_by(|a, b| (a.subject, a.kind) == (b.subject, b.kind)) {
+        let (sid, kid) = (pair[0].subject, pair[0].kind);
+        let n_exact = pair.iter().filter(|it| it.exact).count();
+        let fits_one = n_exact <= BUCKET_EXACTS
+            && pair.len() - n_exact <= BUCKET_PREFIXES
+            && kid < SHARED_KIND_BIT;
+        if fits_one {
+            subject_kinds[sid as usize][1] |= kind_bit(kid);
+        }
+        let runs: SmallVec<[&[Item<'_>]; 1]> = if fits_one {
+            SmallVec::from_elem(pair, 1)
+        } else {
+            pair.chunk_by(|a, b| a.head == b.head).collect()
+        };
+        for run in runs {
+            let h = if fits_one { ALL_HEADS } else { run[0].head };
+            let id = (sid, kid, h);
+            let k = bucket_key(sid, kid, h);
+            prefixes.clear();
+            fingerprints.clear();
+            for it in run {
+                if it.exact {
+                    fingerprints.push(exact_fingerprint(it.hash, it.bits));
+                } else {
+                    prefixes.push(PrefixEntry::new(
+                        it.grant,
+                        it.bits,
+                        it.text.as_bytes(),
+                        names,
+                    ));
+                }
+            }
+            let bucket = Bucket::inline(k, id, &prefixes, &fingerprints).unwrap_or_else(|| {
+                let mut mask = 0;
+                for it in run {
+                    if it.exact {
+                        mask |= HAS_EXACT;
+                    } else {
+                        mask |= len_bit(it.text.len());
+                        let e = Entry::new(it.grant, sid, kid, it.bits, it.text.as_bytes(), names);
+                        keyed.push((key(sid, kid, Slot::Prefix, it.hash), e));
+                    }
+                }
+                Bucket::indexed(k, id, mask)
+            });
+            buckets.push(bucket);
+        }
+    }
+    let mut collisions = FxHashMap::default();
+    let mut used = rustc_hash::FxHashSet::default();
+    buckets.retain(|b| {
+        let fresh = used.insert(b.key());
+        if !fresh {
+            collisions.insert((b.subject, b.kind, b.head), *b);
+        }
+        fresh
+    });
+    (buckets, collisions)
+}
+
+/// A table of `items` by key, continuing `runs`: a key's only grant goes
+/// inline; a key with several gets a run, in grant order.
+fn build_entry_table(
+    mut items: Vec<(u64, Entry)>,
+    mut runs: Vec<Entry>,
+) -> (InlineTable<EntrySlot>, Vec<Entry>) {
+    items.sort_unstable_by_key(|&(k, e)| (k, e.grant));
+    let mut slots = Vec::with_capacity(items.len());
+    for run in items.chunk_by(|a, b| a.0 == b.0) {
+        let (k, first) = run[0];
+        let entry = match run {
+            [_] => first,
+            _ => {
+                let start = runs.len() as u32;
+                runs.extend(run.iter().map(|&(_, e)| e));
+                if let Some(last) = runs.last_mut() {
+                    last.bits |= LAST_BIT;
+                }
+                Entry {
+                    grant: start,
+                    bits: MORE_BIT,
+                    ..Entry::default()
+                }
+            }
+        };
+        slots.push(EntrySlot { key: k, entry });
+    }
+    (InlineTable::build(slots), runs)
 }
 
 impl Compiled {
@@ -406,6 +525,7 @@ impl Compiled {
                 grant: i,
                 bits,
                 text,
+                hash: fnv(text),
                 exact,
             });
         }
@@ -447,141 +567,46 @@ impl Compiled {
 
         // Exact names are found by key (the buckets only hold their
         // fingerprints).
-        let mut exacts: Vec<(u64, Entry)> = items
+        let exacts: Vec<(u64, Entry)> = items
             .iter()
             .filter(|it| it.exact)
             .map(|it| {
-                let k = key(it.subject, it.kind, Slot::Exact, fnv(it.text));
-                (
-                    k,
-                    Entry::new(
-                        it.grant,
-                        it.subject,
-                        it.kind,
-                        it.bits,
-                        it.text.as_bytes(),
-                        &mut names,
-                    ),
-                )
+                let e = Entry::new(
+                    it.grant,
+                    it.subject,
+                    it.kind,
+                    it.bits,
+                    it.text.as_bytes(),
+                    &mut names,
+                );
+                (key(it.subject, it.kind, Slot::Exact, it.hash), e)
             })
             .collect();
-        // Buckets: one per (subject, kind) when its grants fit in one, else
-        // one per head; a head with more than fit is indexed, its prefixes
-        // found by key like the exact names.
-        items.sort_unstable_by_key(|it| (it.subject, it.kind, it.head, it.exact, it.grant));
-        let mut buckets = Vec::new();
         let mut keyed = superusers;
-        let mut prefixes = Vec::new();
-        let mut fingerprints = Vec::new();
-        for pair in items.chunk_by(|a, b| (a.subject, a.kind) == (b.subject, b.kind)) {
-            let (sid, kid) = (pair[0].subject, pair[0].kind);
-            let groups: Vec<(u32, &[Item])> = if kid < SHARED_KIND_BIT
-                && pair.iter().filter(|it| !it.exact).count() <= BUCKET_PREFIXES
-                && pair.iter().filter(|it| it.exact).count() <= BUCKET_EXACTS
-            {
-                subject_kinds[sid as usize][1] |= kind_bit(kid);
-                vec![(ALL_HEADS, pair)]
+        let mut form_buckets = || {
+            let (buckets, collisions) =
+                form_buckets(&mut items, &mut subject_kinds, &mut names, &mut keyed);
+            (InlineTable::build(buckets), collisions)
+        };
+        // The exact-name table and the buckets are each a sort and random
+        // writes over tens of megabytes: with many grants, build them side
+        // by side.
+        let ((exact_table, mut runs), (buckets, bucket_collisions)) =
+            if grants.len() < PARALLEL_BUILD_FROM {
+                (build_entry_table(exacts, Vec::new()), form_buckets())
             } else {
-                pair.chunk_by(|a, b| a.head == b.head)
-                    .map(|run| (run[0].head, run))
-                    .collect()
+                std::thread::scope(|s| {
+                    let exact = s.spawn(|| build_entry_table(exacts, Vec::new()));
+                    let buckets = form_buckets();
+                    let exact = exact
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (exact, buckets)
+                })
             };
-            for (h, run) in groups {
-                let id = (sid, kid, h);
-                let k = bucket_key(sid, kid, h);
-                prefixes.clear();
-                fingerprints.clear();
-                for it in run {
-                    if it.exact {
-                        fingerprints.push(exact_fingerprint(fnv(it.text), it.bits));
-                    } else {
-                        prefixes.push(PrefixEntry::new(
-                            it.grant,
-                            it.bits,
-                            it.text.as_bytes(),
-                            &mut names,
-                        ));
-                    }
-                }
-                let bucket = Bucket::inline(k, id, &prefixes, &fingerprints).unwrap_or_else(|| {
-                    let mut mask = 0;
-                    for it in run {
-                        if it.exact {
-                            mask |= HAS_EXACT;
-                        } else {
-                            mask |= len_bit(it.text.len());
-                            let e = Entry::new(
-                                it.grant,
-                                sid,
-                                kid,
-                                it.bits,
-                                it.text.as_bytes(),
-                                &mut names,
-                            );
-                            keyed.push((key(sid, kid, Slot::Prefix, fnv(it.text)), e));
-                        }
-                    }
-                    Bucket::indexed(k, id, mask)
-                });
-                buckets.push(bucket);
-            }
-        }
         drop(items);
-        let mut bucket_collisions = FxHashMap::default();
-        let mut used = rustc_hash::FxHashSet::default();
-        buckets.retain(|b| {
-            let fresh = used.insert(b.key());
-            if !fresh {
-                bucket_collisions.insert((b.subject, b.kind, b.head), *b);
-            }
-            fresh
-        });
-
-        // A key's only grant goes inline; a key with several gets a run, in
-        // grant order.
-        let build_table = |mut items: Vec<(u64, Entry)>, runs: &mut Vec<Entry>| {
-            items.sort_unstable_by_key(|&(k, e)| (k, e.grant));
-            let mut slots = Vec::with_capacity(items.len());
-            for run in items.chunk_by(|a, b| a.0 == b.0) {
-                let (k, first) = run[0];
-                let entry = match run {
-                    [_] => first,
-                    _ => {
-                        let start = runs.len() as u32;
-                        runs.extend(run.iter().map(|&(_, e)| e));
-                        if let Some(last) = runs.last_mut() {
-                            last.bits |= LAST_BIT;
-                        }
-                        Entry {
-                            grant: start,
-                            bits: MORE_BIT,
-                            ..Entry::default()
-                        }
-                    }
-                };
-                slots.push(EntrySlot { key: k, entry });
-            }
-            InlineTable::build(slots)
-        };
-        // Both are random writes over megabytes: with many grants, build
-        // them side by side.
-        let (buckets, (table, exact_table, runs)) = if grants.len() < PARALLEL_BUILD_FROM {
-            let mut runs = Vec::new();
-            let table = build_table(keyed, &mut runs);
-            let exact_table = build_table(std::mem::take(&mut exacts), &mut runs);
-            (InlineTable::build(buckets), (table, exact_table, runs))
-        } else {
-            std::thread::scope(|s| {
-                let buckets = s.spawn(|| InlineTable::build(buckets));
-                let mut runs = Vec::new();
-                let table = build_table(keyed, &mut runs);
-                let exact_table = build_table(std::mem::take(&mut exacts), &mut runs);
-                let buckets = buckets
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (buckets, (table, exact_table, runs))
-            })
-        };
+        let table;
+        (table, runs) = build_entry_table(keyed, runs);
         Compiled {
             version,
             builtins,
