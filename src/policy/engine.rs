@@ -255,7 +255,7 @@ type BucketId = (u32, u32, u32);
 /// The key of bucket (subject, kind, head).
 #[inline]
 fn bucket_key(sid: u32, kid: u32, head: u32) -> u64 {
-    key(sid, kid, Slot::Block, u64::from(head))
+    key(sid, kid, Slot::Bucket, u64::from(head))
 }
 
 /// The fingerprint bits of an exact name's hash (the low 4 are actions).

@@ -35,7 +35,7 @@ pub enum Slot {
     Prefix = 2,
     Superuser = 3,
     Principal = 4,
-    Block = 5,
+    Bucket = 5,
 }
 
 /// splitmix64's finalizer: a bijection on `u64` that maps 0 to 0.
