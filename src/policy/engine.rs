@@ -767,35 +767,35 @@ impl Compiled {
 
         let mut hits = SmallVec::new();
         let (mut any_allow, mut any_deny) = (false, false);
-        let (lo, hi) = name_words(bytes);
-        let full = fnv(req.name);
-        let fingerprint = exact_fingerprint(full, 0);
+        // The name's words and hash, made once a bucket is found (most
+        // decisions on a small policy find none).
+        let mut name_keys = None;
         for &(k, id @ (sid, kind, h)) in &wanted {
             let Some(b) = self.bucket(k, id) else {
                 continue;
             };
+            let &mut (lo, hi, full) = name_keys.get_or_insert_with(|| {
+                let (lo, hi) = name_words(bytes);
+                (lo, hi, fnv(req.name))
+            });
             // Only the bucket a name's own head files it under can hold it
             // exactly (the short bucket also holds shorter prefixes).
             let exact_here = h == name_head || h == ALL_HEADS;
-            let exact = Probe {
-                key: key(sid, kind, Slot::Exact, full),
+            let probe = |key, prefix_len| Probe {
+                key,
                 subject: sid,
                 kind,
-                prefix_len: None,
+                prefix_len,
                 superuser: false,
             };
             if let Some(mask) = b.indexed_mask() {
                 if exact_here && mask & HAS_EXACT != 0 {
-                    probes.push(exact);
+                    probes.push(probe(key(sid, kind, Slot::Exact, full), None));
                 }
                 let mut ph = FNV_START;
                 for (len, &byte) in bytes.iter().chain([&0]).enumerate() {
                     if mask & len_bit(len) != 0 {
-                        probes.push(Probe {
-                            key: key(sid, kind, Slot::Prefix, ph),
-                            prefix_len: Some(len),
-                            ..exact
-                        });
+                        probes.push(probe(key(sid, kind, Slot::Prefix, ph), Some(len)));
                     }
                     ph = fnv_step(ph, byte);
                 }
@@ -814,12 +814,13 @@ impl Compiled {
                     });
                 }
             }
+            let fingerprint = exact_fingerprint(full, 0);
             if exact_here
                 && b.exact_fingerprints()
                     .iter()
                     .any(|&f| f & FINGERPRINT == fingerprint && f & u16::from(bit) != 0)
             {
-                probes.push(exact);
+                probes.push(probe(key(sid, kind, Slot::Exact, full), None));
             }
         }
 
