@@ -14,8 +14,8 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, InlineTable, Keyed, PrefixEntry, ShortName,
-    Slot, fnv, fnv_step, key, name_words,
+    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, PrefixEntry,
+    ShortName, Slot, fnv, fnv_step, key, name_words,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -304,7 +304,7 @@ pub struct Compiled {
     subject_kinds: Vec<[u64; 2]>,
     /// Per (subject, kind, head): the prefix grants and exact-name
     /// fingerprints (see [`Bucket`]).
-    buckets: InlineTable<Bucket>,
+    buckets: InlineTable<Bucket, HugeSlots<Bucket>>,
     /// Buckets whose key another bucket already had (practically never).
     bucket_collisions: FxHashMap<BucketId, Bucket>,
     /// Superuser grants, and the prefix grants of indexed buckets.

@@ -120,22 +120,95 @@ pub trait Keyed: Copy + Default {
     fn key(&self) -> u64;
 }
 
+/// Where an [`InlineTable`] keeps its slots: any slice of them that can be
+/// made all empty (every slot's key 0).
+pub trait SlotStore<S>: std::ops::Deref<Target = [S]> + std::ops::DerefMut {
+    /// `n` empty slots.
+    fn empty(n: usize) -> Self;
+}
+
+impl<S: Keyed> SlotStore<S> for Vec<S> {
+    fn empty(n: usize) -> Self {
+        vec![S::default(); n]
+    }
+}
+
+/// Slots in memory the kernel is asked to back with transparent huge
+/// pages, when the table is large enough for that to matter: a decision's
+/// bucket reads land anywhere in tens of megabytes, and with 4 KB pages
+/// each is a TLB miss as well as a cache miss. Elsewhere, or when the
+/// mapping cannot be made, a plain `Vec`.
+pub enum HugeSlots<S> {
+    Mapped(memmap2::MmapMut, std::marker::PhantomData<S>),
+    Heap(Vec<S>),
+}
+
+/// Below this many bytes a table stays on the heap: huge pages are 2 MB.
+const HUGE_FROM: usize = 4 << 20;
+
+impl<S: Keyed + bytemuck::Pod> SlotStore<S> for HugeSlots<S> {
+    fn empty(n: usize) -> Self {
+        let bytes = n * std::mem::size_of::<S>();
+        if bytes >= HUGE_FROM {
+            // Anonymous memory is zeroed, and a zeroed slot is empty.
+            if let Ok(map) = memmap2::MmapMut::map_anon(bytes) {
+                // Only a hint: if the kernel declines, the table is the same.
+                #[cfg(target_os = "linux")]
+                let _ = map.advise(memmap2::Advice::HugePage);
+                return HugeSlots::Mapped(map, std::marker::PhantomData);
+            }
+        }
+        HugeSlots::Heap(Vec::empty(n))
+    }
+}
+
+impl<S: bytemuck::Pod> std::ops::Deref for HugeSlots<S> {
+    type Target = [S];
+    #[inline]
+    fn deref(&self) -> &[S] {
+        match self {
+            HugeSlots::Mapped(map, _) => bytemuck::cast_slice(map),
+            HugeSlots::Heap(v) => v,
+        }
+    }
+}
+
+impl<S: bytemuck::Pod> std::ops::DerefMut for HugeSlots<S> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [S] {
+        match self {
+            HugeSlots::Mapped(map, _) => bytemuck::cast_slice_mut(map),
+            HugeSlots::Heap(v) => v,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for HugeSlots<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HugeSlots::Mapped(..) => "HugeSlots::Mapped",
+            HugeSlots::Heap(_) => "HugeSlots::Heap",
+        })
+    }
+}
+
 /// An immutable map from unique u64 keys to slots that hold their value
 /// inline, with linear probing at load ≤ 1/2: a lookup is one cache line,
 /// where a table of buckets pointing at values would need a second,
 /// dependent one.
 #[derive(Debug)]
-pub struct InlineTable<S> {
-    slots: Vec<S>,
+pub struct InlineTable<S, V = Vec<S>> {
+    slots: V,
     mask: usize,
+    _slot: std::marker::PhantomData<S>,
 }
 
-impl<S: Keyed> InlineTable<S> {
+impl<S: Keyed, V: SlotStore<S>> InlineTable<S, V> {
     /// Build from slots with distinct, non-zero keys.
     pub fn build(items: Vec<S>) -> Self {
         let cap = (items.len() * 2).next_power_of_two().max(8);
         let mask = cap - 1;
-        let mut slots = vec![S::default(); cap];
+        let mut slots = V::empty(cap);
         for item in items {
             debug_assert!(item.key() != 0);
             let mut at = (item.key() as usize) & mask;
@@ -145,7 +218,11 @@ impl<S: Keyed> InlineTable<S> {
             }
             slots[at] = item;
         }
-        InlineTable { slots, mask }
+        InlineTable {
+            slots,
+            mask,
+            _slot: std::marker::PhantomData,
+        }
     }
 
     /// Touch the home slot of each key so the cache misses of a batch of
@@ -204,7 +281,7 @@ const SPILLED_PREFIX: u8 = u8::MAX;
 /// `INLINE_PREFIX` bytes (else `lo` is its offset and length in a spill
 /// array), with the caller's `bits` and grant number. An unused entry has
 /// `bits` 0.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct PrefixEntry {
     lo: u64,
@@ -278,7 +355,7 @@ const INDEXED: u8 = u8::MAX;
 /// A bucket with more grants than fit is *indexed*: it holds only a mask
 /// (see [`Bucket::indexed`]) and its grants are found by key, so no
 /// decision scans more than one bucket's worth of entries per subject.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C, align(128))]
 pub struct Bucket {
     key: u64,
@@ -288,7 +365,9 @@ pub struct Bucket {
     pub head: u32,
     /// `INDEXED` for an indexed bucket.
     n_exact: u8,
+    _pad: u8,
     exact: [u16; BUCKET_EXACTS],
+    _pad2: [u8; 2],
     prefix: [PrefixEntry; BUCKET_PREFIXES],
 }
 
@@ -393,13 +472,35 @@ mod tests {
                 value: k,
             })
             .collect();
-        let t = InlineTable::build(items.clone());
+        let t: InlineTable<Word> = InlineTable::build(items.clone());
         for w in &items {
             assert_eq!(t.get(w.key).map(|s| s.value), Some(w.value));
         }
         assert_eq!(t.warm(&[items[0].key]), t.warm(&[items[0].key]));
         assert!(t.get(2).is_none());
         assert!(InlineTable::<Word>::build(vec![]).get(5).is_none());
+    }
+
+    #[test]
+    fn a_large_bucket_table_is_mapped_and_finds_every_key() {
+        let bucket = |i: u32| {
+            let k = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            Bucket::inline(k, (i, 1, 2), &[], &[]).unwrap()
+        };
+        // 20,000 buckets: 32,768 slots of 128 bytes, over `HUGE_FROM`.
+        let items: Vec<Bucket> = (0..20_000).map(bucket).collect();
+        let t: InlineTable<Bucket, HugeSlots<Bucket>> = InlineTable::build(items.clone());
+        assert!(matches!(t.slots, HugeSlots::Mapped(..)));
+        for b in &items {
+            assert_eq!(t.get(b.key).map(|s| s.subject), Some(b.subject));
+        }
+        assert!(t.get(2).is_none());
+        // A small one stays on the heap and behaves the same.
+        let small: InlineTable<Bucket, HugeSlots<Bucket>> =
+            InlineTable::build(items[..10].to_vec());
+        assert!(matches!(small.slots, HugeSlots::Heap(_)));
+        assert_eq!(small.get(items[3].key).map(|s| s.subject), Some(3));
+        assert!(small.get(items[10].key).is_none());
     }
 
     #[test]
