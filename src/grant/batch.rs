@@ -64,7 +64,14 @@ fn decide_line(
         )))
     } else {
         serde_json::from_slice::<CheckRequest<'_>>(line)
-            .map_err(|e| Error::usage(format!("malformed request: {e}")))
+            .map_err(|e| match std::str::from_utf8(line) {
+                // Checked only for a line that failed: valid lines pay nothing.
+                Err(u) => Error::usage(format!(
+                    "malformed request: not valid UTF-8 (byte {})",
+                    u.valid_up_to() + 1
+                )),
+                Ok(_) => Error::usage(format!("malformed request: {e}")),
+            })
             .and_then(|r| {
                 let req = request(&r.principal, &r.action, &r.resource)?;
                 let outcome = policy.decide(&req, &[]);
@@ -264,9 +271,11 @@ mod tests {
                      not json\n\
                      \n\
                      {\"principal\":\"user:a\",\"action\":\"fly\",\"resource\":\"worker:x\"}\n";
+        let mut input = input.as_bytes().to_vec();
+        input.extend_from_slice(b"{\"principal\":\"user:\xff\"}\n");
         let mut out = Vec::new();
-        let sum = check_batch(&policy, input.as_bytes(), &mut out, false).unwrap();
-        assert_eq!((sum.requests, sum.errors, sum.denied), (3, 2, 1));
+        let sum = check_batch(&policy, &input[..], &mut out, false).unwrap();
+        assert_eq!((sum.requests, sum.errors, sum.denied), (4, 3, 1));
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
             .lines()
@@ -281,6 +290,11 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("fly")
+        );
+        assert_eq!(lines[3]["error"]["line"], 5);
+        assert_eq!(
+            lines[3]["error"]["message"],
+            "malformed request: not valid UTF-8 (byte 20)"
         );
     }
 
