@@ -13,6 +13,8 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
+use bytemuck::Zeroable;
+
 use super::index::{
     BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, PrefixEntry,
     ShortName, Slot, fnv, fnv_step, key, name_words,
@@ -85,6 +87,54 @@ pub struct Matched<'a> {
     pub effect: &'static str,
     pub subject: &'a str,
     pub via: Option<&'a str>,
+}
+
+/// What rendering a matched grant reads, one cache line per grant in grant
+/// order: its id and subject back to back, and its effect. With a large
+/// policy a decision's matched grants are anywhere in memory; reading them
+/// from the grants themselves is a miss for the grant and another for each
+/// of its strings.
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct Card {
+    /// 0 when id and subject do not fit: render from the grant.
+    id_len: u8,
+    subject_len: u8,
+    deny: u8,
+    text: [u8; 61],
+}
+
+const _: () = assert!(std::mem::size_of::<Card>() == 64);
+
+impl Card {
+    fn new(g: &Grant) -> Self {
+        let mut card = Card::zeroed();
+        let (id, subject) = (g.id.as_bytes(), g.subject.as_str().as_bytes());
+        if id.len() + subject.len() <= card.text.len() {
+            card.id_len = id.len() as u8;
+            card.subject_len = subject.len() as u8;
+            card.deny = u8::from(g.effect == Effect::Deny);
+            card.text[..id.len()].copy_from_slice(id);
+            card.text[id.len()..id.len() + subject.len()].copy_from_slice(subject);
+        }
+        card
+    }
+
+    /// (id, effect, subject), or `None` to read the grant.
+    fn get(&self) -> Option<(&str, &'static str, &str)> {
+        if self.id_len == 0 {
+            return None;
+        }
+        let (id, rest) = self.text.split_at(usize::from(self.id_len));
+        let id = std::str::from_utf8(id).ok()?;
+        let subject = std::str::from_utf8(&rest[..usize::from(self.subject_len)]).ok()?;
+        let effect = if self.deny != 0 {
+            Effect::Deny
+        } else {
+            Effect::Allow
+        };
+        Some((id, effect.as_str(), subject))
+    }
 }
 
 /// A grant for this principal that failed on exactly one thing.
@@ -287,6 +337,8 @@ pub struct Compiled {
     builtins: Vec<Grant>,
     /// The others, after them (see [`Compiled::grant`]).
     grants: Vec<Grant>,
+    /// Per grant, in the same order: what rendering it as matched needs.
+    cards: Vec<Card>,
     subject_ids: FxHashMap<Box<str>, u32>,
     subject_names: Vec<Box<str>>,
     /// Every grant of each subject, for near misses.
@@ -590,18 +642,23 @@ impl Compiled {
         };
         // The exact-name table and the buckets are each a sort and random
         // writes over tens of megabytes: with many grants, build them side
-        // by side.
-        let ((exact_table, mut runs), (buckets, bucket_collisions)) =
+        // by side (the cards, a pass over every grant, go with the first).
+        let cards = || -> Vec<Card> { builtins.iter().chain(&grants).map(Card::new).collect() };
+        let ((exact_table, mut runs), cards, (buckets, bucket_collisions)) =
             if grants.len() < PARALLEL_BUILD_FROM {
-                (build_entry_table(exacts, Vec::new()), form_buckets())
+                (
+                    build_entry_table(exacts, Vec::new()),
+                    cards(),
+                    form_buckets(),
+                )
             } else {
                 std::thread::scope(|s| {
-                    let exact = s.spawn(|| build_entry_table(exacts, Vec::new()));
+                    let exact = s.spawn(|| (build_entry_table(exacts, Vec::new()), cards()));
                     let buckets = form_buckets();
-                    let exact = exact
+                    let (exact, cards) = exact
                         .join()
                         .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    (exact, buckets)
+                    (exact, cards, buckets)
                 })
             };
         drop(items);
@@ -611,6 +668,7 @@ impl Compiled {
             version,
             builtins,
             grants,
+            cards,
             subject_ids,
             subject_names,
             subject_grants,
@@ -898,16 +956,29 @@ impl Compiled {
         outcome: &Outcome,
         explain: bool,
     ) -> Decision<'a> {
+        // Start every card's read before using any (see `decide`).
+        for h in &outcome.hits {
+            std::hint::black_box(self.cards[h.grant as usize].id_len);
+        }
         let matched = outcome
             .hits
             .iter()
             .map(|h| {
-                let g = self.grant(h.grant);
+                let (id, effect, subject) =
+                    self.cards[h.grant as usize].get().unwrap_or_else(|| {
+                        let g = self.grant(h.grant);
+                        (&g.id, g.effect.as_str(), g.subject.as_str())
+                    });
+                // A grant is only ever reached under its own subject, so
+                // `via` is that subject when it is a group; no read of the
+                // subject table needed.
+                let via = subject.starts_with("group:").then_some(subject);
+                debug_assert_eq!(via, self.via(h.subject));
                 Matched {
-                    id: &g.id,
-                    effect: g.effect.as_str(),
-                    subject: g.subject.as_str(),
-                    via: self.via(h.subject),
+                    id,
+                    effect,
+                    subject,
+                    via,
                 }
             })
             .collect();
@@ -1054,6 +1125,61 @@ mod tests {
             !c.decide(&req("user:eve", Action::Write, "vault:x"), &roles)
                 .allow
         );
+    }
+
+    #[test]
+    fn matched_grants_render_the_same_from_cards_or_from_the_grant() {
+        // A card holds id and subject when together they fit in 61 bytes;
+        // the long group name here does not fit and is read from the grant.
+        let long = format!("group:{}", "g".repeat(70));
+        let grants = vec![
+            grant(
+                "grt_short",
+                "group:ops",
+                Effect::Allow,
+                &["run"],
+                "worker:*",
+            ),
+            grant("grt_long", &long, Effect::Allow, &["run"], "worker:build-*"),
+            grant(
+                "grt_user",
+                "user:alice",
+                Effect::Deny,
+                &["run"],
+                "worker:build-9",
+            ),
+        ];
+        let members = vec![
+            Membership {
+                group: "ops".into(),
+                principal: "user:alice".into(),
+            },
+            Membership {
+                group: long["group:".len()..].into(),
+                principal: "user:alice".into(),
+            },
+        ];
+        let c = Compiled::new(1, grants, &members);
+        let r = req("user:alice", Action::Run, "worker:build-9");
+        let o = c.decide(&r, &[]);
+        let d = c.render(&r, &[], &o, false);
+        let got: Vec<_> = d
+            .matched
+            .iter()
+            .map(|m| (m.id, m.effect, m.subject, m.via))
+            .collect();
+        let want = vec![
+            ("grt_short", "allow", "group:ops", Some("group:ops")),
+            ("grt_long", "allow", long.as_str(), Some(long.as_str())),
+            ("grt_user", "deny", "user:alice", None),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(d.decision, "deny");
+        let cards: Vec<bool> = (0..c.cards.len())
+            .skip(c.builtins.len())
+            .map(|i| c.cards[i].get().is_some())
+            .collect();
+        assert_eq!(cards, [true, false, true]);
     }
 
     #[test]
