@@ -471,11 +471,7 @@ pub fn export(store: &mut Store) -> Result<GrantFile> {
 
 /// The staged policy: active grants and memberships as they are in the tables now.
 pub fn staged_set(tx: &Tx<'_>) -> Result<PolicySet> {
-    let grants = tx.grants(&GrantFilter {
-        active: Some(true),
-        ..Default::default()
-    })?;
-    Ok(PolicySet::new(grants, tx.members()?))
+    Ok(PolicySet::new(tx.active_grants()?, tx.members()?))
 }
 
 /// Compile the policy to decide with: the active snapshot, or the staged

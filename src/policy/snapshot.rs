@@ -72,7 +72,8 @@ impl PolicySet {
             .into_iter()
             .filter(|g| g.active && g.source != "builtin")
             .collect();
-        grants.sort_by(|a, b| a.id.cmp(&b.id));
+        // Ids are unique, so an unstable sort gives the one order.
+        grants.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         members.sort();
         members.dedup();
         PolicySet { grants, members }
