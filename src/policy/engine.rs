@@ -8,13 +8,12 @@
 //! prefixes of crowded buckets) by hash. The superuser grants of a subject
 //! are kept apart: they match everything.
 
+use bytemuck::Zeroable;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
-use bytemuck::Zeroable;
-
 use super::index::{
     BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, PrefixEntry,
     ShortName, Slot, fnv, fnv_step, key, name_words,
