@@ -133,11 +133,11 @@ impl<S: Keyed> SlotStore<S> for Vec<S> {
     }
 }
 
-/// Plain-old-data values (table slots, grant cards) in memory the kernel is
-/// asked to back with transparent huge pages, when there are enough of them
-/// for that to matter: a decision's bucket reads land anywhere in tens of
-/// megabytes, and with 4 KB pages each is a TLB miss as well as a cache
-/// miss. Elsewhere, or when the mapping cannot be made, a plain `Vec`.
+/// Slots in memory the kernel is asked to back with transparent huge
+/// pages, when the table is large enough for that to matter: a decision's
+/// bucket reads land anywhere in tens of megabytes, and with 4 KB pages
+/// each is a TLB miss as well as a cache miss. Elsewhere, or when the
+/// mapping cannot be made, a plain `Vec`.
 pub enum HugeSlots<S> {
     Mapped(memmap2::MmapMut, std::marker::PhantomData<S>),
     Heap(Vec<S>),
@@ -146,27 +146,19 @@ pub enum HugeSlots<S> {
 /// Below this many bytes a table stays on the heap: huge pages are 2 MB.
 const HUGE_FROM: usize = 4 << 20;
 
-impl<S: bytemuck::Pod> HugeSlots<S> {
-    /// `n` all-zero values.
-    pub fn zeroed(n: usize) -> Self {
+impl<S: Keyed + bytemuck::Pod> SlotStore<S> for HugeSlots<S> {
+    fn empty(n: usize) -> Self {
         let bytes = n * std::mem::size_of::<S>();
         if bytes >= HUGE_FROM {
-            // Anonymous memory is zeroed.
+            // Anonymous memory is zeroed, and a zeroed slot is empty (key 0).
             if let Ok(map) = memmap2::MmapMut::map_anon(bytes) {
-                // Only a hint: if the kernel declines, the contents are the same.
+                // Only a hint: if the kernel declines, the table is the same.
                 #[cfg(target_os = "linux")]
                 let _ = map.advise(memmap2::Advice::HugePage);
                 return HugeSlots::Mapped(map, std::marker::PhantomData);
             }
         }
-        HugeSlots::Heap(vec![S::zeroed(); n])
-    }
-}
-
-impl<S: Keyed + bytemuck::Pod> SlotStore<S> for HugeSlots<S> {
-    /// A zeroed slot is empty: its key is 0.
-    fn empty(n: usize) -> Self {
-        HugeSlots::zeroed(n)
+        HugeSlots::Heap(Vec::empty(n))
     }
 }
 
