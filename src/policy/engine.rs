@@ -15,8 +15,8 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, PrefixEntry,
-    ShortName, Slot, fnv, fnv_step, key, name_words,
+    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, Overflow,
+    PrefixEntry, ShortName, Slot, any_fingerprint, fnv, fnv_step, key, name_words,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -358,6 +358,8 @@ pub struct Compiled {
     buckets: InlineTable<Bucket, HugeSlots<Bucket>>,
     /// Buckets whose key another bucket already had (practically never).
     bucket_collisions: FxHashMap<BucketId, Bucket>,
+    /// The rest of the grants of buckets with a few more than fit.
+    overflow: Overflow,
     /// Superuser grants, and the prefix grants of indexed buckets.
     table: InlineTable<EntrySlot>,
     /// Exact-name grants.
@@ -403,15 +405,16 @@ impl Item<'_> {
 }
 
 /// Group `items` into buckets: one per (subject, kind) when its grants fit
-/// in one (marked in `subject_kinds`), else one per head; a head with more
-/// than fit is indexed, its prefixes going to `keyed` to be found by key
-/// like the exact names. Buckets whose key another already has are
+/// in one (marked in `subject_kinds`), else one per head; a head with a few
+/// more than fit continues in `overflow`, one with many more is indexed,
+/// its prefixes going to `keyed` to be found by key like the exact names. Buckets whose key another already has are
 /// returned apart.
 fn form_buckets(
     items: &mut [Item<'_>],
     subject_kinds: &mut [[u64; 2]],
     names: &mut Vec<u8>,
     keyed: &mut Vec<(u64, Entry)>,
+    overflow: &mut Overflow,
 ) -> (Vec<Bucket>, FxHashMap<BucketId, Bucket>) {
     items.sort_unstable_by_key(Item::order);
     let mut buckets = Vec::new();
@@ -449,19 +452,22 @@ fn form_buckets(
                     ));
                 }
             }
-            let bucket = Bucket::inline(k, id, &prefixes, &fingerprints).unwrap_or_else(|| {
-                let mut mask = 0;
-                for it in run {
-                    if it.exact {
-                        mask |= HAS_EXACT;
-                    } else {
-                        mask |= len_bit(it.text.len());
-                        let e = Entry::new(it.grant, sid, kid, it.bits, it.text.as_bytes(), names);
-                        keyed.push((key(sid, kid, Slot::Prefix, it.hash), e));
+            let bucket = Bucket::inline(k, id, &prefixes, &fingerprints)
+                .or_else(|| Bucket::extended(k, id, &prefixes, &fingerprints, overflow))
+                .unwrap_or_else(|| {
+                    let mut mask = 0;
+                    for it in run {
+                        if it.exact {
+                            mask |= HAS_EXACT;
+                        } else {
+                            mask |= len_bit(it.text.len());
+                            let e =
+                                Entry::new(it.grant, sid, kid, it.bits, it.text.as_bytes(), names);
+                            keyed.push((key(sid, kid, Slot::Prefix, it.hash), e));
+                        }
                     }
-                }
-                Bucket::indexed(k, id, mask)
-            });
+                    Bucket::indexed(k, id, mask)
+                });
             buckets.push(bucket);
         }
     }
@@ -634,9 +640,15 @@ impl Compiled {
             })
             .collect();
         let mut keyed = superusers;
+        let mut overflow = Overflow::default();
         let mut form_buckets = || {
-            let (buckets, collisions) =
-                form_buckets(&mut items, &mut subject_kinds, &mut names, &mut keyed);
+            let (buckets, collisions) = form_buckets(
+                &mut items,
+                &mut subject_kinds,
+                &mut names,
+                &mut keyed,
+                &mut overflow,
+            );
             (InlineTable::build(buckets), collisions)
         };
         // The exact-name table and the buckets are each a sort and random
@@ -676,6 +688,7 @@ impl Compiled {
             subject_kinds,
             buckets,
             bucket_collisions,
+            overflow,
             table,
             exact_table,
             runs,
@@ -858,25 +871,39 @@ impl Compiled {
                 }
                 continue;
             }
-            for e in b.prefixes() {
-                if e.bits & bit != 0 && e.is_prefix_of(bytes, lo, hi, &self.names) {
-                    if e.bits & DENY_BIT != 0 {
-                        any_deny = true;
-                    } else {
-                        any_allow = true;
-                    }
-                    hits.push(Hit {
-                        grant: e.grant,
-                        subject: sid,
-                    });
+            let mut record = |e: &PrefixEntry| {
+                if e.bits & DENY_BIT != 0 {
+                    any_deny = true;
+                } else {
+                    any_allow = true;
                 }
+                hits.push(Hit {
+                    grant: e.grant,
+                    subject: sid,
+                });
+            };
+            let mut matching = b.matching_prefixes(bit, bytes, lo, hi, &self.names);
+            while matching != 0 {
+                record(&b.prefixes()[matching.trailing_zeros() as usize]);
+                matching &= matching - 1;
             }
             let fingerprint = exact_fingerprint(full, 0);
-            if exact_here
-                && b.exact_fingerprints()
-                    .iter()
-                    .any(|&f| f & FINGERPRINT == fingerprint && f & u16::from(bit) != 0)
-            {
+            let mut may_be_exact = exact_here && b.may_hold_exact(fingerprint, FINGERPRINT, bit);
+            if let Some((more_prefixes, more_exact)) = b.overflow() {
+                for e in &self.overflow.prefixes[more_prefixes] {
+                    if e.bits & bit != 0 && e.is_prefix_of(bytes, lo, hi, &self.names) {
+                        record(e);
+                    }
+                }
+                may_be_exact |= exact_here
+                    && any_fingerprint(
+                        &self.overflow.fingerprints[more_exact],
+                        fingerprint,
+                        FINGERPRINT,
+                        bit,
+                    );
+            }
+            if may_be_exact {
                 probes.push(probe(key(sid, kind, Slot::Exact, full), None));
             }
         }
@@ -1289,6 +1316,94 @@ mod tests {
         assert!(c.decide(&q, &[]).allow, "p1..p6 allow");
         let q = req("user:many", Action::Run, "worker:abcdefg");
         assert!(!c.decide(&q, &[]).allow, "p7 is a deny");
+    }
+
+    #[test]
+    fn full_buckets_overflow_then_are_indexed_and_decide_as_the_reference() {
+        use super::super::index::{OVERFLOW_EXACTS, OVERFLOW_PREFIXES};
+        #[derive(Debug, PartialEq)]
+        enum Form {
+            Inline,
+            Extended,
+            Indexed,
+        }
+        let most_extended = (
+            BUCKET_PREFIXES - 1 + OVERFLOW_PREFIXES,
+            BUCKET_EXACTS + OVERFLOW_EXACTS,
+        );
+        let cases = [
+            ((BUCKET_PREFIXES, BUCKET_EXACTS), Form::Inline),
+            ((BUCKET_PREFIXES + 1, 3), Form::Extended),
+            ((2, BUCKET_EXACTS + 1), Form::Extended),
+            (most_extended, Form::Extended),
+            ((most_extended.0 + 1, 3), Form::Indexed),
+            ((2, most_extended.1 + 1), Form::Indexed),
+        ];
+        let actions = [&["read"][..], &["run"], &["read", "run"]];
+        for ((n_prefix, n_exact), form) in cases {
+            // One subject, one kind, one head; another head so that the
+            // subject gets a bucket per head, not one for all.
+            let mut grants = vec![grant(
+                "other",
+                "user:a",
+                Effect::Allow,
+                &["read"],
+                "worker:zzz-*",
+            )];
+            for i in 0..n_prefix.max(n_exact) {
+                let effect = if i % 5 == 4 {
+                    Effect::Deny
+                } else {
+                    Effect::Allow
+                };
+                let acts = actions[i % 3];
+                if i < n_prefix {
+                    let res = format!("worker:abc{}*", "x".repeat(i % 7));
+                    grants.push(grant(&format!("p{i}"), "user:a", effect, acts, &res));
+                }
+                if i < n_exact {
+                    let res = format!("worker:abc-{i}");
+                    grants.push(grant(&format!("e{i}"), "user:a", effect, acts, &res));
+                }
+            }
+            let c = Compiled::new(1, grants.clone(), &[]);
+            let (sid, kid) = (c.subject_ids["user:a"], c.kinds["worker"]);
+            let b = c.bucket(bucket_key(sid, kid, head(b"abc")), (sid, kid, head(b"abc")));
+            let b = b.expect("the head's bucket");
+            let got = match (b.overflow(), b.indexed_mask()) {
+                (None, None) => Form::Inline,
+                (Some(_), None) => Form::Extended,
+                (None, Some(_)) => Form::Indexed,
+                (Some(_), Some(_)) => unreachable!("both extended and indexed"),
+            };
+            assert_eq!(got, form, "{n_prefix} prefixes, {n_exact} exact names");
+
+            let mut allows = 0;
+            for a in [Action::Read, Action::Run, Action::Write] {
+                for name in (0..n_exact + 2)
+                    .map(|i| format!("abc-{i}"))
+                    .chain((0..8).map(|i| format!("abc{}", "x".repeat(i))))
+                    .chain(["abd-1".into(), "ab".into(), "zzz-1".into()])
+                {
+                    let r = format!("worker:{name}");
+                    let q = req("user:a", a, &r);
+                    let fast = c.decide(&q, &[]);
+                    let (allow, reason, mut want) =
+                        super::super::reference::decide_naive(&grants, &[], &q, &[]);
+                    assert_eq!((fast.allow, fast.reason), (allow, reason), "{a:?} {r}");
+                    let mut ids: Vec<String> = fast
+                        .hits
+                        .iter()
+                        .map(|h| c.grant(h.grant).id.clone())
+                        .collect();
+                    ids.sort();
+                    want.sort();
+                    assert_eq!(ids, want, "{a:?} {r}");
+                    allows += usize::from(allow);
+                }
+            }
+            assert!(allows > 0, "some request is allowed");
+        }
     }
 
     #[test]

@@ -316,7 +316,9 @@ impl PrefixEntry {
         }
     }
 
-    /// Does `name` (whose [`name_words`] are `lo` and `hi`) start with this prefix?
+    /// Does `name` (whose [`name_words`] are `lo` and `hi`) start with this
+    /// prefix? For a prefix held inline this is two masked word compares
+    /// and no branch; a spilled one is compared in `spill`.
     #[inline]
     pub fn is_prefix_of(&self, name: &[u8], lo: u64, hi: u16, spill: &[u8]) -> bool {
         if self.len == SPILLED_PREFIX {
@@ -324,17 +326,48 @@ impl PrefixEntry {
             let len = (self.lo >> 32) as usize;
             return name.starts_with(&spill[at..at + len]);
         }
-        let len = usize::from(self.len);
-        if len > name.len() {
-            return false;
-        }
-        let lo_mask = match len {
-            0..8 => (1u64 << (8 * len)) - 1,
-            _ => u64::MAX,
-        };
-        let hi_mask = ((1u32 << (8 * len.saturating_sub(8))) - 1) as u16;
-        (lo ^ self.lo) & lo_mask == 0 && (hi ^ self.hi) & hi_mask == 0
+        self.inline_prefix_of(name.len(), lo, hi)
     }
+
+    /// [`PrefixEntry::is_prefix_of`] for a prefix held inline, without a
+    /// branch (false for a spilled one).
+    #[inline]
+    fn inline_prefix_of(&self, name_len: usize, lo: u64, hi: u16) -> bool {
+        let len = usize::from(self.len);
+        let at = len.min(INLINE_PREFIX + 1);
+        (len <= name_len)
+            & ((lo ^ self.lo) & LO_MASK[at] == 0)
+            & ((hi ^ self.hi) & HI_MASK[at] == 0)
+    }
+}
+
+/// Per prefix length (`INLINE_PREFIX + 1` for "spilled"): the bits of
+/// [`name_words`]' two words it covers.
+const LO_MASK: [u64; INLINE_PREFIX + 2] = {
+    let mut m = [u64::MAX; INLINE_PREFIX + 2];
+    let mut len = 0;
+    while len < 8 {
+        m[len] = (1u64 << (8 * len)) - 1;
+        len += 1;
+    }
+    m
+};
+const HI_MASK: [u16; INLINE_PREFIX + 2] = {
+    let mut m = [0u16; INLINE_PREFIX + 2];
+    let mut len = 9;
+    while len <= INLINE_PREFIX {
+        m[len] = ((1u32 << (8 * (len - 8))) - 1) as u16;
+        len += 1;
+    }
+    m
+};
+
+/// Is `fingerprint` (under `mask`) among `fingerprints`, with action `bit`?
+#[inline]
+pub fn any_fingerprint(fingerprints: &[u16], fingerprint: u16, mask: u16, bit: u8) -> bool {
+    fingerprints.iter().fold(false, |any, &f| {
+        any | ((f & mask == fingerprint) & (f & u16::from(bit) != 0))
+    })
 }
 
 /// Prefix grants a [`Bucket`] holds inline.
@@ -343,6 +376,23 @@ pub const BUCKET_PREFIXES: usize = 5;
 pub const BUCKET_EXACTS: usize = 12;
 /// `Bucket::n_exact` of a bucket too full to hold its grants inline.
 const INDEXED: u8 = u8::MAX;
+/// `Bucket::n_exact` of a bucket whose grants continue in an [`Overflow`].
+const EXTENDED: u8 = u8::MAX - 1;
+/// Prefix grants an extended bucket may have beyond those inline.
+pub const OVERFLOW_PREFIXES: usize = 12;
+/// Exact-name fingerprints an extended bucket may have beyond those inline.
+pub const OVERFLOW_EXACTS: usize = 36;
+
+/// Where the grants of buckets with a few more than fit inline continue,
+/// back to back. A bucket that overflows by a little is read in one more,
+/// small, access; only one that overflows by more than
+/// `OVERFLOW_PREFIXES`/`OVERFLOW_EXACTS` is indexed, its grants found by
+/// key one lookup each.
+#[derive(Debug, Default)]
+pub struct Overflow {
+    pub prefixes: Vec<PrefixEntry>,
+    pub fingerprints: Vec<u16>,
+}
 
 /// Everything one subject holds in one kind for names that start alike (or
 /// for all names, when it holds few), in two adjacent cache lines: its
@@ -406,6 +456,51 @@ impl Bucket {
         Some(b)
     }
 
+    /// A bucket holding the first of `prefixes` and `exacts` inline and
+    /// the rest in `overflow`, or `None` when there are too many for that.
+    /// Its last inline prefix slot says where the rest are.
+    pub fn extended(
+        key: u64,
+        id: (u32, u32, u32),
+        prefixes: &[PrefixEntry],
+        exacts: &[u16],
+        overflow: &mut Overflow,
+    ) -> Option<Self> {
+        const INLINE: usize = BUCKET_PREFIXES - 1;
+        let (p_in, p_out) = prefixes.split_at(prefixes.len().min(INLINE));
+        let (e_in, e_out) = exacts.split_at(exacts.len().min(BUCKET_EXACTS));
+        if p_out.len() > OVERFLOW_PREFIXES || e_out.len() > OVERFLOW_EXACTS {
+            return None;
+        }
+        let mut b = Bucket::inline(key, id, p_in, e_in)?;
+        b.n_exact = EXTENDED;
+        b.prefix[INLINE] = PrefixEntry {
+            lo: overflow.prefixes.len() as u64
+                | (p_out.len() as u64) << 32
+                | (e_out.len() as u64) << 48,
+            grant: overflow.fingerprints.len() as u32,
+            ..PrefixEntry::default()
+        };
+        overflow.prefixes.extend_from_slice(p_out);
+        overflow.fingerprints.extend_from_slice(e_out);
+        Some(b)
+    }
+
+    /// Where an extended bucket's grants continue in its [`Overflow`]: the
+    /// ranges of its prefixes and of its fingerprints.
+    #[inline]
+    pub fn overflow(&self) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        if self.n_exact != EXTENDED {
+            return None;
+        }
+        let d = &self.prefix[BUCKET_PREFIXES - 1];
+        let p = d.lo as u32 as usize;
+        let f = d.grant as usize;
+        let n_p = (d.lo >> 32) as u16 as usize;
+        let n_f = (d.lo >> 48) as usize;
+        Some((p..p + n_p, f..f + n_f))
+    }
+
     /// A bucket whose grants are elsewhere, keeping only `mask` (the
     /// engine's summary of what to look up).
     pub fn indexed(key: u64, (subject, kind, head): (u32, u32, u32), mask: u64) -> Self {
@@ -434,10 +529,35 @@ impl Bucket {
         &self.prefix
     }
 
-    /// The exact-name fingerprints held inline (unused ones are 0).
+    /// Which of the inline prefix grants with action `bit` `name` starts
+    /// with, as a mask (bit i for `prefixes()[i]`). Decided without a
+    /// branch per entry: which entries match is data the branch predictor
+    /// cannot learn, and a mispredicted branch costs more than the compares.
     #[inline]
-    pub fn exact_fingerprints(&self) -> &[u16; BUCKET_EXACTS] {
-        &self.exact
+    pub fn matching_prefixes(&self, bit: u8, name: &[u8], lo: u64, hi: u16, spill: &[u8]) -> u32 {
+        let mut m = 0;
+        let mut spilled = false;
+        for (i, e) in self.prefix.iter().enumerate() {
+            let wanted = e.bits & bit != 0;
+            m |= u32::from(wanted & e.inline_prefix_of(name.len(), lo, hi)) << i;
+            spilled |= wanted & (e.len == SPILLED_PREFIX);
+        }
+        if spilled {
+            for (i, e) in self.prefix.iter().enumerate() {
+                if e.bits & bit != 0 && e.len == SPILLED_PREFIX {
+                    m |= u32::from(e.is_prefix_of(name, lo, hi, spill)) << i;
+                }
+            }
+        }
+        m
+    }
+
+    /// May the bucket hold an exact-name grant with action `bit` whose
+    /// name has `fingerprint` (see the engine's `exact_fingerprint`)?
+    /// All fingerprints compared, no early exit (see `matching_prefixes`).
+    #[inline]
+    pub fn may_hold_exact(&self, fingerprint: u16, fingerprint_mask: u16, bit: u8) -> bool {
+        any_fingerprint(&self.exact, fingerprint, fingerprint_mask, bit)
     }
 
     /// Touch both cache lines, so a batch of bucket reads overlap.
