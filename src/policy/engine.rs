@@ -15,8 +15,8 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, Overflow,
-    PrefixEntry, ShortName, Slot, any_fingerprint, fnv, fnv_step, key, name_words,
+    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, NameCuts,
+    Overflow, PrefixEntry, ShortName, Slot, any_fingerprint, fnv, fnv_step, key,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -837,17 +837,16 @@ impl Compiled {
 
         let mut hits = SmallVec::new();
         let (mut any_allow, mut any_deny) = (false, false);
-        // The name's words and hash, made once a bucket is found (most
+        // The name's cuts and hash, made once a bucket is found (most
         // decisions on a small policy find none).
         let mut name_keys = None;
         for &(k, id @ (sid, kind, h)) in &wanted {
             let Some(b) = self.bucket(k, id) else {
                 continue;
             };
-            let &mut (lo, hi, full) = name_keys.get_or_insert_with(|| {
-                let (lo, hi) = name_words(bytes);
-                (lo, hi, fnv(req.name))
-            });
+            let (cuts, full) =
+                &*name_keys.get_or_insert_with(|| (NameCuts::new(bytes), fnv(req.name)));
+            let full = *full;
             // Only the bucket a name's own head files it under can hold it
             // exactly (the short bucket also holds shorter prefixes).
             let exact_here = h == name_head || h == ALL_HEADS;
@@ -882,7 +881,7 @@ impl Compiled {
                     subject: sid,
                 });
             };
-            let mut matching = b.matching_prefixes(bit, bytes, lo, hi, &self.names);
+            let mut matching = b.matching_prefixes(bit, bytes, cuts, &self.names);
             while matching != 0 {
                 record(&b.prefixes()[matching.trailing_zeros() as usize]);
                 matching &= matching - 1;
@@ -891,7 +890,7 @@ impl Compiled {
             let mut may_be_exact = exact_here && b.may_hold_exact(fingerprint, FINGERPRINT, bit);
             if let Some((more_prefixes, more_exact)) = b.overflow() {
                 for e in &self.overflow.prefixes[more_prefixes] {
-                    if e.bits & bit != 0 && e.is_prefix_of(bytes, lo, hi, &self.names) {
+                    if e.bits & bit != 0 && e.is_prefix_of(bytes, cuts, &self.names) {
                         record(e);
                     }
                 }

@@ -272,8 +272,35 @@ pub fn name_words(name: &[u8]) -> (u64, u16) {
     (u64::from_le_bytes(lo), u16::from_le_bytes([b[8], b[9]]))
 }
 
+/// A request's name cut to every length a [`PrefixEntry`] may hold inline,
+/// as [`name_words`] of each cut, made once per decision: an inline prefix
+/// of length `len` matches when its words equal cut `len`'s, two compares
+/// and no per-entry mask. Lengths past the name's (and `len & 15` of a
+/// spilled prefix) hold words no prefix has: bytes 0xff never occur in UTF-8.
+#[derive(Debug, Clone, Copy)]
+pub struct NameCuts {
+    lo: [u64; 16],
+    hi: [u16; 16],
+}
+
+impl NameCuts {
+    pub fn new(name: &[u8]) -> Self {
+        let (lo, hi) = name_words(name);
+        let mut cuts = NameCuts {
+            lo: [u64::MAX; 16],
+            hi: [u16::MAX; 16],
+        };
+        for len in 0..=name.len().min(INLINE_PREFIX) {
+            cuts.lo[len] = lo & LO_MASK[len];
+            cuts.hi[len] = hi & HI_MASK[len];
+        }
+        cuts
+    }
+}
+
 /// The longest prefix a [`PrefixEntry`] holds inline.
 pub const INLINE_PREFIX: usize = 10;
+const _: () = assert!(INLINE_PREFIX < 15 && SPILLED_PREFIX & 15 > INLINE_PREFIX as u8);
 /// `PrefixEntry::len` of a prefix kept in the spill array.
 const SPILLED_PREFIX: u8 = u8::MAX;
 
@@ -316,35 +343,30 @@ impl PrefixEntry {
         }
     }
 
-    /// Does `name` (whose [`name_words`] are `lo` and `hi`) start with this
-    /// prefix? For a prefix held inline this is two masked word compares
-    /// and no branch; a spilled one is compared in `spill`.
+    /// Does `name` (cut as `cuts`) start with this prefix?
     #[inline]
-    pub fn is_prefix_of(&self, name: &[u8], lo: u64, hi: u16, spill: &[u8]) -> bool {
+    pub fn is_prefix_of(&self, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> bool {
         if self.len == SPILLED_PREFIX {
             let at = self.lo as u32 as usize;
             let len = (self.lo >> 32) as usize;
             return name.starts_with(&spill[at..at + len]);
         }
-        self.inline_prefix_of(name.len(), lo, hi)
+        self.inline_prefix_of(cuts)
     }
 
     /// [`PrefixEntry::is_prefix_of`] for a prefix held inline, without a
     /// branch (false for a spilled one).
     #[inline]
-    fn inline_prefix_of(&self, name_len: usize, lo: u64, hi: u16) -> bool {
-        let len = usize::from(self.len);
-        let at = len.min(INLINE_PREFIX + 1);
-        (len <= name_len)
-            & ((lo ^ self.lo) & LO_MASK[at] == 0)
-            & ((hi ^ self.hi) & HI_MASK[at] == 0)
+    fn inline_prefix_of(&self, cuts: &NameCuts) -> bool {
+        let at = usize::from(self.len) & 15;
+        (cuts.lo[at] == self.lo) & (cuts.hi[at] == self.hi)
     }
 }
 
-/// Per prefix length (`INLINE_PREFIX + 1` for "spilled"): the bits of
-/// [`name_words`]' two words it covers.
-const LO_MASK: [u64; INLINE_PREFIX + 2] = {
-    let mut m = [u64::MAX; INLINE_PREFIX + 2];
+/// Per prefix length up to `INLINE_PREFIX`: the bits of [`name_words`]'
+/// two words it covers.
+const LO_MASK: [u64; INLINE_PREFIX + 1] = {
+    let mut m = [u64::MAX; INLINE_PREFIX + 1];
     let mut len = 0;
     while len < 8 {
         m[len] = (1u64 << (8 * len)) - 1;
@@ -352,8 +374,8 @@ const LO_MASK: [u64; INLINE_PREFIX + 2] = {
     }
     m
 };
-const HI_MASK: [u16; INLINE_PREFIX + 2] = {
-    let mut m = [0u16; INLINE_PREFIX + 2];
+const HI_MASK: [u16; INLINE_PREFIX + 1] = {
+    let mut m = [0u16; INLINE_PREFIX + 1];
     let mut len = 9;
     while len <= INLINE_PREFIX {
         m[len] = ((1u32 << (8 * (len - 8))) - 1) as u16;
@@ -374,6 +396,9 @@ pub fn any_fingerprint(fingerprints: &[u16], fingerprint: u16, mask: u16, bit: u
 pub const BUCKET_PREFIXES: usize = 5;
 /// Exact-name fingerprints a [`Bucket`] holds inline.
 pub const BUCKET_EXACTS: usize = 12;
+/// In `Bucket::flags`: some prefix held inline is spilled (longer than
+/// `INLINE_PREFIX`), so matching it takes the slow path.
+const HAS_SPILLED: u8 = 1;
 /// `Bucket::n_exact` of a bucket too full to hold its grants inline.
 const INDEXED: u8 = u8::MAX;
 /// `Bucket::n_exact` of a bucket whose grants continue in an [`Overflow`].
@@ -413,9 +438,10 @@ pub struct Bucket {
     pub kind: u32,
     /// Which names the bucket covers (the engine's encoding).
     pub head: u32,
-    /// `INDEXED` for an indexed bucket.
+    /// `INDEXED` for an indexed bucket, `EXTENDED` for an extended one.
     n_exact: u8,
-    _pad: u8,
+    /// `HAS_SPILLED` when a prefix held inline is in the spill array.
+    flags: u8,
     exact: [u16; BUCKET_EXACTS],
     _pad2: [u8; 2],
     prefix: [PrefixEntry; BUCKET_PREFIXES],
@@ -443,12 +469,14 @@ impl Bucket {
         if prefixes.len() > BUCKET_PREFIXES || exacts.len() > BUCKET_EXACTS {
             return None;
         }
+        let spilled = prefixes.iter().any(|p| p.len == SPILLED_PREFIX);
         let mut b = Bucket {
             key,
             subject,
             kind,
             head,
             n_exact: exacts.len() as u8,
+            flags: if spilled { HAS_SPILLED } else { 0 },
             ..Bucket::default()
         };
         b.prefix[..prefixes.len()].copy_from_slice(prefixes);
@@ -534,18 +562,15 @@ impl Bucket {
     /// branch per entry: which entries match is data the branch predictor
     /// cannot learn, and a mispredicted branch costs more than the compares.
     #[inline]
-    pub fn matching_prefixes(&self, bit: u8, name: &[u8], lo: u64, hi: u16, spill: &[u8]) -> u32 {
+    pub fn matching_prefixes(&self, bit: u8, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> u32 {
         let mut m = 0;
-        let mut spilled = false;
         for (i, e) in self.prefix.iter().enumerate() {
-            let wanted = e.bits & bit != 0;
-            m |= u32::from(wanted & e.inline_prefix_of(name.len(), lo, hi)) << i;
-            spilled |= wanted & (e.len == SPILLED_PREFIX);
+            m |= u32::from((e.bits & bit != 0) & e.inline_prefix_of(cuts)) << i;
         }
-        if spilled {
+        if self.flags & HAS_SPILLED != 0 {
             for (i, e) in self.prefix.iter().enumerate() {
                 if e.bits & bit != 0 && e.len == SPILLED_PREFIX {
-                    m |= u32::from(e.is_prefix_of(name, lo, hi, spill)) << i;
+                    m |= u32::from(e.is_prefix_of(name, cuts, spill)) << i;
                 }
             }
         }
