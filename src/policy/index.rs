@@ -354,8 +354,8 @@ impl PrefixEntry {
         self.inline_prefix_of(cuts)
     }
 
-    /// [`PrefixEntry::is_prefix_of`] for a prefix held inline, without a
-    /// branch (false for a spilled one).
+    /// [`PrefixEntry::is_prefix_of`] for a prefix held inline (false for a
+    /// spilled one).
     #[inline]
     fn inline_prefix_of(&self, cuts: &NameCuts) -> bool {
         let at = usize::from(self.len) & 15;
@@ -385,6 +385,8 @@ const HI_MASK: [u16; INLINE_PREFIX + 1] = {
 };
 
 /// Is `fingerprint` (under `mask`) among `fingerprints`, with action `bit`?
+/// All compared, no early exit: the compiler does them as vectors, faster
+/// than stopping at the first.
 #[inline]
 pub fn any_fingerprint(fingerprints: &[u16], fingerprint: u16, mask: u16, bit: u8) -> bool {
     fingerprints.iter().fold(false, |any, &f| {
@@ -558,14 +560,15 @@ impl Bucket {
     }
 
     /// Which of the inline prefix grants with action `bit` `name` starts
-    /// with, as a mask (bit i for `prefixes()[i]`). Decided without a
-    /// branch per entry: which entries match is data the branch predictor
-    /// cannot learn, and a mispredicted branch costs more than the compares.
+    /// with, as a mask (bit i for `prefixes()[i]`). Spilled prefixes are
+    /// flagged per bucket, so the common scan has one test fewer per entry.
     #[inline]
     pub fn matching_prefixes(&self, bit: u8, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> u32 {
         let mut m = 0;
         for (i, e) in self.prefix.iter().enumerate() {
-            m |= u32::from((e.bits & bit != 0) & e.inline_prefix_of(cuts)) << i;
+            if e.bits & bit != 0 && e.inline_prefix_of(cuts) {
+                m |= 1 << i;
+            }
         }
         if self.flags & HAS_SPILLED != 0 {
             for (i, e) in self.prefix.iter().enumerate() {
@@ -579,7 +582,6 @@ impl Bucket {
 
     /// May the bucket hold an exact-name grant with action `bit` whose
     /// name has `fingerprint` (see the engine's `exact_fingerprint`)?
-    /// All fingerprints compared, no early exit (see `matching_prefixes`).
     #[inline]
     pub fn may_hold_exact(&self, fingerprint: u16, fingerprint_mask: u16, bit: u8) -> bool {
         any_fingerprint(&self.exact, fingerprint, fingerprint_mask, bit)
@@ -666,6 +668,52 @@ mod tests {
             assert_eq!(h.get(&spill), n.as_bytes());
         }
         assert_eq!(spill.len(), "earlier".len() + 13 + 28);
+    }
+
+    #[test]
+    fn prefix_entries_match_exactly_the_names_they_start() {
+        // Every prefix of 0..=14 bytes (inline up to INLINE_PREFIX, then
+        // spilled) against every name of 0..=14 bytes made of the same or a
+        // differing last byte, as `starts_with` says.
+        let word = b"abcdefghijklmn";
+        let mut spill = Vec::new();
+        let mut names: Vec<Vec<u8>> = (0..=word.len()).map(|n| word[..n].to_vec()).collect();
+        for n in 1..=word.len() {
+            let mut other = word[..n].to_vec();
+            other[n - 1] = b'z';
+            names.push(other);
+        }
+        let entries: Vec<(usize, PrefixEntry)> = (0..=word.len())
+            .map(|n| (n, PrefixEntry::new(7, 1, &word[..n], &mut spill)))
+            .collect();
+        let mut matched = 0;
+        for name in &names {
+            let cuts = NameCuts::new(name);
+            for (n, e) in &entries {
+                let want = name.starts_with(&word[..*n]);
+                assert_eq!(e.is_prefix_of(name, &cuts, &spill), want, "{n} {name:?}");
+                matched += usize::from(want);
+            }
+            // The same through a bucket's mask, five entries at a time.
+            for chunk in entries.chunks(BUCKET_PREFIXES) {
+                let p: Vec<PrefixEntry> = chunk.iter().map(|&(_, e)| e).collect();
+                let b = Bucket::inline(1, (1, 1, 1), &p, &[]).unwrap();
+                let want = chunk.iter().enumerate().fold(0, |m, (i, (n, _))| {
+                    m | u32::from(name.starts_with(&word[..*n])) << i
+                });
+                assert_eq!(
+                    b.matching_prefixes(1, name, &cuts, &spill),
+                    want,
+                    "{name:?}"
+                );
+                assert_eq!(
+                    b.matching_prefixes(2, name, &cuts, &spill),
+                    0,
+                    "other action"
+                );
+            }
+        }
+        assert!(matched > names.len(), "some prefixes match");
     }
 
     #[test]
