@@ -287,12 +287,13 @@ impl NameCuts {
     pub fn new(name: &[u8]) -> Self {
         let (lo, hi) = name_words(name);
         let mut cuts = NameCuts {
-            lo: [u64::MAX; 16],
-            hi: [u16::MAX; 16],
+            lo: [0; 16],
+            hi: [0; 16],
         };
-        for len in 0..=name.len().min(INLINE_PREFIX) {
-            cuts.lo[len] = lo & LO_MASK[len];
-            cuts.hi[len] = hi & HI_MASK[len];
+        for len in 0..16 {
+            let cut = len <= name.len() && len <= INLINE_PREFIX;
+            cuts.lo[len] = if cut { lo & LO_MASK[len] } else { u64::MAX };
+            cuts.hi[len] = if cut { hi & HI_MASK[len] } else { u16::MAX };
         }
         cuts
     }
@@ -364,9 +365,10 @@ impl PrefixEntry {
 }
 
 /// Per prefix length up to `INLINE_PREFIX`: the bits of [`name_words`]'
-/// two words it covers.
-const LO_MASK: [u64; INLINE_PREFIX + 1] = {
-    let mut m = [u64::MAX; INLINE_PREFIX + 1];
+/// two words it covers (16 entries, so that [`NameCuts::new`] is one
+/// fixed loop the compiler unrolls; those past `INLINE_PREFIX` are unused).
+const LO_MASK: [u64; 16] = {
+    let mut m = [u64::MAX; 16];
     let mut len = 0;
     while len < 8 {
         m[len] = (1u64 << (8 * len)) - 1;
@@ -374,8 +376,13 @@ const LO_MASK: [u64; INLINE_PREFIX + 1] = {
     }
     m
 };
-const HI_MASK: [u16; INLINE_PREFIX + 1] = {
-    let mut m = [0u16; INLINE_PREFIX + 1];
+const HI_MASK: [u16; 16] = {
+    let mut m = [u16::MAX; 16];
+    let mut len = 0;
+    while len <= 8 {
+        m[len] = 0;
+        len += 1;
+    }
     let mut len = 9;
     while len <= INLINE_PREFIX {
         m[len] = ((1u32 << (8 * (len - 8))) - 1) as u16;
