@@ -407,8 +407,8 @@ impl Item<'_> {
 /// Group `items` into buckets: one per (subject, kind) when its grants fit
 /// in one (marked in `subject_kinds`), else one per head; a head with a few
 /// more than fit continues in `overflow`, one with many more is indexed,
-/// its prefixes going to `keyed` to be found by key like the exact names. Buckets whose key another already has are
-/// returned apart.
+/// its prefixes going to `keyed` to be found by key like the exact names.
+/// Buckets whose key another already has are returned apart.
 fn form_buckets(
     items: &mut [Item<'_>],
     subject_kinds: &mut [[u64; 2]],

@@ -8,10 +8,12 @@
 //! whose names start with the request's first bytes), all at once: the
 //! reads do not depend on each other, so the CPU overlaps them. A bucket
 //! holds its prefix grants inline and only fingerprints of its exact names,
-//! so most decisions end there; an exact name whose fingerprint matches,
-//! and the grants of a bucket too full to hold them, are one more lookup by
-//! key. A hash hit is always confirmed against the grant's own subject,
-//! kind and name, so a collision can never change a decision.
+//! so most decisions end there. An exact name whose fingerprint matches is
+//! one more lookup by key; a bucket a little too full continues in a small
+//! [`Overflow`] array (one more read), and only one with many more grants
+//! than fit is indexed, its grants found by key. A hash hit is always
+//! confirmed against the grant's own subject, kind and name, so a
+//! collision can never change a decision.
 
 /// FNV-1a offset basis.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
