@@ -79,6 +79,29 @@ pub struct Outcome {
     pub hits: SmallVec<[Hit; 4]>,
 }
 
+impl Outcome {
+    /// Nothing matched (yet): default deny.
+    fn nothing() -> Self {
+        Outcome {
+            allow: false,
+            reason: Reason::NoMatchingGrant,
+            hits: SmallVec::new(),
+        }
+    }
+
+    /// A matching grant, reached through `subject`: a deny wins over any
+    /// allow, before or after it.
+    #[inline]
+    fn record(&mut self, grant: u32, subject: u32, deny: bool) {
+        self.reason = if deny || self.reason == Reason::ExplicitDeny {
+            Reason::ExplicitDeny
+        } else {
+            Reason::Allowed
+        };
+        self.hits.push(Hit { grant, subject });
+    }
+}
+
 /// A matching grant as shown in a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Matched<'a> {
@@ -835,8 +858,7 @@ impl Compiled {
             std::hint::black_box(self.buckets.home(k).touch());
         }
 
-        let mut hits = SmallVec::new();
-        let (mut any_allow, mut any_deny) = (false, false);
+        let mut found = Outcome::nothing();
         // The name's cuts and hash, made once a bucket is found (most
         // decisions on a small policy find none).
         let mut name_keys = None;
@@ -870,17 +892,7 @@ impl Compiled {
                 }
                 continue;
             }
-            let mut record = |e: &PrefixEntry| {
-                if e.bits & DENY_BIT != 0 {
-                    any_deny = true;
-                } else {
-                    any_allow = true;
-                }
-                hits.push(Hit {
-                    grant: e.grant,
-                    subject: sid,
-                });
-            };
+            let mut record = |e: &PrefixEntry| found.record(e.grant, sid, e.bits & DENY_BIT != 0);
             let mut matching = b.matching_prefixes(bit, bytes, cuts, &self.names);
             while matching != 0 {
                 record(&b.prefixes()[matching.trailing_zeros() as usize]);
@@ -939,32 +951,16 @@ impl Compiled {
                     e.bits & bit != 0 && self.confirm(e, sid, kind, req.name, prefix_len)
                 };
                 if ok {
-                    if e.bits & DENY_BIT != 0 && !superuser {
-                        any_deny = true;
-                    } else {
-                        any_allow = true;
-                    }
-                    hits.push(Hit {
-                        grant: e.grant,
-                        subject: sid,
-                    });
+                    found.record(e.grant, sid, e.bits & DENY_BIT != 0 && !superuser);
                 }
             }
         }
         // In grant order, whichever way each was found.
-        hits.sort_unstable_by_key(|h: &Hit| (h.grant, h.subject));
-        let (allow, reason) = if any_deny {
-            (false, Reason::ExplicitDeny)
-        } else if any_allow {
-            (true, Reason::Allowed)
-        } else {
-            (false, Reason::NoMatchingGrant)
-        };
-        Outcome {
-            allow,
-            reason,
-            hits,
-        }
+        found
+            .hits
+            .sort_unstable_by_key(|h: &Hit| (h.grant, h.subject));
+        found.allow = found.reason == Reason::Allowed;
+        found
     }
 
     /// The group a subject id stands for, as `via`.
@@ -1073,6 +1069,30 @@ mod tests {
             kind,
             name,
         }
+    }
+
+    /// Decide `q` with the index and with the reference evaluator, assert
+    /// they agree on the answer, the reason and the matched grants, and
+    /// return whether it is allowed.
+    fn agrees_with_reference(
+        c: &Compiled,
+        grants: &[Grant],
+        members: &[Membership],
+        q: &Request<'_>,
+    ) -> bool {
+        let fast = c.decide(q, &[]);
+        let (allow, reason, mut want) =
+            super::super::reference::decide_naive(grants, members, q, &[]);
+        assert_eq!((fast.allow, fast.reason), (allow, reason), "{q:?}");
+        let mut got: Vec<String> = fast
+            .hits
+            .iter()
+            .map(|h| c.grant(h.grant).id.clone())
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{q:?}");
+        allow
     }
 
     #[test]
@@ -1291,19 +1311,7 @@ mod tests {
                             word[..len.max(1)].to_owned()
                         };
                         let r = format!("{kind}:{name}");
-                        let q = req(p, a, &r);
-                        let fast = c.decide(&q, &[]);
-                        let (allow, reason, mut want) =
-                            super::super::reference::decide_naive(&grants, &members, &q, &[]);
-                        assert_eq!((fast.allow, fast.reason), (allow, reason), "{p} {a:?} {r}");
-                        let mut got: Vec<String> = fast
-                            .hits
-                            .iter()
-                            .map(|h| c.grant(h.grant).id.clone())
-                            .collect();
-                        got.sort();
-                        want.sort();
-                        assert_eq!(got, want, "{p} {a:?} {r}");
+                        agrees_with_reference(&c, &grants, &members, &req(p, a, &r));
                         checked += 1;
                     }
                 }
@@ -1385,19 +1393,7 @@ mod tests {
                     .chain(["abd-1".into(), "ab".into(), "zzz-1".into()])
                 {
                     let r = format!("worker:{name}");
-                    let q = req("user:a", a, &r);
-                    let fast = c.decide(&q, &[]);
-                    let (allow, reason, mut want) =
-                        super::super::reference::decide_naive(&grants, &[], &q, &[]);
-                    assert_eq!((fast.allow, fast.reason), (allow, reason), "{a:?} {r}");
-                    let mut ids: Vec<String> = fast
-                        .hits
-                        .iter()
-                        .map(|h| c.grant(h.grant).id.clone())
-                        .collect();
-                    ids.sort();
-                    want.sort();
-                    assert_eq!(ids, want, "{a:?} {r}");
+                    let allow = agrees_with_reference(&c, &grants, &[], &req("user:a", a, &r));
                     allows += usize::from(allow);
                 }
             }
