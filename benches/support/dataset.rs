@@ -8,6 +8,7 @@
 use moat::policy::engine::Membership;
 use moat::policy::grant::{Actions, Effect, Grant, Subject};
 use moat::policy::{Action, NamePattern, ResourcePattern};
+use std::collections::HashMap;
 
 pub const GROUPS: usize = 1_000;
 pub const USERS: usize = 10_000;
@@ -135,6 +136,55 @@ pub fn requests(n: usize, seed: u64) -> Vec<Req> {
                 KINDS[rng.below(KINDS.len())],
                 name(&mut rng),
             )
+        })
+        .collect()
+}
+
+/// `n` requests, every other one made to reach a grant of `grants`: a
+/// principal that holds it (the user, or a member of the group), one of
+/// its actions, its kind, and its name or a name its prefix starts. The
+/// rest are [`requests`]. At every policy size about half the requests
+/// then do the work of matching (10% of grants deny).
+pub fn reachable_requests(
+    grants: &[Grant],
+    members: &[Membership],
+    n: usize,
+    seed: u64,
+) -> Vec<Req> {
+    let mut rng = Rng::new(seed ^ 0xac1d);
+    let mut of_group: HashMap<String, Vec<&str>> = HashMap::new();
+    for m in members {
+        of_group
+            .entry(format!("group:{}", m.group))
+            .or_default()
+            .push(&m.principal);
+    }
+    let random = requests(n, seed);
+    (0..n)
+        .map(|i| {
+            if i % 2 == 1 {
+                return random[i].clone();
+            }
+            let g = &grants[rng.below(grants.len())];
+            let principal = match of_group.get(g.subject.as_str()) {
+                Some(ps) => ps[rng.below(ps.len())].to_owned(),
+                None if g.subject.as_str().starts_with("user:") => g.subject.as_str().to_owned(),
+                // A group with no members: nobody reaches its grants.
+                None => return random[i].clone(),
+            };
+            let actions: Vec<Action> = Action::ALL
+                .into_iter()
+                .filter(|&a| g.actions.0 & Actions::bit(a) != 0)
+                .collect();
+            let kind = KINDS
+                .into_iter()
+                .find(|&k| g.resource.kind.as_deref() == Some(k))
+                .expect("dataset grants have one of its kinds");
+            let name = match &g.resource.name {
+                NamePattern::Exact(name) => name.clone(),
+                NamePattern::Prefix(p) => format!("{p}{}", rng.below(100)),
+            };
+            (principal, actions[rng.below(actions.len())], kind, name)
         })
         .collect()
 }
