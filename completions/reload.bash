@@ -22,6 +22,9 @@ _reload() {
             reload,history)
                 cmd="reload__subcmd__history"
                 ;;
+            reload,prune)
+                cmd="reload__subcmd__prune"
+                ;;
             reload,rollback)
                 cmd="reload__subcmd__rollback"
                 ;;
@@ -30,6 +33,9 @@ _reload() {
                 ;;
             reload__subcmd__help,history)
                 cmd="reload__subcmd__help__subcmd__history"
+                ;;
+            reload__subcmd__help,prune)
+                cmd="reload__subcmd__help__subcmd__prune"
                 ;;
             reload__subcmd__help,rollback)
                 cmd="reload__subcmd__help__subcmd__rollback"
@@ -41,7 +47,7 @@ _reload() {
 
     case "${cmd}" in
         reload)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --dry-run --help --version history rollback help"
+            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --dry-run --help --version history rollback prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,7 +85,7 @@ _reload() {
             return 0
             ;;
         reload__subcmd__help)
-            opts="history rollback help"
+            opts="history rollback prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +126,20 @@ _reload() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        reload__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         reload__subcmd__help__subcmd__rollback)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -141,6 +161,44 @@ _reload() {
                 return 0
             fi
             case "${prev}" in
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        reload__subcmd__prune)
+            opts="-q -v -h --keep --dry-run --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

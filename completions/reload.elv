@@ -36,6 +36,7 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand --version 'Print version'
             cand history 'List snapshots, oldest first'
             cand rollback 'Make an earlier snapshot active again'
+            cand prune 'Delete old snapshots, keeping the active one and the newest others'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'reload;history'= {
@@ -66,14 +67,33 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'reload;prune'= {
+            cand --keep 'How many snapshots to keep besides the active one'
+            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand --dry-run 'List what would be deleted without deleting it'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'reload;help'= {
             cand history 'List snapshots, oldest first'
             cand rollback 'Make an earlier snapshot active again'
+            cand prune 'Delete old snapshots, keeping the active one and the newest others'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'reload;help;history'= {
         }
         &'reload;help;rollback'= {
+        }
+        &'reload;help;prune'= {
         }
         &'reload;help;help'= {
         }

@@ -40,6 +40,7 @@ complete -c reload -n "__fish_reload_needs_command" -s h -l help -d 'Print help 
 complete -c reload -n "__fish_reload_needs_command" -s V -l version -d 'Print version'
 complete -c reload -n "__fish_reload_needs_command" -f -a "history" -d 'List snapshots, oldest first'
 complete -c reload -n "__fish_reload_needs_command" -f -a "rollback" -d 'Make an earlier snapshot active again'
+complete -c reload -n "__fish_reload_needs_command" -f -a "prune" -d 'Delete old snapshots, keeping the active one and the newest others'
 complete -c reload -n "__fish_reload_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c reload -n "__fish_reload_using_subcommand history" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
@@ -63,6 +64,20 @@ complete -c reload -n "__fish_reload_using_subcommand rollback" -s q -l quiet -d
 complete -c reload -n "__fish_reload_using_subcommand rollback" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c reload -n "__fish_reload_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback help" -f -a "history" -d 'List snapshots, oldest first'
-complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback help" -f -a "rollback" -d 'Make an earlier snapshot active again'
-complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c reload -n "__fish_reload_using_subcommand prune" -l keep -d 'How many snapshots to keep besides the active one' -r
+complete -c reload -n "__fish_reload_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c reload -n "__fish_reload_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c reload -n "__fish_reload_using_subcommand prune" -l dry-run -d 'List what would be deleted without deleting it'
+complete -c reload -n "__fish_reload_using_subcommand prune" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c reload -n "__fish_reload_using_subcommand prune" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c reload -n "__fish_reload_using_subcommand prune" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c reload -n "__fish_reload_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback prune help" -f -a "history" -d 'List snapshots, oldest first'
+complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback prune help" -f -a "rollback" -d 'Make an earlier snapshot active again'
+complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback prune help" -f -a "prune" -d 'Delete old snapshots, keeping the active one and the newest others'
+complete -c reload -n "__fish_reload_using_subcommand help; and not __fish_seen_subcommand_from history rollback prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -194,3 +194,48 @@ pub fn rollback(store: &mut Store, ctx: &Ctx, version: i64) -> Result<SnapshotIn
         Ok(SnapshotInfo::new(&row, Some(version)))
     })
 }
+
+/// Delete the snapshots older than the `keep` newest, never the active one,
+/// so that the state file stops growing by a whole policy per reload. Each
+/// deleted snapshot gets a `snapshot_pruned` event; with `dry_run` nothing
+/// is deleted. Returns the snapshots deleted (or that would be), oldest
+/// first.
+pub fn prune(
+    store: &mut Store,
+    ctx: &Ctx,
+    keep: usize,
+    dry_run: bool,
+) -> Result<Vec<SnapshotInfo>> {
+    let run = |tx: &mut Tx<'_>| -> Result<Vec<SnapshotInfo>> {
+        let active = tx.active_snapshot()?;
+        let mut rows = tx.snapshots()?;
+        rows.retain(|r| Some(r.version) != active);
+        let old = rows.len().saturating_sub(keep);
+        let mut out = Vec::with_capacity(old);
+        for r in &rows[..old] {
+            if !dry_run {
+                tx.delete_snapshot(r.version)?;
+                let event = NewEvent::new(
+                    types::SNAPSHOT_PRUNED,
+                    &ctx.actor,
+                    Some(format!("snapshot:{}", r.version)),
+                )
+                .details(json!({
+                    "version": r.version,
+                    "digest": r.digest,
+                    "grants": r.grants,
+                    "members": r.members,
+                    "active": active,
+                }));
+                tx.append_audit(event, ctx.now)?;
+            }
+            out.push(SnapshotInfo::new(r, active));
+        }
+        Ok(out)
+    };
+    if dry_run {
+        store.read(run)
+    } else {
+        store.write(run)
+    }
+}

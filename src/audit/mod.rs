@@ -30,6 +30,7 @@ pub mod types {
     pub const GROUP_CHANGED: &str = "group_changed";
     pub const SNAPSHOT_RELOADED: &str = "snapshot_reloaded";
     pub const SNAPSHOT_ROLLED_BACK: &str = "snapshot_rolled_back";
+    pub const SNAPSHOT_PRUNED: &str = "snapshot_pruned";
     pub const AUDIT_PRUNED: &str = "audit_pruned";
     pub const ADMINS_MATERIALIZED: &str = "admins_materialized";
     pub const SERVE_STARTED: &str = "serve_started";
@@ -60,6 +61,7 @@ pub mod types {
         GROUP_CHANGED,
         SNAPSHOT_RELOADED,
         SNAPSHOT_ROLLED_BACK,
+        SNAPSHOT_PRUNED,
         AUDIT_PRUNED,
         ADMINS_MATERIALIZED,
         SERVE_STARTED,

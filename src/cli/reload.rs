@@ -12,7 +12,8 @@ pub const EXAMPLES: &str = "Examples:
   reload --dry-run      # what would change
   reload                # compile and activate a new snapshot
   reload history
-  reload rollback 6";
+  reload rollback 6
+  reload prune --keep 20 --dry-run   # which old snapshots would be deleted";
 
 /// Compile the staged grants and memberships into a new active policy snapshot.
 ///
@@ -40,6 +41,20 @@ pub enum Cmd {
     Rollback {
         /// Snapshot version (see `reload history`)
         version: i64,
+    },
+    /// Delete old snapshots, keeping the active one and the newest others
+    ///
+    /// Every reload stores a whole copy of the policy, so the state file grows by
+    /// one policy per reload until old snapshots are pruned. Deleted snapshots can
+    /// no longer be rolled back to; their audit events stay. SQLite reuses the freed
+    /// space for later snapshots (the file does not shrink by itself).
+    Prune {
+        /// How many snapshots to keep besides the active one
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        keep: usize,
+        /// List what would be deleted without deleting it
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -76,6 +91,20 @@ impl Command for Cli {
                     |s| reload::rollback(s, &ctx, version),
                 )?;
                 app.out.value(&v, false)?;
+            }
+            Some(Cmd::Prune { keep, dry_run }) => {
+                let body = serde_json::json!({"keep": keep, "dry_run": dry_run});
+                let v = app.call(
+                    |r| r.post("/v1/snapshots/prune", &body),
+                    |s| reload::prune(s, &ctx, keep, dry_run),
+                )?;
+                let n = v.as_array().map_or(0, Vec::len);
+                app.note(&if dry_run {
+                    format!("would prune {n} snapshot(s)")
+                } else {
+                    format!("pruned {n} snapshot(s)")
+                });
+                app.out.value(&v, true)?;
             }
         }
         Ok(Exit::Success)

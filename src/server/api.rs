@@ -427,6 +427,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/v1/reload", post(reload))
         .route("/v1/snapshots", get(snapshots))
         .route("/v1/snapshots/{version}/rollback", post(rollback))
+        .route("/v1/snapshots/prune", post(prune_snapshots))
         .route("/v1/audit", get(audit_log))
         .route("/v1/audit/verify", post(audit_verify))
         .route("/v1/audit/checkpoint", get(audit_checkpoint))

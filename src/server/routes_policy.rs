@@ -247,3 +247,18 @@ pub(super) async fn rollback(c: Caller, Path(version): Path<i64>) -> ApiResult {
     c.after_policy_change().await;
     Ok(resp)
 }
+
+#[derive(Deserialize)]
+pub(super) struct PruneBody {
+    keep: usize,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(super) async fn prune_snapshots(c: Caller, Json(v): Json<Value>) -> ApiResult {
+    let b: PruneBody = body(&c, v)?;
+    c.run(Action::Admin, "access:reload", move |s, ctx| {
+        crate::reload::prune(s, ctx, b.keep, b.dry_run)
+    })
+    .await
+}

@@ -204,6 +204,13 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Delete snapshot `version` (never the active one: callers check).
+    pub fn delete_snapshot(&mut self, version: i64) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM snapshots WHERE version = ?1", [version])?;
+        Ok(())
+    }
+
     /// Snapshot `version`'s content, decoded and re-validated: from the
     /// packed form when it has one this binary reads (a third of the bytes,
     /// decoded on every core), else from the JSON.

@@ -392,6 +392,7 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     env.json("grant", &["revoke", g["id"].as_str().unwrap()]);
     env.json("reload", &[]);
     env.json("reload", &["rollback", "1"]);
+    env.json("reload", &["prune", "--keep", "0"]);
     env.json_in(
         "grant",
         &["apply", "-"],

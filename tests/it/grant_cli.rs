@@ -196,6 +196,64 @@ both_modes! {
 }
 
 both_modes! {
+    fn prune_deletes_old_snapshots_but_never_the_active_or_newest(env) {
+    let versions = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["version"].as_i64().unwrap())
+            .collect()
+    };
+    for x in ["a", "b", "c", "d"] {
+        let resource = format!("vault:{x}");
+        add(
+            env,
+            &["--subject", "user:a", "--action", "read", "--resource", &resource],
+        );
+        env.json("reload", &[]);
+    }
+    env.json("reload", &["rollback", "2"]);
+
+    // A dry run lists what would go and changes nothing.
+    let before = env.snapshot();
+    let would = env.json("reload", &["prune", "--keep", "1", "--dry-run"]);
+    assert_eq!(versions(&would), [1, 3]);
+    assert!(env.snapshot() == before, "a dry run changed the state");
+
+    // Kept: the active snapshot (2) and the newest other one (4).
+    let pruned = env.json("reload", &["prune", "--keep", "1"]);
+    assert_eq!(versions(&pruned), [1, 3]);
+    assert_eq!(pruned[0]["active"], false);
+    let h = env.json("reload", &["history"]);
+    assert_eq!(versions(&h), [2, 4]);
+    assert_eq!(h[0]["active"], true);
+    // Decisions still come from the active snapshot: vault:b yes, vault:c not yet.
+    let (c, d) = check(env, "user:a", "read", "vault:b", &[]);
+    assert_eq!((c, d["snapshot"].as_i64()), (0, Some(2)));
+    assert_eq!(check(env, "user:a", "read", "vault:c", &[]).0, 1);
+    // A pruned snapshot cannot be rolled back to; a kept one can.
+    assert_eq!(code(&env.run("reload", &["rollback", "3"], b"")), 3);
+    env.json("reload", &["rollback", "4"]);
+    assert_eq!(check(env, "user:a", "read", "vault:d", &[]).0, 0);
+
+    // Nothing more to prune with the default keep.
+    assert_eq!(versions(&env.json("reload", &["prune"])), Vec::<i64>::new());
+    assert_eq!(versions(&env.json("reload", &["prune", "--keep", "0"])), [2]);
+    assert_eq!(versions(&env.json("reload", &["history"])), [4]);
+
+    let events = env.json("audit", &["log", "--type", "snapshot_pruned"]);
+    let targets: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["snapshot:1", "snapshot:3", "snapshot:2"]);
+    env.assert_audit_intact();
+}
+}
+
+both_modes! {
     fn export_piped_into_apply_is_a_no_op(env) {
     add(
         env,
@@ -469,6 +527,8 @@ both_modes! {
             "invalid group name",
         ),
         ("reload", vec!["rollback", "x"], b"", 2, "invalid value"),
+        ("reload", vec!["prune", "--keep", "x"], b"", 2, "invalid value"),
+        ("reload", vec!["prune", "--keep=-1"], b"", 2, "invalid value"),
     ];
     for (bin, args, stdin, want, needle) in cases {
         let out = env.run(bin, &args, stdin);
