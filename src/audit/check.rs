@@ -66,6 +66,9 @@ const ENROL_TTL_LIMIT: i64 = 24 * 3_600_000;
 /// Dead token records older than this should have been pruned.
 const PRUNE_AFTER: i64 = 7 * 86_400_000;
 
+/// More snapshots than this besides the active one should have been pruned.
+const SNAPSHOTS_KEPT: usize = 20;
+
 /// File permission findings for the state file, its key and its directory.
 pub fn file_findings(state: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -204,6 +207,18 @@ pub fn check(store: &mut Store, o: &CheckOptions) -> Result<Vec<Finding>> {
                     "narrow the resource pattern, or use a built-in role group (role:viewer, role:operator)",
                 ));
             }
+        }
+
+        let active = tx.active_snapshot()?;
+        let old = tx.snapshots()?.iter().filter(|r| Some(r.version) != active).count();
+        if old > SNAPSHOTS_KEPT {
+            out.push(finding(
+                "snapshots_not_pruned",
+                Severity::Low,
+                "snapshots",
+                format!("{old} policy snapshots besides the active one, each a full copy of the policy"),
+                "run: reload prune --keep 10",
+            ));
         }
 
         let failures = tx.audit_count(&["auth_failure", "enrolment_refused"], "failure", o.now - 3_600_000)?;

@@ -58,6 +58,7 @@ fn check_on_a_clean_state_finds_nothing() {
             "worker:build-*",
         ],
     );
+    env.json("reload", &[]);
     let (c, f) = findings(&env, &["--fail-on", "low"]);
     assert_eq!((c, f.len()), (0, 0), "{f:?}");
 }
@@ -106,6 +107,25 @@ fn check_reports_one_of_each_problem() {
                 })
             })
             .unwrap();
+        // 22 snapshots, one active: 21 never pruned.
+        store
+            .write(|tx| {
+                for i in 0..22 {
+                    let row = moat::store::SnapshotRow {
+                        version: 0,
+                        digest: format!("sha256:{i}"),
+                        created_at: now,
+                        created_by: "user:test".into(),
+                        grants: 0,
+                        members: 0,
+                        content: Some(br#"{"grants":[],"members":[]}"#.to_vec()),
+                    };
+                    let v = tx.insert_snapshot(&row, &[])?;
+                    tx.set_active_snapshot(v)?;
+                }
+                Ok(())
+            })
+            .unwrap();
         // serve's start record with auth disabled.
         store
             .write(|tx| {
@@ -150,6 +170,7 @@ fn check_reports_one_of_each_problem() {
         "enrol_token_unlimited_uses",
         "bound_token_stale",
         "tokens_not_pruned",
+        "snapshots_not_pruned",
         "broad_allow_grant",
         "superuser",
         "insecure_file_permissions",
