@@ -29,7 +29,7 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand -v 'Print more about what is happening, on stderr'
             cand --verbose 'Print more about what is happening, on stderr'
             cand --no-color 'No colour (also when NO_COLOR is set)'
-            cand --dry-run 'Print the diff (grants and memberships added/removed) without applying it'
+            cand --dry-run 'Print the diff (grants and memberships added/removed) without applying it (before `prune`, the same as its own --dry-run)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -35,7 +35,7 @@ ndjson\t'One JSON object per line'"
 complete -c reload -n "__fish_reload_needs_command" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c reload -n "__fish_reload_needs_command" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c reload -n "__fish_reload_needs_command" -l no-color -d 'No colour (also when NO_COLOR is set)'
-complete -c reload -n "__fish_reload_needs_command" -l dry-run -d 'Print the diff (grants and memberships added/removed) without applying it'
+complete -c reload -n "__fish_reload_needs_command" -l dry-run -d 'Print the diff (grants and memberships added/removed) without applying it (before `prune`, the same as its own --dry-run)'
 complete -c reload -n "__fish_reload_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c reload -n "__fish_reload_needs_command" -s V -l version -d 'Print version'
 complete -c reload -n "__fish_reload_needs_command" -f -a "history" -d 'List snapshots, oldest first'

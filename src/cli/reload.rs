@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help};
-use crate::error::{Exit, Result};
+use crate::error::{Error, Exit, Result};
 use crate::reload;
 use crate::token::Ctx;
 
@@ -20,12 +20,13 @@ pub const EXAMPLES: &str = "Examples:
 /// Snapshots are numbered and digested; decisions name the snapshot they used.
 /// Nothing new is made when the staged policy equals the active snapshot.
 #[derive(Debug, Parser)]
-#[command(name = "reload", version, args_conflicts_with_subcommands = true,
+#[command(name = "reload", version,
           after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     /// Print the diff (grants and memberships added/removed) without applying it
+    /// (before `prune`, the same as its own --dry-run)
     #[arg(long)]
     pub dry_run: bool,
     #[command(subcommand)]
@@ -65,6 +66,11 @@ impl Command for Cli {
 
     fn run(self, app: &mut App) -> Result<Exit> {
         let ctx = Ctx::local();
+        if self.dry_run && matches!(self.cmd, Some(Cmd::History | Cmd::Rollback { .. })) {
+            return Err(Error::usage(
+                "--dry-run is for `reload` itself and `reload prune`, not history or rollback",
+            ));
+        }
         match self.cmd {
             None => {
                 let dry_run = self.dry_run;
@@ -93,6 +99,7 @@ impl Command for Cli {
                 app.out.value(&v, false)?;
             }
             Some(Cmd::Prune { keep, dry_run }) => {
+                let dry_run = dry_run || self.dry_run;
                 let body = serde_json::json!({"keep": keep, "dry_run": dry_run});
                 let v = app.call(
                     |r| r.post("/v1/snapshots/prune", &body),

@@ -218,6 +218,9 @@ both_modes! {
     let before = env.snapshot();
     let would = env.json("reload", &["prune", "--keep", "1", "--dry-run"]);
     assert_eq!(versions(&would), [1, 3]);
+    // Options before the subcommand are accepted too.
+    let would = env.json("reload", &["--dry-run", "--format", "json", "prune", "--keep=1"]);
+    assert_eq!(versions(&would), [1, 3]);
     assert!(env.snapshot() == before, "a dry run changed the state");
 
     // Kept: the active snapshot (2) and the newest other one (4).
@@ -528,6 +531,7 @@ both_modes! {
         ),
         ("reload", vec!["rollback", "x"], b"", 2, "invalid value"),
         ("reload", vec!["prune", "--keep", "x"], b"", 2, "invalid value"),
+        ("reload", vec!["--dry-run", "rollback", "1"], b"", 2, "--dry-run is for"),
         ("reload", vec!["prune", "--keep=-1"], b"", 2, "invalid value"),
     ];
     for (bin, args, stdin, want, needle) in cases {
