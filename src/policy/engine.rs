@@ -3,8 +3,7 @@
 //! decision function that `grant check` and `serve` both call.
 //!
 //! Index: principal → its subjects; (subject, kind, first `HEAD` bytes of
-//! the name) → a bucket of prefix grants, short exact names and the other
-//! exact names' fingerprints, or one
+//! the name) → a bucket of prefix grants and exact-name fingerprints, or one
 //! bucket per (subject, kind) when it holds few grants; exact names (and the
 //! prefixes of crowded buckets) by hash. The superuser grants of a subject
 //! are kept apart: they match everything.
@@ -16,8 +15,8 @@ use smallvec::SmallVec;
 
 use super::grant::{Effect, Grant, builtin_grants};
 use super::index::{
-    BUCKET_ENTRIES, BUCKET_EXACTS, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, NameCuts,
-    NameEntry, Overflow, ShortName, Slot, any_fingerprint, fnv, fnv_step, key,
+    BUCKET_EXACTS, BUCKET_PREFIXES, Bucket, FNV_START, HugeSlots, InlineTable, Keyed, NameCuts,
+    Overflow, PrefixEntry, ShortName, Slot, any_fingerprint, fnv, fnv_step, key,
 };
 use super::{Action, NamePattern};
 use crate::error::{Error, Result};
@@ -392,7 +391,7 @@ pub struct Compiled {
     /// order, the last carrying `LAST_BIT`.
     runs: Vec<Entry>,
     /// The names or prefixes too long to be inline in an [`Entry`] or a
-    /// [`NameEntry`], back to back.
+    /// [`PrefixEntry`], back to back.
     names: Vec<u8>,
     /// Principal → its subject ids.
     principals: InlineTable<PrincipalSlot>,
@@ -442,13 +441,13 @@ fn form_buckets(
 ) -> (Vec<Bucket>, FxHashMap<BucketId, Bucket>) {
     items.sort_unstable_by_key(Item::order);
     let mut buckets = Vec::new();
-    let mut entries = Vec::new();
+    let mut prefixes = Vec::new();
     let mut fingerprints = Vec::new();
     for pair in items.chunk_by(|a, b| (a.subject, a.kind) == (b.subject, b.kind)) {
         let (sid, kid) = (pair[0].subject, pair[0].kind);
         let n_exact = pair.iter().filter(|it| it.exact).count();
         let fits_one = n_exact <= BUCKET_EXACTS
-            && pair.len() - n_exact <= BUCKET_ENTRIES
+            && pair.len() - n_exact <= BUCKET_PREFIXES
             && kid < SHARED_KIND_BIT;
         if fits_one {
             subject_kinds[sid as usize][1] |= kind_bit(kid);
@@ -462,26 +461,22 @@ fn form_buckets(
             let h = if fits_one { ALL_HEADS } else { run[0].head };
             let id = (sid, kid, h);
             let k = bucket_key(sid, kid, h);
-            entries.clear();
+            prefixes.clear();
             fingerprints.clear();
-            // Short exact names take the entry slots prefixes leave free, so
-            // a request for them is decided without a lookup by key.
-            let mut free = BUCKET_ENTRIES.saturating_sub(run.iter().filter(|it| !it.exact).count());
             for it in run {
                 if it.exact {
-                    match NameEntry::exact(it.grant, it.bits, it.text.as_bytes()) {
-                        Some(e) if free > 0 => {
-                            entries.push(e);
-                            free -= 1;
-                        }
-                        _ => fingerprints.push(exact_fingerprint(it.hash, it.bits)),
-                    }
+                    fingerprints.push(exact_fingerprint(it.hash, it.bits));
                 } else {
-                    entries.push(NameEntry::new(it.grant, it.bits, it.text.as_bytes(), names));
+                    prefixes.push(PrefixEntry::new(
+                        it.grant,
+                        it.bits,
+                        it.text.as_bytes(),
+                        names,
+                    ));
                 }
             }
-            let bucket = Bucket::inline(k, id, &entries, &fingerprints)
-                .or_else(|| Bucket::extended(k, id, &entries, &fingerprints, overflow))
+            let bucket = Bucket::inline(k, id, &prefixes, &fingerprints)
+                .or_else(|| Bucket::extended(k, id, &prefixes, &fingerprints, overflow))
                 .unwrap_or_else(|| {
                     let mut mask = 0;
                     for it in run {
@@ -897,17 +892,17 @@ impl Compiled {
                 }
                 continue;
             }
-            let mut record = |e: &NameEntry| found.record(e.grant, sid, e.bits & DENY_BIT != 0);
-            let mut matching = b.matching_entries(bit, bytes, cuts, &self.names);
+            let mut record = |e: &PrefixEntry| found.record(e.grant, sid, e.bits & DENY_BIT != 0);
+            let mut matching = b.matching_prefixes(bit, bytes, cuts, &self.names);
             while matching != 0 {
-                record(&b.entries()[matching.trailing_zeros() as usize]);
+                record(&b.prefixes()[matching.trailing_zeros() as usize]);
                 matching &= matching - 1;
             }
             let fingerprint = exact_fingerprint(full, 0);
             let mut may_be_exact = exact_here && b.may_hold_exact(fingerprint, FINGERPRINT, bit);
-            if let Some((more_entries, more_exact)) = b.overflow() {
-                for e in &self.overflow.entries[more_entries] {
-                    if e.bits & bit != 0 && e.matches(bytes, cuts, &self.names) {
+            if let Some((more_prefixes, more_exact)) = b.overflow() {
+                for e in &self.overflow.prefixes[more_prefixes] {
+                    if e.bits & bit != 0 && e.is_prefix_of(bytes, cuts, &self.names) {
                         record(e);
                     }
                 }
@@ -960,13 +955,10 @@ impl Compiled {
                 }
             }
         }
-        // In grant order, whichever way each was found, and once: an exact
-        // name held in a bucket is also in the table by key, where a
-        // fingerprint that collides with another's finds it again.
+        // In grant order, whichever way each was found.
         found
             .hits
             .sort_unstable_by_key(|h: &Hit| (h.grant, h.subject));
-        found.hits.dedup();
         found.allow = found.reason == Reason::Allowed;
         found
     }
@@ -1335,7 +1327,7 @@ mod tests {
 
     #[test]
     fn full_buckets_overflow_then_are_indexed_and_decide_as_the_reference() {
-        use super::super::index::{OVERFLOW_ENTRIES, OVERFLOW_EXACTS};
+        use super::super::index::{OVERFLOW_EXACTS, OVERFLOW_PREFIXES};
         #[derive(Debug, PartialEq)]
         enum Form {
             Inline,
@@ -1343,25 +1335,19 @@ mod tests {
             Indexed,
         }
         let most_extended = (
-            BUCKET_ENTRIES - 1 + OVERFLOW_ENTRIES,
+            BUCKET_PREFIXES - 1 + OVERFLOW_PREFIXES,
             BUCKET_EXACTS + OVERFLOW_EXACTS,
         );
-        // Exact names of up to INLINE_PREFIX bytes also take the entry
-        // slots two prefixes leave free; longer ones are only fingerprints.
-        let (short, long, free) = ("abc-", "abc-long-name-", BUCKET_ENTRIES - 2);
         let cases = [
-            ((BUCKET_ENTRIES, BUCKET_EXACTS), short, Form::Inline),
-            ((2, BUCKET_EXACTS + free), short, Form::Inline),
-            ((2, BUCKET_EXACTS + free + 1), short, Form::Extended),
-            ((2, BUCKET_EXACTS + 1), long, Form::Extended),
-            ((BUCKET_ENTRIES + 1, 3), short, Form::Extended),
-            (most_extended, short, Form::Extended),
-            ((most_extended.0 + 1, 3), short, Form::Indexed),
-            ((2, most_extended.1 + free + 1), short, Form::Indexed),
-            ((2, most_extended.1 + 1), long, Form::Indexed),
+            ((BUCKET_PREFIXES, BUCKET_EXACTS), Form::Inline),
+            ((BUCKET_PREFIXES + 1, 3), Form::Extended),
+            ((2, BUCKET_EXACTS + 1), Form::Extended),
+            (most_extended, Form::Extended),
+            ((most_extended.0 + 1, 3), Form::Indexed),
+            ((2, most_extended.1 + 1), Form::Indexed),
         ];
         let actions = [&["read"][..], &["run"], &["read", "run"]];
-        for ((n_prefix, n_exact), stem, form) in cases {
+        for ((n_prefix, n_exact), form) in cases {
             // One subject, one kind, one head; another head so that the
             // subject gets a bucket per head, not one for all.
             let mut grants = vec![grant(
@@ -1383,7 +1369,7 @@ mod tests {
                     grants.push(grant(&format!("p{i}"), "user:a", effect, acts, &res));
                 }
                 if i < n_exact {
-                    let res = format!("worker:{stem}{i}");
+                    let res = format!("worker:abc-{i}");
                     grants.push(grant(&format!("e{i}"), "user:a", effect, acts, &res));
                 }
             }
@@ -1397,15 +1383,12 @@ mod tests {
                 (None, Some(_)) => Form::Indexed,
                 (Some(_), Some(_)) => unreachable!("both extended and indexed"),
             };
-            assert_eq!(
-                got, form,
-                "{n_prefix} prefixes, {n_exact} exact names like {stem}1"
-            );
+            assert_eq!(got, form, "{n_prefix} prefixes, {n_exact} exact names");
 
             let mut allows = 0;
             for a in [Action::Read, Action::Run, Action::Write] {
                 for name in (0..n_exact + 2)
-                    .map(|i| format!("{stem}{i}"))
+                    .map(|i| format!("abc-{i}"))
                     .chain((0..8).map(|i| format!("abc{}", "x".repeat(i))))
                     .chain(["abd-1".into(), "ab".into(), "zzz-1".into()])
                 {
@@ -1431,7 +1414,7 @@ mod tests {
         let (ba, bb) = (*c.buckets.get(ka).unwrap(), *c.buckets.get(kb).unwrap());
         // As the build leaves a collision: user:b's key finds user:a's
         // bucket, and user:b's own is in the side map.
-        let impostor = Bucket::inline(kb, (a, kid, ALL_HEADS), &ba.entries()[..1], &[]).unwrap();
+        let impostor = Bucket::inline(kb, (a, kid, ALL_HEADS), &ba.prefixes()[..1], &[]).unwrap();
         c.buckets = InlineTable::build(vec![ba, impostor]);
         c.bucket_collisions.insert((b, kid, ALL_HEADS), bb);
 

@@ -7,9 +7,8 @@
 //! one slot, then reads one [`Bucket`] per subject and kind (the grants
 //! whose names start with the request's first bytes), all at once: the
 //! reads do not depend on each other, so the CPU overlaps them. A bucket
-//! holds its prefix grants inline, its short exact names in the slots
-//! they leave free, and only fingerprints of its other exact names, so
-//! most decisions end there. An exact name whose fingerprint matches is
+//! holds its prefix grants inline and only fingerprints of its exact names,
+//! so most decisions end there. An exact name whose fingerprint matches is
 //! one more lookup by key; a bucket a little too full continues in a small
 //! [`Overflow`] array (one more read), and only one with many more grants
 //! than fit is indexed, its grants found by key. A hash hit is always
@@ -275,18 +274,15 @@ pub fn name_words(name: &[u8]) -> (u64, u16) {
     (u64::from_le_bytes(lo), u16::from_le_bytes([b[8], b[9]]))
 }
 
-/// A request's name cut to every length a [`NameEntry`] may hold inline,
+/// A request's name cut to every length a [`PrefixEntry`] may hold inline,
 /// as [`name_words`] of each cut, made once per decision: an inline prefix
 /// of length `len` matches when its words equal cut `len`'s, two compares
-/// and no per-entry mask; an exact name when, besides, the name has its
-/// length. Lengths past the name's (and `len & 15` of a spilled prefix)
-/// hold words no entry has: bytes 0xff never occur in UTF-8.
+/// and no per-entry mask. Lengths past the name's (and `len & 15` of a
+/// spilled prefix) hold words no prefix has: bytes 0xff never occur in UTF-8.
 #[derive(Debug, Clone, Copy)]
 pub struct NameCuts {
     lo: [u64; 16],
     hi: [u16; 16],
-    /// The name's length, or `u8::MAX` when no exact entry can hold it.
-    len: u8,
 }
 
 impl NameCuts {
@@ -295,11 +291,6 @@ impl NameCuts {
         let mut cuts = NameCuts {
             lo: [0; 16],
             hi: [0; 16],
-            len: if name.len() <= INLINE_PREFIX {
-                name.len() as u8
-            } else {
-                u8::MAX
-            },
         };
         for len in 0..16 {
             let cut = len <= name.len() && len <= INLINE_PREFIX;
@@ -310,22 +301,19 @@ impl NameCuts {
     }
 }
 
-/// The longest prefix or exact name a [`NameEntry`] holds inline.
+/// The longest prefix a [`PrefixEntry`] holds inline.
 pub const INLINE_PREFIX: usize = 10;
-/// In `NameEntry::len`: the entry is an exact name, not a prefix.
-const EXACT: u8 = 16;
-const _: () =
-    assert!(INLINE_PREFIX < 15 && EXACT & 15 == 0 && SPILLED_PREFIX & 15 > INLINE_PREFIX as u8);
-/// `NameEntry::len` of a prefix kept in the spill array.
+const _: () = assert!(INLINE_PREFIX < 15 && SPILLED_PREFIX & 15 > INLINE_PREFIX as u8);
+/// `PrefixEntry::len` of a prefix kept in the spill array.
 const SPILLED_PREFIX: u8 = u8::MAX;
 
-/// A grant held in a [`Bucket`] by its name: a prefix, or a short exact
-/// name. 16 bytes: the prefix or name inline up to `INLINE_PREFIX` bytes
-/// (else, for a prefix, `lo` is its offset and length in a spill array),
-/// with the caller's `bits` and grant number. An unused entry has `bits` 0.
+/// A prefix grant held in a [`Bucket`]: 16 bytes, the prefix inline up to
+/// `INLINE_PREFIX` bytes (else `lo` is its offset and length in a spill
+/// array), with the caller's `bits` and grant number. An unused entry has
+/// `bits` 0.
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
-pub struct NameEntry {
+pub struct PrefixEntry {
     lo: u64,
     hi: u16,
     len: u8,
@@ -333,12 +321,12 @@ pub struct NameEntry {
     pub grant: u32,
 }
 
-impl NameEntry {
-    /// The prefix `text`, inline when it fits, else appended to `spill`.
+impl PrefixEntry {
+    /// `text`, inline when it fits, else appended to `spill`.
     pub fn new(grant: u32, bits: u8, text: &[u8], spill: &mut Vec<u8>) -> Self {
         if text.len() <= INLINE_PREFIX {
             let (lo, hi) = name_words(text);
-            NameEntry {
+            PrefixEntry {
                 lo,
                 hi,
                 len: text.len() as u8,
@@ -348,7 +336,7 @@ impl NameEntry {
         } else {
             let lo = spill.len() as u64 | (text.len() as u64) << 32;
             spill.extend_from_slice(text);
-            NameEntry {
+            PrefixEntry {
                 lo,
                 hi: 0,
                 len: SPILLED_PREFIX,
@@ -358,41 +346,23 @@ impl NameEntry {
         }
     }
 
-    /// The exact name `text`, or `None` when it is too long to hold inline.
-    pub fn exact(grant: u32, bits: u8, text: &[u8]) -> Option<Self> {
-        (text.len() <= INLINE_PREFIX).then(|| {
-            let (lo, hi) = name_words(text);
-            NameEntry {
-                lo,
-                hi,
-                len: EXACT | text.len() as u8,
-                bits,
-                grant,
-            }
-        })
-    }
-
-    /// Does `name` (cut as `cuts`) start with this prefix, or equal this
-    /// exact name?
+    /// Does `name` (cut as `cuts`) start with this prefix?
     #[inline]
-    pub fn matches(&self, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> bool {
+    pub fn is_prefix_of(&self, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> bool {
         if self.len == SPILLED_PREFIX {
             let at = self.lo as u32 as usize;
             let len = (self.lo >> 32) as usize;
             return name.starts_with(&spill[at..at + len]);
         }
-        self.inline_matches(cuts)
+        self.inline_prefix_of(cuts)
     }
 
-    /// [`NameEntry::matches`] for an entry held inline (false for a
+    /// [`PrefixEntry::is_prefix_of`] for a prefix held inline (false for a
     /// spilled one).
     #[inline]
-    fn inline_matches(&self, cuts: &NameCuts) -> bool {
-        let len = self.len & 15;
-        let at = usize::from(len);
-        // A spilled prefix's cut never matches, whatever its EXACT bit says.
-        let whole = (self.len & EXACT == 0) | (len == cuts.len);
-        (cuts.lo[at] == self.lo) & (cuts.hi[at] == self.hi) & whole
+    fn inline_prefix_of(&self, cuts: &NameCuts) -> bool {
+        let at = usize::from(self.len) & 15;
+        (cuts.lo[at] == self.lo) & (cuts.hi[at] == self.hi)
     }
 }
 
@@ -433,9 +403,8 @@ pub fn any_fingerprint(fingerprints: &[u16], fingerprint: u16, mask: u16, bit: u
     })
 }
 
-/// Prefix grants (and short exact names, in the slots prefixes leave free)
-/// a [`Bucket`] holds inline.
-pub const BUCKET_ENTRIES: usize = 5;
+/// Prefix grants a [`Bucket`] holds inline.
+pub const BUCKET_PREFIXES: usize = 5;
 /// Exact-name fingerprints a [`Bucket`] holds inline.
 pub const BUCKET_EXACTS: usize = 12;
 /// In `Bucket::flags`: some prefix held inline is spilled (longer than
@@ -445,28 +414,27 @@ const HAS_SPILLED: u8 = 1;
 const INDEXED: u8 = u8::MAX;
 /// `Bucket::n_exact` of a bucket whose grants continue in an [`Overflow`].
 const EXTENDED: u8 = u8::MAX - 1;
-/// Entries an extended bucket may have beyond those inline.
-pub const OVERFLOW_ENTRIES: usize = 12;
+/// Prefix grants an extended bucket may have beyond those inline.
+pub const OVERFLOW_PREFIXES: usize = 12;
 /// Exact-name fingerprints an extended bucket may have beyond those inline.
 pub const OVERFLOW_EXACTS: usize = 36;
 
 /// Where the grants of buckets with a few more than fit inline continue,
 /// back to back. A bucket that overflows by a little is read in one more,
 /// small, access; only one that overflows by more than
-/// `OVERFLOW_ENTRIES`/`OVERFLOW_EXACTS` is indexed, its grants found by
+/// `OVERFLOW_PREFIXES`/`OVERFLOW_EXACTS` is indexed, its grants found by
 /// key one lookup each.
 #[derive(Debug, Default)]
 pub struct Overflow {
-    pub entries: Vec<NameEntry>,
+    pub prefixes: Vec<PrefixEntry>,
     pub fingerprints: Vec<u16>,
 }
 
 /// Everything one subject holds in one kind for names that start alike (or
 /// for all names, when it holds few), in two adjacent cache lines: its
-/// prefix grants inline, then as many of its exact names as fit in the
-/// slots left (those of up to `INLINE_PREFIX` bytes), and a 16-bit
-/// fingerprint of each other exact name (12 bits of the name's hash and 4
-/// action bits) so that an exact-name lookup is only made when it may hit. A decision reads one bucket per subject
+/// prefix grants inline, and a 16-bit fingerprint of each exact name (12
+/// bits of the name's hash and 4 action bits) so that an exact-name lookup
+/// is only made when it may hit. A decision reads one bucket per subject
 /// and kind, all of them at once, and decides most requests from them
 /// alone.
 ///
@@ -487,11 +455,11 @@ pub struct Bucket {
     flags: u8,
     exact: [u16; BUCKET_EXACTS],
     _pad2: [u8; 2],
-    entry: [NameEntry; BUCKET_ENTRIES],
+    prefix: [PrefixEntry; BUCKET_PREFIXES],
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 128);
-const _: () = assert!(std::mem::size_of::<NameEntry>() == 16);
+const _: () = assert!(std::mem::size_of::<PrefixEntry>() == 16);
 
 impl Keyed for Bucket {
     #[inline]
@@ -501,18 +469,18 @@ impl Keyed for Bucket {
 }
 
 impl Bucket {
-    /// A bucket holding `entries` and `exacts` inline, or `None` when they
+    /// A bucket holding `prefixes` and `exacts` inline, or `None` when they
     /// do not fit.
     pub fn inline(
         key: u64,
         (subject, kind, head): (u32, u32, u32),
-        entries: &[NameEntry],
+        prefixes: &[PrefixEntry],
         exacts: &[u16],
     ) -> Option<Self> {
-        if entries.len() > BUCKET_ENTRIES || exacts.len() > BUCKET_EXACTS {
+        if prefixes.len() > BUCKET_PREFIXES || exacts.len() > BUCKET_EXACTS {
             return None;
         }
-        let spilled = entries.iter().any(|p| p.len == SPILLED_PREFIX);
+        let spilled = prefixes.iter().any(|p| p.len == SPILLED_PREFIX);
         let mut b = Bucket {
             key,
             subject,
@@ -522,49 +490,49 @@ impl Bucket {
             flags: if spilled { HAS_SPILLED } else { 0 },
             ..Bucket::default()
         };
-        b.entry[..entries.len()].copy_from_slice(entries);
+        b.prefix[..prefixes.len()].copy_from_slice(prefixes);
         b.exact[..exacts.len()].copy_from_slice(exacts);
         Some(b)
     }
 
-    /// A bucket holding the first of `entries` and `exacts` inline and
+    /// A bucket holding the first of `prefixes` and `exacts` inline and
     /// the rest in `overflow`, or `None` when there are too many for that.
-    /// Its last inline entry slot says where the rest are.
+    /// Its last inline prefix slot says where the rest are.
     pub fn extended(
         key: u64,
         id: (u32, u32, u32),
-        entries: &[NameEntry],
+        prefixes: &[PrefixEntry],
         exacts: &[u16],
         overflow: &mut Overflow,
     ) -> Option<Self> {
-        const INLINE: usize = BUCKET_ENTRIES - 1;
-        let (p_in, p_out) = entries.split_at(entries.len().min(INLINE));
+        const INLINE: usize = BUCKET_PREFIXES - 1;
+        let (p_in, p_out) = prefixes.split_at(prefixes.len().min(INLINE));
         let (e_in, e_out) = exacts.split_at(exacts.len().min(BUCKET_EXACTS));
-        if p_out.len() > OVERFLOW_ENTRIES || e_out.len() > OVERFLOW_EXACTS {
+        if p_out.len() > OVERFLOW_PREFIXES || e_out.len() > OVERFLOW_EXACTS {
             return None;
         }
         let mut b = Bucket::inline(key, id, p_in, e_in)?;
         b.n_exact = EXTENDED;
-        b.entry[INLINE] = NameEntry {
-            lo: overflow.entries.len() as u64
+        b.prefix[INLINE] = PrefixEntry {
+            lo: overflow.prefixes.len() as u64
                 | (p_out.len() as u64) << 32
                 | (e_out.len() as u64) << 48,
             grant: overflow.fingerprints.len() as u32,
-            ..NameEntry::default()
+            ..PrefixEntry::default()
         };
-        overflow.entries.extend_from_slice(p_out);
+        overflow.prefixes.extend_from_slice(p_out);
         overflow.fingerprints.extend_from_slice(e_out);
         Some(b)
     }
 
     /// Where an extended bucket's grants continue in its [`Overflow`]: the
-    /// ranges of its entries and of its fingerprints.
+    /// ranges of its prefixes and of its fingerprints.
     #[inline]
     pub fn overflow(&self) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
         if self.n_exact != EXTENDED {
             return None;
         }
-        let d = &self.entry[BUCKET_ENTRIES - 1];
+        let d = &self.prefix[BUCKET_PREFIXES - 1];
         let p = d.lo as u32 as usize;
         let f = d.grant as usize;
         let n_p = (d.lo >> 32) as u16 as usize;
@@ -583,39 +551,38 @@ impl Bucket {
             n_exact: INDEXED,
             ..Bucket::default()
         };
-        b.entry[0].lo = mask;
+        b.prefix[0].lo = mask;
         b
     }
 
     /// The mask of an indexed bucket, `None` for one that holds its grants.
     #[inline]
     pub fn indexed_mask(&self) -> Option<u64> {
-        (self.n_exact == INDEXED).then_some(self.entry[0].lo)
+        (self.n_exact == INDEXED).then_some(self.prefix[0].lo)
     }
 
-    /// The entries held inline (unused ones have `bits` 0, so a caller may
-    /// scan all of them without a length check).
+    /// The prefix grants held inline (unused ones have `bits` 0, so a
+    /// caller may scan all of them without a length check).
     #[inline]
-    pub fn entries(&self) -> &[NameEntry; BUCKET_ENTRIES] {
-        &self.entry
+    pub fn prefixes(&self) -> &[PrefixEntry; BUCKET_PREFIXES] {
+        &self.prefix
     }
 
-    /// Which of the inline entries with action `bit` `name` matches (starts
-    /// with the prefix, or is the exact name), as a mask (bit i for
-    /// `entries()[i]`). Spilled prefixes are
+    /// Which of the inline prefix grants with action `bit` `name` starts
+    /// with, as a mask (bit i for `prefixes()[i]`). Spilled prefixes are
     /// flagged per bucket, so the common scan has one test fewer per entry.
     #[inline]
-    pub fn matching_entries(&self, bit: u8, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> u32 {
+    pub fn matching_prefixes(&self, bit: u8, name: &[u8], cuts: &NameCuts, spill: &[u8]) -> u32 {
         let mut m = 0;
-        // Without a branch per entry: whether a slot is used and has the
-        // action is as unpredictable as whether it matches.
-        for (i, e) in self.entry.iter().enumerate() {
-            m |= u32::from((e.bits & bit != 0) & e.inline_matches(cuts)) << i;
+        for (i, e) in self.prefix.iter().enumerate() {
+            if e.bits & bit != 0 && e.inline_prefix_of(cuts) {
+                m |= 1 << i;
+            }
         }
         if self.flags & HAS_SPILLED != 0 {
-            for (i, e) in self.entry.iter().enumerate() {
+            for (i, e) in self.prefix.iter().enumerate() {
                 if e.bits & bit != 0 && e.len == SPILLED_PREFIX {
-                    m |= u32::from(e.matches(name, cuts, spill)) << i;
+                    m |= u32::from(e.is_prefix_of(name, cuts, spill)) << i;
                 }
             }
         }
@@ -632,7 +599,7 @@ impl Bucket {
     /// Touch both cache lines, so a batch of bucket reads overlap.
     #[inline]
     pub fn touch(&self) -> u64 {
-        self.key ^ u64::from(self.entry[BUCKET_ENTRIES - 1].grant)
+        self.key ^ u64::from(self.prefix[BUCKET_PREFIXES - 1].grant)
     }
 }
 
@@ -725,68 +692,37 @@ mod tests {
             other[n - 1] = b'z';
             names.push(other);
         }
-        let entries: Vec<(usize, NameEntry)> = (0..=word.len())
-            .map(|n| (n, NameEntry::new(7, 1, &word[..n], &mut spill)))
+        let entries: Vec<(usize, PrefixEntry)> = (0..=word.len())
+            .map(|n| (n, PrefixEntry::new(7, 1, &word[..n], &mut spill)))
             .collect();
         let mut matched = 0;
         for name in &names {
             let cuts = NameCuts::new(name);
             for (n, e) in &entries {
                 let want = name.starts_with(&word[..*n]);
-                assert_eq!(e.matches(name, &cuts, &spill), want, "{n} {name:?}");
+                assert_eq!(e.is_prefix_of(name, &cuts, &spill), want, "{n} {name:?}");
                 matched += usize::from(want);
             }
             // The same through a bucket's mask, five entries at a time.
-            for chunk in entries.chunks(BUCKET_ENTRIES) {
-                let p: Vec<NameEntry> = chunk.iter().map(|&(_, e)| e).collect();
+            for chunk in entries.chunks(BUCKET_PREFIXES) {
+                let p: Vec<PrefixEntry> = chunk.iter().map(|&(_, e)| e).collect();
                 let b = Bucket::inline(1, (1, 1, 1), &p, &[]).unwrap();
                 let want = chunk.iter().enumerate().fold(0, |m, (i, (n, _))| {
                     m | u32::from(name.starts_with(&word[..*n])) << i
                 });
-                assert_eq!(b.matching_entries(1, name, &cuts, &spill), want, "{name:?}");
                 assert_eq!(
-                    b.matching_entries(2, name, &cuts, &spill),
+                    b.matching_prefixes(1, name, &cuts, &spill),
+                    want,
+                    "{name:?}"
+                );
+                assert_eq!(
+                    b.matching_prefixes(2, name, &cuts, &spill),
                     0,
                     "other action"
                 );
             }
         }
         assert!(matched > names.len(), "some prefixes match");
-    }
-
-    #[test]
-    fn exact_entries_match_only_their_whole_name() {
-        // Every name of 0..=14 bytes, and the same with a differing last
-        // byte, against exact entries of 0..=INLINE_PREFIX bytes (longer
-        // ones are not held inline), alone and beside prefixes in a bucket.
-        let word = b"abcdefghijklmn";
-        let mut names: Vec<Vec<u8>> = (0..=word.len()).map(|n| word[..n].to_vec()).collect();
-        for n in 1..=word.len() {
-            let mut other = word[..n].to_vec();
-            other[n - 1] = b'z';
-            names.push(other);
-        }
-        assert!(NameEntry::exact(1, 1, &word[..INLINE_PREFIX + 1]).is_none());
-        let mut spill = Vec::new();
-        let prefix = NameEntry::new(9, 1, &word[..3], &mut spill);
-        let mut matched = 0;
-        for n in 0..=INLINE_PREFIX {
-            let e = NameEntry::exact(7, 1, &word[..n]).expect("short enough to hold inline");
-            let b = Bucket::inline(1, (1, 1, 1), &[prefix, e], &[]).unwrap();
-            for name in &names {
-                let cuts = NameCuts::new(name);
-                let want = name.as_slice() == &word[..n];
-                assert_eq!(e.matches(name, &cuts, &spill), want, "{n} {name:?}");
-                let want_mask = u32::from(name.starts_with(&word[..3])) | u32::from(want) << 1;
-                assert_eq!(b.matching_entries(1, name, &cuts, &spill), want_mask);
-                matched += usize::from(want);
-            }
-        }
-        assert_eq!(
-            matched,
-            INLINE_PREFIX + 1,
-            "each entry matches its own name"
-        );
     }
 
     #[test]
