@@ -321,6 +321,18 @@ fn head(name: &[u8]) -> u32 {
     }
 }
 
+/// The bit of a head in `Compiled::subject_kinds`' head mask: one of 64
+/// by the head's hash, or all of them for `SHORT_HEAD` (short names and
+/// prefixes, which a name of any head may match or be).
+#[inline]
+fn head_bit(head: u32) -> u64 {
+    if head == SHORT_HEAD {
+        u64::MAX
+    } else {
+        1 << (u64::from(head).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
+    }
+}
+
 /// A bucket's (subject, kind, head).
 type BucketId = (u32, u32, u32);
 
@@ -372,10 +384,12 @@ pub struct Compiled {
     short_prefixes: Vec<bool>,
     /// Per subject: the kinds it holds grants in (bit `kind_bit`, and
     /// `SUPERUSER_KIND` when it holds a superuser grant), then the kinds in
-    /// which it has one `ALL_HEADS` bucket instead of one per head. Small
-    /// and dense: a decision skips the kinds, often `*`, that a subject has
-    /// nothing in without a trip to memory.
-    subject_kinds: Vec<[u64; 2]>,
+    /// which it has one `ALL_HEADS` bucket instead of one per head, then
+    /// the heads of its grants' names and prefixes in any kind (bit
+    /// `head_bit`). Small and dense: a decision skips the kinds, often `*`,
+    /// and the subjects that have nothing under the name's head without a
+    /// trip to memory.
+    subject_kinds: Vec<[u64; 3]>,
     /// Per (subject, kind, head): the prefix grants and exact-name
     /// fingerprints (see [`Bucket`]).
     buckets: InlineTable<Bucket, HugeSlots<Bucket>>,
@@ -434,7 +448,7 @@ impl Item<'_> {
 /// Buckets whose key another already has are returned apart.
 fn form_buckets(
     items: &mut [Item<'_>],
-    subject_kinds: &mut [[u64; 2]],
+    subject_kinds: &mut [[u64; 3]],
     names: &mut Vec<u8>,
     keyed: &mut Vec<(u64, Entry)>,
     overflow: &mut Overflow,
@@ -549,7 +563,7 @@ impl Compiled {
         let mut short_prefixes = vec![false];
         let mut items = Vec::with_capacity(builtins.len() + grants.len());
         let mut superusers = Vec::new();
-        let mut subject_kinds: Vec<[u64; 2]> = Vec::new();
+        let mut subject_kinds: Vec<[u64; 3]> = Vec::new();
         let mut names: Vec<u8> = Vec::new();
         for (i, g) in builtins.iter().chain(&grants).enumerate() {
             let i = i as u32;
@@ -561,7 +575,7 @@ impl Compiled {
                     subject_ids.insert(g.subject.as_str().into(), sid);
                     subject_names.push(g.subject.as_str().into());
                     subject_grants.push(Vec::new());
-                    subject_kinds.push([0; 2]);
+                    subject_kinds.push([0; 3]);
                     sid
                 }
             };
@@ -598,6 +612,7 @@ impl Compiled {
                 short_prefixes[kid as usize] = true;
             }
             subject_kinds[sid as usize][0] |= kind_bit(kid);
+            subject_kinds[sid as usize][2] |= head_bit(head(text.as_bytes()));
             items.push(Item {
                 subject: sid,
                 kind: kid,
@@ -820,6 +835,7 @@ impl Compiled {
         let kid = self.kinds.get(req.kind).copied();
         let bytes = req.name.as_bytes();
         let name_head = head(bytes);
+        let name_bit = head_bit(name_head);
 
         // The buckets to read: for each subject and kind it holds grants
         // in, its bucket of this name's head (or its only bucket), and the
@@ -828,7 +844,7 @@ impl Compiled {
         let mut probes: SmallVec<[Probe; 8]> = SmallVec::new();
         let mut wanted: SmallVec<[(u64, BucketId); 16]> = SmallVec::new();
         for &sid in &subjects {
-            let [held, all_heads] = self.subject_kinds[sid as usize];
+            let [held, all_heads, heads] = self.subject_kinds[sid as usize];
             if held & SUPERUSER_KIND != 0 {
                 probes.push(Probe {
                     key: key(sid, ANY_KIND, Slot::Superuser, 0),
@@ -837,6 +853,10 @@ impl Compiled {
                     prefix_len: None,
                     superuser: true,
                 });
+            }
+            // No grant of the subject can match a name of another head.
+            if heads & name_bit == 0 {
+                continue;
             }
             for k in [kid, Some(ANY_KIND)].into_iter().flatten() {
                 if held & kind_bit(k) == 0 {
