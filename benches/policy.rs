@@ -83,6 +83,18 @@ fn measure(n_reqs: usize, budget: Duration, mut f: impl FnMut(usize) -> bool) ->
     }
 }
 
+/// The engine's view of the dataset's requests.
+fn as_requests(reqs: &[dataset::Req]) -> Vec<Request<'_>> {
+    reqs.iter()
+        .map(|(p, a, k, name)| Request {
+            principal: p,
+            action: *a,
+            kind: k,
+            name,
+        })
+        .collect()
+}
+
 fn main() {
     let cedar_max: usize = std::env::var("MOAT_BENCH_CEDAR_MAX")
         .ok()
@@ -90,15 +102,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let members = dataset::members(1);
     let reqs = dataset::requests(10_000, 2);
-    let moat_req: Vec<Request<'_>> = reqs
-        .iter()
-        .map(|(p, a, k, name)| Request {
-            principal: p,
-            action: *a,
-            kind: k,
-            name,
-        })
-        .collect();
+    let moat_req = as_requests(&reqs);
     let mut criterion = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_secs(1))
@@ -140,15 +144,7 @@ fn main() {
             .count();
         hot.push((n, s, allows));
         let near = dataset::reachable_requests(&grants, &members, 10_000, 4);
-        let near: Vec<Request<'_>> = near
-            .iter()
-            .map(|(p, a, k, name)| Request {
-                principal: p,
-                action: *a,
-                kind: k,
-                name,
-            })
-            .collect();
+        let near = as_requests(&near);
         let allows = near
             .iter()
             .filter(|r| compiled.decide(r, &[]).allow)
