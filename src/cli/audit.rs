@@ -190,6 +190,18 @@ impl Command for Cli {
 
     fn run(self, app: &mut App) -> Result<Exit> {
         let now = now_ms();
+        // Opening a state file creates it. An audit of a mistyped path
+        // would then find an empty, intact log instead of saying so.
+        if app.global.server.is_none() {
+            let path = app.global.state_path()?;
+            if !path.exists() {
+                return Err(
+                    Error::not_found(format!("no state file at {}", path.display())).with_hint(
+                        "audit reads an existing state file: check --state-file or MOAT_STATE",
+                    ),
+                );
+            }
+        }
         match self.cmd {
             Cmd::Log {
                 since,
