@@ -195,6 +195,9 @@ pub fn rollback(store: &mut Store, ctx: &Ctx, version: i64) -> Result<SnapshotIn
     })
 }
 
+/// Old snapshots `reload prune` keeps unless told otherwise.
+pub const DEFAULT_KEEP: usize = 10;
+
 /// Delete the snapshots older than the `keep` newest, never the active one,
 /// so that the state file stops growing by a whole policy per reload. Each
 /// deleted snapshot gets a `snapshot_pruned` event; with `dry_run` nothing

@@ -217,7 +217,7 @@ pub fn check(store: &mut Store, o: &CheckOptions) -> Result<Vec<Finding>> {
                 Severity::Low,
                 "snapshots",
                 format!("{old} policy snapshots besides the active one, each a full copy of the policy"),
-                "run: reload prune --keep 10",
+                &format!("run: reload prune --keep {}", crate::reload::DEFAULT_KEEP),
             ));
         }
 

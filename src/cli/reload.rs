@@ -51,7 +51,7 @@ pub enum Cmd {
     /// space for later snapshots (the file does not shrink by itself).
     Prune {
         /// How many snapshots to keep besides the active one
-        #[arg(long, default_value_t = 10, value_name = "N")]
+        #[arg(long, default_value_t = reload::DEFAULT_KEEP, value_name = "N")]
         keep: usize,
         /// List what would be deleted without deleting it
         #[arg(long)]
