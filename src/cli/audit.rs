@@ -190,17 +190,10 @@ impl Command for Cli {
 
     fn run(self, app: &mut App) -> Result<Exit> {
         let now = now_ms();
-        // Opening a state file creates it. An audit of a mistyped path
-        // would then find an empty, intact log instead of saying so.
+        // An audit of a mistyped path must say so before anything else,
+        // not report an empty, intact log.
         if app.global.server.is_none() {
-            let path = app.global.state_path()?;
-            if !path.exists() {
-                return Err(
-                    Error::not_found(format!("no state file at {}", path.display())).with_hint(
-                        "audit reads an existing state file: check --state-file or MOAT_STATE",
-                    ),
-                );
-            }
+            app.existing_state_path()?;
         }
         match self.cmd {
             Cmd::Log {
@@ -263,7 +256,7 @@ impl Command for Cli {
                 if app.global.server.is_some() {
                     return Err(Error::not_implemented("remote mode (--server)"));
                 }
-                let path = app.global.state_path()?;
+                let path = app.existing_state_path()?;
                 let mut findings = check::file_findings(&path);
                 let mut store = Store::open_ignoring_permissions(&path)?;
                 findings.extend(check::check(

@@ -285,6 +285,7 @@ impl Command for Cli {
                     "resource": req.resource.to_string(),
                     "note": req.note,
                 });
+                app.may_create_state();
                 let v = app.call(
                     |r| r.post("/v1/grants", &body),
                     |s| grant::add(s, &ctx, &req),
@@ -339,6 +340,7 @@ impl Command for Cli {
             }
             Cmd::Check(a) => return check(app, a),
             Cmd::Group(GroupCmd::Add { group, principals }) => {
+                app.may_create_state();
                 return change_group(app, &ctx, &group, &principals, true);
             }
             Cmd::Group(GroupCmd::Remove { group, principals }) => {
@@ -367,6 +369,7 @@ impl Command for Cli {
                 let source = grant::parse_source_name(&name)?;
                 let rules = grant::parse_file(&text)?;
                 let body = json!({"name": name, "text": text});
+                app.may_create_state();
                 let v = app.call(
                     |r| r.post("/v1/grants/apply", &body),
                     |s| grant::apply(s, &ctx, &source, &rules),

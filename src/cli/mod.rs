@@ -97,6 +97,10 @@ pub struct App {
     pub out: Output,
     store: Option<Store>,
     remote: Option<crate::remote::Remote>,
+    /// Whether this command may create a missing state file. Only commands
+    /// that add records do; the rest refuse a path that does not exist, so a
+    /// mistyped --state-file is an error rather than an empty, new state.
+    may_create: bool,
 }
 
 impl App {
@@ -130,7 +134,28 @@ impl App {
         Ok(self.remote.as_ref())
     }
 
-    /// The open state file (local mode).
+    /// Let this command create the state file when it does not exist yet
+    /// (`token create`, `grant add`, `reload`, ...).
+    pub fn may_create_state(&mut self) {
+        self.may_create = true;
+    }
+
+    /// The state file's path, which must already exist.
+    pub fn existing_state_path(&self) -> Result<PathBuf> {
+        let path = self.global.state_path()?;
+        if path.exists() {
+            return Ok(path);
+        }
+        Err(
+            Error::not_found(format!("no state file at {}", path.display())).with_hint(
+                "check --state-file or MOAT_STATE; `token create`, `grant add`, \
+                 `grant apply` or `reload` start a new one",
+            ),
+        )
+    }
+
+    /// The open state file (local mode). A missing file is created only
+    /// after [`App::may_create_state`].
     pub fn store(&mut self) -> Result<&mut Store> {
         if self.global.server.is_some() {
             return Err(
@@ -139,7 +164,11 @@ impl App {
             );
         }
         if self.store.is_none() {
-            let path = self.global.state_path()?;
+            let path = if self.may_create {
+                self.global.state_path()?
+            } else {
+                self.existing_state_path()?
+            };
             if self.global.verbose > 0 {
                 eprintln!("using state file {}", path.display());
             }
@@ -212,6 +241,7 @@ pub fn main<C: Command>(bin: &str) -> ExitCode {
         out: Output::stdout(format),
         store: None,
         remote: None,
+        may_create: false,
     };
     let result = cli
         .run(&mut app)

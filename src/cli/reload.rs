@@ -75,6 +75,9 @@ impl Command for Cli {
             None => {
                 let dry_run = self.dry_run;
                 let body = serde_json::json!({"dry_run": dry_run});
+                if !dry_run {
+                    app.may_create_state();
+                }
                 let v = app.call(
                     |r| r.post("/v1/reload", &body),
                     |s| reload::reload(s, &ctx, dry_run),

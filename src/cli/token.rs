@@ -161,6 +161,7 @@ impl Command for Cli {
                     "principal": req.principal.as_ref().map(|p| p.to_string()),
                     "scopes": req.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                 });
+                app.may_create_state();
                 let v = app.call(
                     |r| r.post("/v1/tokens", &body),
                     |s| token::create(s, &ctx, &req),

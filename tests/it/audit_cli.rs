@@ -43,37 +43,6 @@ fn findings(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
 }
 
 #[test]
-fn audit_of_a_missing_state_file_says_so_and_creates_nothing() {
-    let env = Env::new();
-    let missing = env.dir.path().join("typo").join("state.db");
-    let missing_arg = missing.to_str().unwrap();
-    for args in [
-        vec!["verify"],
-        vec!["log"],
-        vec!["checkpoint"],
-        vec!["check"],
-        vec!["export"],
-        vec!["prune", "--before", "1d"],
-    ] {
-        let out = env
-            .cmd("audit")
-            .args(&args)
-            .args(["--state-file", missing_arg])
-            .output()
-            .unwrap();
-        let err = stderr(&out);
-        assert_eq!(code(&out), 3, "audit {args:?}: {err}");
-        assert!(err.contains("no state file at"), "audit {args:?}: {err}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(!stdout.contains("\"intact\""), "audit {args:?}: {stdout}");
-    }
-    assert!(
-        !missing.parent().unwrap().exists(),
-        "audit created the state directory"
-    );
-}
-
-#[test]
 fn check_on_a_clean_state_finds_nothing() {
     let env = Env::new();
     env.create(&[]);

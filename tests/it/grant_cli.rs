@@ -135,6 +135,7 @@ both_modes! {
 
 both_modes! {
     fn builtin_roles_are_listed_and_cannot_be_revoked(env) {
+    env.json("grant", &["group", "add", "role:viewer", "user:v"]);
     let list = env.json("grant", &["list", "--source", "builtin"]);
     let ids: Vec<&str> = list
         .as_array()
@@ -152,7 +153,6 @@ both_modes! {
     );
     let out = env.run("grant", &["revoke", "grt_builtin_admin"], b"");
     assert_eq!(code(&out), 4);
-    env.json("grant", &["group", "add", "role:viewer", "user:v"]);
     env.json("reload", &[]);
     assert_eq!(check(env, "user:v", "read", "vault:x", &[]).0, 0);
     assert_eq!(check(env, "user:v", "write", "vault:x", &[]).0, 1);

@@ -63,6 +63,82 @@ fn a_missing_key_for_existing_data_is_refused_not_recreated() {
 }
 
 #[test]
+fn only_commands_that_add_records_create_a_missing_state_file() {
+    // A mistyped --state-file must be an error (exit 3), not an empty new
+    // state that lists nothing, denies everything or audits as intact.
+    let refuse: &[(&str, &[&str])] = &[
+        ("token", &["list"]),
+        ("token", &["show", "tok_0a1b2c3d4e5f"]),
+        ("token", &["revoke", "tok_0a1b2c3d4e5f"]),
+        ("token", &["prune"]),
+        ("grant", &["list"]),
+        ("grant", &["export"]),
+        ("grant", &["group", "list"]),
+        ("grant", &["group", "remove", "ops", "user:a"]),
+        (
+            "grant",
+            &[
+                "check",
+                "--principal",
+                "user:a",
+                "--action",
+                "read",
+                "--resource",
+                "worker:x",
+            ],
+        ),
+        ("reload", &["--dry-run"]),
+        ("reload", &["history"]),
+        ("reload", &["rollback", "1"]),
+        ("reload", &["prune"]),
+        ("worker", &["list"]),
+        ("audit", &["verify"]),
+        ("audit", &["log"]),
+        ("audit", &["checkpoint"]),
+        ("audit", &["check"]),
+        ("audit", &["export"]),
+        ("audit", &["prune", "--before", "1d"]),
+    ];
+    let env = Env::new();
+    for (bin, args) in refuse {
+        let out = env.run(bin, args, b"");
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{bin} {args:?}: {err}");
+        assert!(err.contains("no state file at"), "{bin} {args:?}: {err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("\"intact\""), "{bin} {args:?}: {stdout}");
+        assert!(
+            !env.state().parent().unwrap().exists(),
+            "{bin} {args:?} created the state directory"
+        );
+    }
+    let create: &[(&str, &[&str])] = &[
+        ("token", &["create"]),
+        (
+            "grant",
+            &[
+                "add",
+                "--subject",
+                "user:a",
+                "--action",
+                "read",
+                "--resource",
+                "worker:x",
+            ],
+        ),
+        ("grant", &["group", "add", "ops", "user:a"]),
+        ("reload", &[]),
+    ];
+    for (bin, args) in create {
+        let env = Env::new();
+        let out = env.run(bin, args, b"");
+        assert_eq!(code(&out), 0, "{bin} {args:?}: {}", stderr(&out));
+        let mode = std::fs::metadata(env.state()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{bin} {args:?}");
+    }
+}
+
+#[test]
 fn migrations_bring_a_new_state_to_the_current_version() {
     let env = Env::new();
     env.create(&[]);
