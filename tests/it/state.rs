@@ -112,8 +112,8 @@ fn only_commands_that_add_records_create_a_missing_state_file() {
             "{bin} {args:?} created the state directory"
         );
     }
-    let create: &[(&str, &[&str])] = &[
-        ("token", &["create"]),
+    let create: &[(&str, &[&str], &[u8])] = &[
+        ("token", &["create"], b""),
         (
             "grant",
             &[
@@ -125,13 +125,15 @@ fn only_commands_that_add_records_create_a_missing_state_file() {
                 "--resource",
                 "worker:x",
             ],
+            b"",
         ),
-        ("grant", &["group", "add", "ops", "user:a"]),
-        ("reload", &[]),
+        ("grant", &["group", "add", "ops", "user:a"], b""),
+        ("grant", &["apply", "-"], br#"{"grants":[]}"#),
+        ("reload", &[], b""),
     ];
-    for (bin, args) in create {
+    for (bin, args, stdin) in create {
         let env = Env::new();
-        let out = env.run(bin, args, b"");
+        let out = env.run(bin, args, stdin);
         assert_eq!(code(&out), 0, "{bin} {args:?}: {}", stderr(&out));
         let mode = std::fs::metadata(env.state()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{bin} {args:?}");
