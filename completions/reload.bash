@@ -189,7 +189,7 @@ _reload() {
             return 0
             ;;
         reload__subcmd__prune)
-            opts="-q -v -h --keep --dry-run --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --keep --dry-run --vacuum --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

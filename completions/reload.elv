@@ -75,6 +75,7 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
             cand --dry-run 'List what would be deleted without deleting it'
+            cand --vacuum 'Then rewrite the state file without its free space, so it shrinks (local state file only; holds the write lock while it runs and needs free disk for a copy of the live data)'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand -v 'Print more about what is happening, on stderr'

@@ -73,6 +73,7 @@ complete -c reload -n "__fish_reload_using_subcommand prune" -l format -d 'Outpu
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
 complete -c reload -n "__fish_reload_using_subcommand prune" -l dry-run -d 'List what would be deleted without deleting it'
+complete -c reload -n "__fish_reload_using_subcommand prune" -l vacuum -d 'Then rewrite the state file without its free space, so it shrinks (local state file only; holds the write lock while it runs and needs free disk for a copy of the live data)'
 complete -c reload -n "__fish_reload_using_subcommand prune" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c reload -n "__fish_reload_using_subcommand prune" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c reload -n "__fish_reload_using_subcommand prune" -l no-color -d 'No colour (also when NO_COLOR is set)'

@@ -13,7 +13,8 @@ pub const EXAMPLES: &str = "Examples:
   reload                # compile and activate a new snapshot
   reload history
   reload rollback 6
-  reload prune --keep 20 --dry-run   # which old snapshots would be deleted";
+  reload prune --keep 20 --dry-run   # which old snapshots would be deleted
+  reload prune --keep 2 --vacuum     # delete them and shrink the state file";
 
 /// Compile the staged grants and memberships into a new active policy snapshot.
 ///
@@ -48,7 +49,7 @@ pub enum Cmd {
     /// Every reload stores a whole copy of the policy, so the state file grows by
     /// one policy per reload until old snapshots are pruned. Deleted snapshots can
     /// no longer be rolled back to; their audit events stay. SQLite reuses the freed
-    /// space for later snapshots (the file does not shrink by itself).
+    /// space for later snapshots; the file itself shrinks only with --vacuum.
     Prune {
         /// How many snapshots to keep besides the active one
         #[arg(long, default_value_t = reload::DEFAULT_KEEP, value_name = "N")]
@@ -56,6 +57,11 @@ pub enum Cmd {
         /// List what would be deleted without deleting it
         #[arg(long)]
         dry_run: bool,
+        /// Then rewrite the state file without its free space, so it shrinks
+        /// (local state file only; holds the write lock while it runs and needs
+        /// free disk for a copy of the live data)
+        #[arg(long)]
+        vacuum: bool,
     },
 }
 
@@ -101,8 +107,23 @@ impl Command for Cli {
                 )?;
                 app.out.value(&v, false)?;
             }
-            Some(Cmd::Prune { keep, dry_run }) => {
+            Some(Cmd::Prune {
+                keep,
+                dry_run,
+                vacuum,
+            }) => {
                 let dry_run = dry_run || self.dry_run;
+                if vacuum && dry_run {
+                    return Err(Error::usage("--vacuum cannot be combined with --dry-run"));
+                }
+                if vacuum && app.global.server.is_some() {
+                    return Err(Error::usage(
+                        "--vacuum works on the local state file, not through --server",
+                    )
+                    .with_hint(
+                        "run `reload prune --vacuum` on the machine that holds the state file",
+                    ));
+                }
                 let body = serde_json::json!({"keep": keep, "dry_run": dry_run});
                 let v = app.call(
                     |r| r.post("/v1/snapshots/prune", &body),
@@ -114,6 +135,15 @@ impl Command for Cli {
                 } else {
                     format!("pruned {n} snapshot(s)")
                 });
+                if vacuum {
+                    app.note("vacuuming the state file...");
+                    let r = app.store()?.vacuum()?;
+                    app.note(&format!(
+                        "state file: {} MB -> {} MB",
+                        r.bytes_before.div_ceil(1 << 20),
+                        r.bytes_after.div_ceil(1 << 20)
+                    ));
+                }
                 app.out.value(&v, true)?;
             }
         }

@@ -166,6 +166,39 @@ impl Store {
         };
         f(&mut tx)
     }
+
+    /// Rewrite the state file without its free pages (SQLite `VACUUM`), then
+    /// checkpoint so the file itself shrinks. Needs the write lock for the
+    /// whole rewrite (other writers wait, up to the busy timeout) and free
+    /// disk for a temporary copy of the live data.
+    pub fn vacuum(&mut self) -> Result<VacuumReport> {
+        let bytes = |conn: &Connection| -> Result<u64> {
+            let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            Ok(u64::try_from(pages * size).unwrap_or(0))
+        };
+        let bytes_before = bytes(&self.conn)?;
+        self.conn.execute_batch("VACUUM")?;
+        // The rewrite went through the WAL, which now holds a copy of the
+        // whole database: copy it back and truncate both files. With another
+        // process reading (a running serve) part of that may be left to its
+        // next checkpoint; the space is free inside the file either way.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(VacuumReport {
+            bytes_before,
+            bytes_after: bytes(&self.conn)?,
+        })
+    }
+}
+
+/// What [`Store::vacuum`] did to the state file's size.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct VacuumReport {
+    /// Bytes the database used before (pages, free ones included).
+    pub bytes_before: u64,
+    /// Bytes it uses after.
+    pub bytes_after: u64,
 }
 
 /// Copies the WAL back into the state file from its own connection.

@@ -1,5 +1,7 @@
 //! `grant` and `reload` through the real binaries (DESIGN §5).
 
+use std::os::unix::fs::PermissionsExt;
+
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -254,6 +256,95 @@ both_modes! {
     assert_eq!(targets, ["snapshot:1", "snapshot:3", "snapshot:2"]);
     env.assert_audit_intact();
 }
+}
+
+#[test]
+fn prune_with_vacuum_shrinks_the_state_file_and_keeps_every_decision() {
+    let env = Env::new();
+    // (pages in use, free pages) in bytes, read beside the binaries.
+    let pages = || -> (u64, u64) {
+        let conn = rusqlite::Connection::open(env.state()).unwrap();
+        let q = |p: &str| -> u64 {
+            let v: i64 = conn.pragma_query_value(None, p, |r| r.get(0)).unwrap();
+            v.try_into().unwrap()
+        };
+        let size = q("page_size");
+        (q("page_count") * size, q("freelist_count") * size)
+    };
+    // Five snapshots of ~3,000 grants each.
+    for round in 0..5 {
+        let grants: Vec<Value> = (0..3000)
+            .map(|i| {
+                json!({
+                    "subject": format!("user:u{i}"),
+                    "effect": "allow",
+                    "actions": ["read"],
+                    "resource": format!("vault:round{round}-secret-{i}"),
+                })
+            })
+            .collect();
+        let file = json!({ "grants": grants }).to_string();
+        env.json_in("grant", &["apply", "-", "--name", "bulk"], file.as_bytes());
+        env.json("reload", &[]);
+    }
+    // Pruning frees pages inside the file but does not shrink it.
+    let pruned = env.json("reload", &["prune", "--keep", "0"]);
+    assert_eq!(pruned.as_array().unwrap().len(), 4);
+    let (total, free) = pages();
+    assert!(
+        free > 1 << 20,
+        "four pruned snapshots freed only {free} bytes"
+    );
+
+    // Another connection stays open throughout, as a running serve's would,
+    // so closing the vacuuming one is not what checkpoints the WAL.
+    let other = rusqlite::Connection::open(env.state()).unwrap();
+    let _: i64 = other
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    let out = env.run("reload", &["prune", "--vacuum"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"[]\n", "nothing more to prune");
+    assert!(stderr(&out).contains("state file:"), "{}", stderr(&out));
+    let (after, free_after) = pages();
+    assert_eq!(free_after, 0);
+    assert!(
+        after <= total - free + (64 << 10),
+        "vacuum left {after} bytes of {total}, {free} of them free"
+    );
+    // The file itself shrank, and the WAL that carried the rewrite was
+    // checkpointed and truncated.
+    assert_eq!(std::fs::metadata(env.state()).unwrap().len(), after);
+    let wal = std::fs::metadata(env.state().with_extension("db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the WAL kept {wal} bytes");
+    drop(other);
+    let mode = std::fs::metadata(env.state()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Same decisions from the same active snapshot, and the chain is whole.
+    let (c, d) = check(&env, "user:u7", "read", "vault:round4-secret-7", &[]);
+    assert_eq!((c, d["snapshot"].as_i64()), (0, Some(5)));
+    assert_eq!(
+        check(&env, "user:u7", "read", "vault:round3-secret-7", &[]).0,
+        1
+    );
+    env.assert_audit_intact();
+}
+
+#[test]
+fn vacuum_is_refused_with_a_dry_run_or_through_serve() {
+    let env = Env::remote();
+    env.json("reload", &[]);
+    for args in [
+        vec!["prune", "--vacuum"],
+        vec!["prune", "--vacuum", "--dry-run"],
+        vec!["--dry-run", "prune", "--vacuum"],
+    ] {
+        let before = env.snapshot();
+        let out = env.run("reload", &args, b"");
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--vacuum"), "{}", stderr(&out));
+        assert!(env.snapshot() == before, "{args:?} changed the state");
+    }
 }
 
 both_modes! {
