@@ -65,7 +65,7 @@ impl Exit {
             Exit::Usage => {
                 "usage error or invalid input (bad flag, malformed JSON, bad duration or pattern)"
             }
-            Exit::NotFound => "not found",
+            Exit::NotFound => "not found (an id, a snapshot version, or the state file itself)",
             Exit::Conflict => {
                 "conflict or wrong state (already revoked, expired, bound to another machine, exhausted)"
             }
