@@ -437,10 +437,113 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/v1/workers/{id}", get(worker_show))
         .route("/v1/workers/{id}/drain", post(worker_drain))
         .route("/v1/dispatches", post(dispatch))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(access_log))
         .layer(axum::Extension(state_ext))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// axum's rejections (malformed JSON, a missing content type, a body over
+/// the limit, a bad path or query parameter), in our error shape with
+/// their own status.
+trait Rejected {
+    fn status_and_text(&self) -> (StatusCode, String);
+}
+
+macro_rules! rejected {
+    ($($t:ty),*) => {$(
+        impl Rejected for $t {
+            fn status_and_text(&self) -> (StatusCode, String) {
+                (self.status(), self.body_text())
+            }
+        }
+    )*};
+}
+rejected!(
+    axum::extract::rejection::JsonRejection,
+    axum::extract::rejection::PathRejection,
+    axum::extract::rejection::QueryRejection
+);
+
+fn rejection(r: &impl Rejected, ext: &axum::http::Extensions) -> ApiError {
+    let (status, text) = r.status_and_text();
+    let request_id = ext.get::<RequestId>().map_or("", |r| r.0.as_str());
+    let mut e = Error::usage(text);
+    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        e = e.with_hint("send Content-Type: application/json");
+    }
+    let mut e = ApiError::new(e, request_id);
+    e.status = status;
+    e
+}
+
+/// A JSON request body; malformed ones get our error shape.
+pub(super) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> std::result::Result<Self, ApiError> {
+        let ext = req.extensions().clone();
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonBody(v))
+            .map_err(|r| rejection(&r, &ext))
+    }
+}
+
+/// A path or query extractor (`Checked<Path<i64>>`); a bad parameter gets
+/// our error shape.
+pub(super) struct Checked<E>(pub E);
+
+impl<S: Send + Sync, E> FromRequestParts<S> for Checked<E>
+where
+    E: FromRequestParts<S>,
+    E::Rejection: Rejected,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> std::result::Result<Self, ApiError> {
+        E::from_request_parts(parts, state)
+            .await
+            .map(Checked)
+            .map_err(|r| rejection(&r, &parts.extensions))
+    }
+}
+
+/// Unknown routes and methods: our error shape, not an empty body.
+async fn no_route(req: Request) -> ApiError {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |r| r.0.as_str());
+    ApiError::new(
+        Error::not_found(format!("no route {} {}", req.method(), req.uri().path()))
+            .with_hint("API routes start with /v1/, e.g. /v1/tokens"),
+        id,
+    )
+}
+
+async fn wrong_method(req: Request) -> ApiError {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |r| r.0.as_str());
+    let mut e = ApiError::new(
+        Error::usage(format!(
+            "{} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        )),
+        id,
+    );
+    e.status = StatusCode::METHOD_NOT_ALLOWED;
+    e
 }
 
 /// An ApiError for this caller's request.

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{ApiResult, Caller, IdsBody, bad, body};
+use super::api::{ApiResult, Caller, Checked, IdsBody, JsonBody, bad, body};
 use super::with_store;
 use crate::error::{Error, Result};
 use crate::policy::Action;
@@ -23,7 +23,10 @@ pub(super) struct AuditQueryParams {
     after_seq: Option<i64>,
 }
 
-pub(super) async fn audit_log(c: Caller, Query(q): Query<AuditQueryParams>) -> ApiResult {
+pub(super) async fn audit_log(
+    c: Caller,
+    Checked(Query(q)): Checked<Query<AuditQueryParams>>,
+) -> ApiResult {
     let now = crate::time::now_ms();
     let query = (|| -> Result<crate::store::AuditQuery> {
         Ok(crate::store::AuditQuery {
@@ -63,7 +66,7 @@ pub(super) struct VerifyAuditBody {
     checkpoint: Option<crate::audit::Head>,
 }
 
-pub(super) async fn audit_verify(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn audit_verify(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: VerifyAuditBody = body(&c, v)?;
     c.run(Action::Read, "access:audit", move |s, _| {
         s.read(|tx| tx.verify_audit(b.checkpoint.as_ref()))
@@ -85,7 +88,10 @@ pub(super) struct WorkerListQuery {
     stale: Option<String>,
 }
 
-pub(super) async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> ApiResult {
+pub(super) async fn worker_list(
+    c: Caller,
+    Checked(Query(q)): Checked<Query<WorkerListQuery>>,
+) -> ApiResult {
     let stale = q
         .stale
         .as_deref()
@@ -99,7 +105,7 @@ pub(super) async fn worker_list(c: Caller, Query(q): Query<WorkerListQuery>) -> 
     .await
 }
 
-pub(super) async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult {
+pub(super) async fn worker_show(c: Caller, Checked(Path(id)): Checked<Path<String>>) -> ApiResult {
     crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
     c.run(Action::Read, "access:workers", move |s, _| {
         crate::worker::show(s, &id)
@@ -107,7 +113,7 @@ pub(super) async fn worker_show(c: Caller, Path(id): Path<String>) -> ApiResult 
     .await
 }
 
-pub(super) async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn worker_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: IdsBody = body(&c, v)?;
     for id in &b.ids {
         crate::worker::parse_id(id).map_err(|e| bad(e, &c))?;
@@ -123,7 +129,7 @@ pub(super) async fn worker_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult 
     Ok(resp)
 }
 
-pub(super) async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult {
+pub(super) async fn worker_drain(c: Caller, Checked(Path(id)): Checked<Path<String>>) -> ApiResult {
     let bare = crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
     c.authorize(Action::Write, "access:workers")?;
     let drained = c.state.fleet.drain(&bare);
@@ -139,7 +145,7 @@ pub(super) async fn worker_drain(c: Caller, Path(id): Path<String>) -> ApiResult
     Ok(Json(v).into_response())
 }
 
-pub(super) async fn dispatch(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn dispatch(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let mut b: super::fleet::DispatchBody = body(&c, v)?;
     if let Some(sel) = b.select.take() {
         let (k, val) = sel.split_once('=').ok_or_else(|| {

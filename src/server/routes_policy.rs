@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::api::{ApiResult, Caller, IdsBody, bad, body};
+use super::api::{ApiResult, Caller, Checked, IdsBody, JsonBody, bad, body};
 use super::with_store;
 use crate::error::{Error, Result};
 use crate::policy::Action;
@@ -26,7 +26,7 @@ fn allow() -> String {
     "allow".into()
 }
 
-pub(super) async fn grant_add(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn grant_add(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: GrantBody = body(&c, v)?;
     let req = (|| -> Result<crate::grant::AddRequest> {
         let r = crate::grant::AddRequest {
@@ -57,7 +57,10 @@ pub(super) struct GrantListQuery {
     state: Option<String>,
 }
 
-pub(super) async fn grant_list(c: Caller, Query(q): Query<GrantListQuery>) -> ApiResult {
+pub(super) async fn grant_list(
+    c: Caller,
+    Checked(Query(q)): Checked<Query<GrantListQuery>>,
+) -> ApiResult {
     let active = match q.state.as_deref() {
         None => None,
         Some("active") => Some(true),
@@ -76,7 +79,7 @@ pub(super) async fn grant_list(c: Caller, Query(q): Query<GrantListQuery>) -> Ap
     .await
 }
 
-pub(super) async fn grant_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn grant_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: IdsBody = body(&c, v)?;
     for id in &b.ids {
         crate::grant::parse_id(id).map_err(|e| bad(e, &c))?;
@@ -96,7 +99,7 @@ pub(super) struct ApplyBody {
     text: String,
 }
 
-pub(super) async fn grant_apply(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn grant_apply(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: ApplyBody = body(&c, v)?;
     let source = crate::grant::parse_source_name(&b.name).map_err(|e| bad(e, &c))?;
     let rules = crate::grant::parse_file(&b.text).map_err(|e| bad(e, &c))?;
@@ -130,8 +133,8 @@ pub(super) struct MembersBody {
 
 pub(super) async fn group_change(
     c: Caller,
-    Path((group, op)): Path<(String, String)>,
-    Json(v): Json<Value>,
+    Checked(Path((group, op))): Checked<Path<(String, String)>>,
+    JsonBody(v): JsonBody<Value>,
 ) -> ApiResult {
     let b: MembersBody = body(&c, v)?;
     let add = match op.as_str() {
@@ -171,7 +174,7 @@ pub(super) struct CheckBody {
     staged: bool,
 }
 
-pub(super) async fn check(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn check(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: CheckBody = body(&c, v)?;
     crate::grant::request(&b.principal, &b.action, &b.resource).map_err(|e| bad(e, &c))?;
     c.authorize(Action::Read, "access:grants")?;
@@ -220,7 +223,7 @@ pub(super) struct ReloadBody {
     dry_run: bool,
 }
 
-pub(super) async fn reload(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn reload(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: ReloadBody = body(&c, v)?;
     let resp = c
         .run(Action::Admin, "access:reload", move |s, ctx| {
@@ -238,7 +241,7 @@ pub(super) async fn snapshots(c: Caller) -> ApiResult {
     .await
 }
 
-pub(super) async fn rollback(c: Caller, Path(version): Path<i64>) -> ApiResult {
+pub(super) async fn rollback(c: Caller, Checked(Path(version)): Checked<Path<i64>>) -> ApiResult {
     let resp = c
         .run(Action::Admin, "access:reload", move |s, ctx| {
             crate::reload::rollback(s, ctx, version)
@@ -255,7 +258,7 @@ pub(super) struct PruneBody {
     dry_run: bool,
 }
 
-pub(super) async fn prune_snapshots(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn prune_snapshots(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: PruneBody = body(&c, v)?;
     c.run(Action::Admin, "access:reload", move |s, ctx| {
         crate::reload::prune(s, ctx, b.keep, b.dry_run)

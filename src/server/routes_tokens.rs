@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{ApiResult, Caller, bad, body};
+use super::api::{ApiResult, Caller, Checked, JsonBody, bad, body};
 use super::{AppState, with_store};
 use crate::error::{Error, Result};
 use crate::policy::Action;
@@ -77,7 +77,7 @@ pub(super) struct TokenCreateBody {
     scopes: Vec<String>,
 }
 
-pub(super) async fn token_create(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn token_create(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: TokenCreateBody = body(&c, v)?;
     let parse = || -> Result<crate::token::CreateRequest> {
         Ok(crate::token::CreateRequest {
@@ -116,7 +116,10 @@ pub(super) struct TokenListQuery {
     state: Option<String>,
 }
 
-pub(super) async fn token_list(c: Caller, Query(q): Query<TokenListQuery>) -> ApiResult {
+pub(super) async fn token_list(
+    c: Caller,
+    Checked(Query(q)): Checked<Query<TokenListQuery>>,
+) -> ApiResult {
     use clap::ValueEnum;
     let kind = match q.kind.as_deref() {
         None => None,
@@ -138,7 +141,7 @@ pub(super) async fn token_list(c: Caller, Query(q): Query<TokenListQuery>) -> Ap
     .await
 }
 
-pub(super) async fn token_show(c: Caller, Path(id): Path<String>) -> ApiResult {
+pub(super) async fn token_show(c: Caller, Checked(Path(id)): Checked<Path<String>>) -> ApiResult {
     crate::token::parse_id(&id).map_err(|e| bad(e, &c))?;
     c.run(Action::Read, "access:tokens", move |s, ctx| {
         crate::token::show(s, ctx.now, &id)
@@ -152,7 +155,7 @@ pub(super) struct RevokeBody {
     reason: Option<String>,
 }
 
-pub(super) async fn token_revoke(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn token_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: RevokeBody = body(&c, v)?;
     for id in &b.ids {
         crate::token::parse_id(id).map_err(|e| bad(e, &c))?;
@@ -176,7 +179,7 @@ pub(super) struct PruneBody {
     older_than: Option<String>,
 }
 
-pub(super) async fn token_prune(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn token_prune(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: PruneBody = body(&c, v)?;
     let d = crate::time::parse_duration(b.older_than.as_deref().unwrap_or("7d"))
         .map_err(|e| bad(e, &c))?;
@@ -191,7 +194,7 @@ pub(super) struct VerifyBody {
     token: String,
 }
 
-pub(super) async fn token_verify(c: Caller, Json(v): Json<Value>) -> ApiResult {
+pub(super) async fn token_verify(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {
     let b: VerifyBody = body(&c, v)?;
     c.run(Action::Read, "access:tokens", move |s, ctx| {
         let (view, refusal) = crate::token::verify(s, ctx.now, &b.token)?;

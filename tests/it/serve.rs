@@ -540,3 +540,108 @@ fn api_token_scopes_narrow_the_principal_and_auto_reload_applies_at_once() {
         "auto reload made a snapshot"
     );
 }
+
+#[test]
+fn malformed_requests_get_the_json_error_shape_and_change_nothing() {
+    let env = Env::new();
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--auth-mode", "token,jwt"],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let admin = jwt("admin", "admin", 600);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let json = "application/json";
+    // (method, path, content type, body, status, words in the message)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);
+    let cases: [Case; 7] = [
+        ("POST", "/v1/grants", None, b"{}", 415, "Content-Type"),
+        ("POST", "/v1/grants", Some(json), b"{bad", 400, "parse"),
+        ("POST", "/v1/grants", Some(json), b"\xff\xfe", 400, "JSON"),
+        (
+            "POST",
+            "/v1/snapshots/x/rollback",
+            Some(json),
+            b"{}",
+            400,
+            "`x`",
+        ),
+        ("GET", "/v1/workers?all=maybe", None, b"", 400, "all"),
+        ("GET", "/v1/nope", None, b"", 404, "no route GET /v1/nope"),
+        (
+            "DELETE",
+            "/v1/tokens",
+            None,
+            b"",
+            405,
+            "DELETE is not allowed",
+        ),
+    ];
+    for (method, path, ctype, body, status, needle) in cases {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", s.url))
+            .header("authorization", format!("Bearer {admin}"));
+        let req = match ctype {
+            Some(t) => req.header("content-type", t),
+            None => req,
+        };
+        let mut resp = agent.run(req.body(body.to_vec()).unwrap()).unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        let v: Value = resp.body_mut().read_json().unwrap();
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(needle), "{method} {path}: {v}");
+        assert!(
+            v["error"]["request_id"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req_"))
+        );
+        assert!(v["error"]["exit"].is_number(), "{method} {path}: {v}");
+    }
+    // A body one byte over the 16 MiB limit gets 413. Sent whole over a raw
+    // connection before reading, so the server's answer cannot cut off a
+    // client still sending.
+    {
+        use std::io::{Read, Write};
+        let addr = s.url.trim_start_matches("http://");
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let len = 16 * 1024 * 1024 + 1;
+        write!(
+            tcp,
+            "POST /v1/grants HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        tcp.write_all(&vec![b' '; len]).unwrap();
+        let mut resp = String::new();
+        let _ = tcp.read_to_string(&mut resp);
+        assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("limit")),
+            "{resp}"
+        );
+    }
+    // Unauthenticated comes before anything is parsed.
+    let req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/v1/snapshots/x/rollback", s.url))
+        .body(b"{bad".to_vec())
+        .unwrap();
+    assert_eq!(agent.run(req).unwrap().status().as_u16(), 401);
+    drop(s);
+    // Nothing was added by any of them.
+    let list = env.json("grant", &["list", "--source", "cli"]);
+    assert_eq!(list, serde_json::json!([]));
+    assert_eq!(env.json("reload", &["history"]), serde_json::json!([]));
+    env.assert_audit_intact();
+}
