@@ -34,15 +34,33 @@ impl Format {
     }
 }
 
+/// A list in a table cell shows this many items, then how many more there
+/// are (a reload of a million grants would otherwise fill the terminal).
+const CELL_ITEMS: usize = 10;
+
 /// One table cell from a JSON value: `-` for null or empty, lists of
-/// scalars joined by commas, anything else as compact JSON.
+/// scalars joined by commas (the first [`CELL_ITEMS`], then a count),
+/// anything else as compact JSON.
 pub fn json_cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "-".into(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-            items.iter().map(json_cell).collect::<Vec<_>>().join(",")
+        Value::Array(items) => {
+            let scalars = items.iter().all(|i| !i.is_object() && !i.is_array());
+            let shown = items
+                .iter()
+                .take(CELL_ITEMS)
+                .map(|i| if scalars { json_cell(i) } else { i.to_string() });
+            let mut cell = shown.collect::<Vec<_>>().join(",");
+            if !scalars {
+                cell = format!("[{cell}]");
+            }
+            if items.len() > CELL_ITEMS {
+                let more = items.len() - CELL_ITEMS;
+                cell.push_str(&format!(" ... and {more} more (--format json lists all)"));
+            }
+            cell
         }
         other => other.to_string(),
     }
@@ -237,6 +255,34 @@ mod tests {
         assert_eq!(lines[1]["id"], "b");
         let table = render(Format::Table, &items);
         assert!(table.contains("ID") && table.contains('b'), "{table}");
+    }
+
+    #[test]
+    fn long_lists_are_cut_in_tables_but_whole_in_json() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("grt_{i:012}")).collect();
+        let members: Vec<Value> = (0..12)
+            .map(|i| serde_json::json!({"group": "ops", "principal": format!("user:u{i}")}))
+            .collect();
+        let v = serde_json::json!({"grants_added": ids, "members_added": members});
+        let render = |format| {
+            let buf = Buf::default();
+            let mut o = Output::to_writer(format, Box::new(buf.clone()));
+            o.value(&v, false).unwrap();
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+        };
+        let table = render(Format::Table);
+        assert!(
+            table.contains("grt_000000000009 ... and 990 more"),
+            "{table}"
+        );
+        assert!(!table.contains("grt_000000000010"), "{table}");
+        assert!(
+            table.contains(r#""principal":"user:u9"}] ... and 2 more"#),
+            "{table}"
+        );
+        assert!(!table.contains("user:u10"), "{table}");
+        let json = render(Format::Json);
+        assert!(json.contains("grt_000000000999") && json.contains("user:u11"));
     }
 
     #[test]
