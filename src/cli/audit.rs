@@ -21,8 +21,17 @@ use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
   audit log --since 1h --type token_revoked
+  audit log --follow --format ndjson     # new events as they are committed
+
+  # Keep a checkpoint off the machine; verify against it (exit 1 if broken)
   audit checkpoint > /backup/moat-checkpoint.json
-  audit verify --checkpoint /backup/moat-checkpoint.json";
+  audit verify --checkpoint /backup/moat-checkpoint.json
+
+  # A nightly cron lint: exit 1 on medium findings or worse
+  audit check --fail-on medium
+
+  # Ship the last day to a SIEM
+  audit export --schema ocsf --since 1d > moat-ocsf.ndjson";
 
 /// Read and verify the audit trail.
 ///
@@ -265,6 +274,9 @@ impl Command for Cli {
                 )?);
                 findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
                 app.out.list(&findings)?;
+                if findings.is_empty() {
+                    app.note("audit check: no findings");
+                }
                 let worst = findings.iter().map(|f| f.severity).max();
                 if worst.is_some_and(|w| w >= fail_on) {
                     app.note(&format!(

@@ -20,7 +20,7 @@ pub const EXAMPLES: &str = "Examples:
   token create --ttl 2h -q > enrol.token
 
   # An api token for alice, limited to running build workers
-  token create --kind api --principal user:alice --scope run:worker:build-*
+  token create --kind api --principal user:alice --scope 'run:worker:build-*'
 
   # Revoke every expired token
   token list --state expired | token revoke - --reason cleanup

@@ -61,6 +61,12 @@ fn check_on_a_clean_state_finds_nothing() {
     env.json("reload", &[]);
     let (c, f) = findings(&env, &["--fail-on", "low"]);
     assert_eq!((c, f.len()), (0, 0), "{f:?}");
+    // People see that the check ran; scripts still get an empty list.
+    let out = env.run("audit", &["check", "--format", "table"], b"");
+    assert!(stderr(&out).contains("no findings"), "{}", stderr(&out));
+    let quiet = env.run("audit", &["check", "-q"], b"");
+    assert_eq!(stderr(&quiet), "");
+    assert_eq!(quiet.stdout, b"[]\n");
 }
 
 #[test]
