@@ -475,16 +475,26 @@ pub fn staged_set(tx: &Tx<'_>) -> Result<PolicySet> {
 }
 
 /// Compile the policy to decide with: the active snapshot, or the staged
-/// tables (labelled version 0) when `staged`.
-pub fn load_policy(store: &mut Store, staged: bool) -> Result<Compiled> {
+/// tables (labelled version 0) when `staged`. With `only`, just what
+/// deciding for that one principal reads ([`PolicySet::only_for`]): a
+/// single check then skips compiling everyone else's grants.
+pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Result<Compiled> {
     store.read(|tx| {
         if staged {
-            return Ok(staged_set(tx)?.compile(0));
+            let set = staged_set(tx)?;
+            return Ok(match only {
+                Some(p) => set.only_for(p),
+                None => set,
+            }
+            .compile(0));
         }
-        Ok(match crate::reload::active_set(tx)? {
-            None => PolicySet::default().compile(0),
-            Some((v, active)) => active.set.compile(v),
-        })
+        let Some(v) = tx.active_snapshot()? else {
+            return Ok(PolicySet::default().compile(0));
+        };
+        let active = tx
+            .snapshot_set_for(v, only)?
+            .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
+        Ok(active.set.compile(v))
     })
 }
 

@@ -201,7 +201,7 @@ fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
         }
         // Never dropped: the process ends right after, and the kernel takes
         // back a million-grant index far faster than millions of frees.
-        let policy = std::mem::ManuallyDrop::new(grant::load_policy(app.store()?, a.staged)?);
+        let policy = std::mem::ManuallyDrop::new(grant::load_policy(app.store()?, a.staged, None)?);
         let sum = if src == "-" {
             let stdin = std::io::stdin().lock();
             grant::check_batch(
@@ -240,8 +240,8 @@ fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
     let v = app.call(
         |r| r.post("/v1/check", &body),
         |s| {
-            // Not dropped, as for --batch.
-            let policy = std::mem::ManuallyDrop::new(grant::load_policy(s, a.staged)?);
+            // Only the principal's grants: one decision needs no more.
+            let policy = grant::load_policy(s, a.staged, Some(req.principal))?;
             let outcome = policy.decide(&req, &[]);
             serde_json::to_value(policy.render(&req, &[], &outcome, a.explain))
                 .map_err(|e| Error::internal(e.to_string()))

@@ -144,17 +144,33 @@ impl PolicySet {
     /// Decode and re-validate a packed form. `None` when it is of another
     /// format version; an error when it is damaged.
     pub fn unpack(bytes: &[u8]) -> Result<Option<Self>> {
+        Self::unpack_for(bytes, None)
+    }
+
+    /// [`PolicySet::unpack`], keeping only what deciding for `principal`
+    /// reads when it is given (see [`PolicySet::only_for`]). The other
+    /// grants are skipped as they are read, never built: one check on a
+    /// million-grant snapshot then costs the read, not a whole policy.
+    pub fn unpack_for(bytes: &[u8], principal: Option<&str>) -> Result<Option<Self>> {
         match postcard::take_from_bytes::<u32>(bytes) {
             Ok((PACKED_FORMAT, _)) => {}
             Ok(_) => return Ok(None),
             Err(e) => return Err(corrupt(e.to_string())),
         }
-        let packed: Packed<'_> = postcard::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let mut packed: Packed<'_> =
+            postcard::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let subjects = principal.map(|p| {
+            packed.members.retain(|m| m.principal == p);
+            Subjects::of(p, &packed.members)
+        });
         let decode = |chunks: &[&[u8]]| -> Result<Vec<Grant>> {
             let mut out = Vec::new();
             for c in chunks {
-                let stored: Vec<StoredGrant<'_>> =
+                let mut stored: Vec<StoredGrant<'_>> =
                     postcard::from_bytes(c).map_err(|e| corrupt(e.to_string()))?;
+                if let Some(s) = &subjects {
+                    stored.retain(|g| s.contains(&g.subject));
+                }
                 out.extend(grants_from_stored(stored)?);
             }
             Ok(out)
@@ -181,9 +197,41 @@ impl PolicySet {
         }))
     }
 
+    /// Only the grants and memberships a decision for `principal` reads: its
+    /// own grants, those of the groups it is in, and its memberships. For
+    /// that principal (with no extra groups) the compiled result decides,
+    /// matches and explains exactly as the whole set does.
+    pub fn only_for(mut self, principal: &str) -> Self {
+        self.members.retain(|m| m.principal == principal);
+        let subjects = Subjects::of(principal, &self.members);
+        self.grants
+            .retain(|g| subjects.contains(g.subject.as_str()));
+        self
+    }
+
     /// Compile into a decision index labelled `version`.
     pub fn compile(self, version: i64) -> Compiled {
         Compiled::new(version, self.grants, &self.members)
+    }
+}
+
+/// The subjects whose grants apply to one principal: itself and its groups.
+struct Subjects(Vec<String>);
+
+impl Subjects {
+    fn of(principal: &str, members: &[Membership]) -> Self {
+        let mut s = vec![principal.to_owned()];
+        s.extend(
+            members
+                .iter()
+                .filter(|m| m.principal == principal)
+                .map(|m| format!("group:{}", m.group)),
+        );
+        Subjects(s)
+    }
+
+    fn contains(&self, subject: &str) -> bool {
+        self.0.iter().any(|s| s == subject)
     }
 }
 

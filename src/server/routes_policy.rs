@@ -186,9 +186,12 @@ pub(super) async fn check(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult 
     };
     let out = if b.staged {
         let store = c.state.store.clone();
-        let policy = with_store(&store, |s| crate::grant::load_policy(s, true))
-            .await
-            .map_err(|e| bad(e, &c))?;
+        let only = b.principal.clone();
+        let policy = with_store(&store, move |s| {
+            crate::grant::load_policy(s, true, Some(&only))
+        })
+        .await
+        .map_err(|e| bad(e, &c))?;
         render(&policy)
     } else {
         render(&c.state.policy.load())

@@ -215,6 +215,16 @@ impl Tx<'_> {
     /// packed form when it has one this binary reads (a third of the bytes,
     /// decoded on every core), else from the JSON.
     pub fn snapshot_set(&self, version: i64) -> Result<Option<SnapshotSet>> {
+        self.snapshot_set_for(version, None)
+    }
+
+    /// [`Tx::snapshot_set`], with only what deciding for `principal` reads
+    /// when it is given ([`PolicySet::only_for`]).
+    pub fn snapshot_set_for(
+        &self,
+        version: i64,
+        principal: Option<&str>,
+    ) -> Result<Option<SnapshotSet>> {
         let row: Option<(String, Option<Vec<u8>>)> = self
             .tx
             .prepare_cached("SELECT digest, packed FROM snapshots WHERE version = ?1")?
@@ -225,7 +235,10 @@ impl Tx<'_> {
         };
         // The packed form is a cache of the JSON, which the digest is over:
         // one that cannot be read (another format, damage) is passed over.
-        if let Some(Ok(Some(set))) = packed.as_deref().map(PolicySet::unpack) {
+        if let Some(Ok(Some(set))) = packed
+            .as_deref()
+            .map(|p| PolicySet::unpack_for(p, principal))
+        {
             return Ok(Some(SnapshotSet {
                 digest,
                 set,
@@ -237,9 +250,13 @@ impl Tx<'_> {
             [version],
             |r| r.get(0),
         )?;
+        let set = PolicySet::decode(content.as_deref().unwrap_or_default())?;
         Ok(Some(SnapshotSet {
             digest,
-            set: PolicySet::decode(content.as_deref().unwrap_or_default())?,
+            set: match principal {
+                Some(p) => set.only_for(p),
+                None => set,
+            },
             from_packed: false,
         }))
     }

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use moat::policy::engine::{Compiled, Membership, Request};
 use moat::policy::grant::{Actions, Effect, Grant, Subject};
 use moat::policy::reference::decide_naive;
+use moat::policy::snapshot::PolicySet;
 use moat::policy::{Action, NamePattern, ResourcePattern};
 
 use crate::cedar_model::CedarModel;
@@ -176,8 +177,44 @@ fn allowed(grants: &[Grant], members: &[Membership], r: &Req) -> bool {
         .allow
 }
 
+/// Deciding for one principal with only its part of the policy (what a
+/// single `grant check` loads) renders exactly as with the whole policy:
+/// decision, reason, matched grants and near misses, in the same order.
+fn one_principal_decides_as_the_whole(
+    grants: &[Grant],
+    members: &[Membership],
+    reqs: &[Req],
+) -> Result<(), TestCaseError> {
+    let set = PolicySet::new(grants.to_vec(), members.to_vec());
+    let packed = set.pack();
+    let whole = set.clone().compile(3);
+    for r in reqs {
+        let req = r.as_request();
+        let want = serde_json::to_value(whole.render(&req, &[], &whole.decide(&req, &[]), true))
+            .unwrap();
+        let only = set.clone().only_for(r.principal).compile(3);
+        let from_packed = PolicySet::unpack_for(&packed, Some(r.principal))
+            .unwrap()
+            .unwrap();
+        prop_assert_eq!(&from_packed, &set.clone().only_for(r.principal));
+        let got = serde_json::to_value(only.render(&req, &[], &only.decide(&req, &[]), true))
+            .unwrap();
+        prop_assert_eq!(got, want, "{:?}", r);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn one_principal_s_part_of_the_policy_decides_as_the_whole(
+        grants in prop::collection::vec(grant(), 0..40).prop_map(unique_ids),
+        members in members(),
+        reqs in prop::collection::vec(request(), 1..20),
+    ) {
+        one_principal_decides_as_the_whole(&grants, &members, &reqs)?;
+    }
 
     #[test]
     fn compiled_index_decides_exactly_as_the_reference(
