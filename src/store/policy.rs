@@ -225,20 +225,22 @@ impl Tx<'_> {
         version: i64,
         principal: Option<&str>,
     ) -> Result<Option<SnapshotSet>> {
-        let row: Option<(String, Option<Vec<u8>>)> = self
+        // Decoded where SQLite holds it, not copied out first.
+        let row = self
             .tx
             .prepare_cached("SELECT digest, packed FROM snapshots WHERE version = ?1")?
-            .query_row([version], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([version], |r| {
+                let digest: String = r.get(0)?;
+                let packed = r.get_ref(1)?.as_blob_or_null()?;
+                Ok((digest, packed.map(|p| PolicySet::unpack_for(p, principal))))
+            })
             .optional()?;
-        let Some((digest, packed)) = row else {
+        let Some((digest, unpacked)) = row else {
             return Ok(None);
         };
         // The packed form is a cache of the JSON, which the digest is over:
         // one that cannot be read (another format, damage) is passed over.
-        if let Some(Ok(Some(set))) = packed
-            .as_deref()
-            .map(|p| PolicySet::unpack_for(p, principal))
-        {
+        if let Some(Ok(Some(set))) = unpacked {
             return Ok(Some(SnapshotSet {
                 digest,
                 set,

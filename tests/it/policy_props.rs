@@ -190,15 +190,15 @@ fn one_principal_decides_as_the_whole(
     let whole = set.clone().compile(3);
     for r in reqs {
         let req = r.as_request();
-        let want = serde_json::to_value(whole.render(&req, &[], &whole.decide(&req, &[]), true))
-            .unwrap();
+        let want =
+            serde_json::to_value(whole.render(&req, &[], &whole.decide(&req, &[]), true)).unwrap();
         let only = set.clone().only_for(r.principal).compile(3);
         let from_packed = PolicySet::unpack_for(&packed, Some(r.principal))
             .unwrap()
             .unwrap();
         prop_assert_eq!(&from_packed, &set.clone().only_for(r.principal));
-        let got = serde_json::to_value(only.render(&req, &[], &only.decide(&req, &[]), true))
-            .unwrap();
+        let got =
+            serde_json::to_value(only.render(&req, &[], &only.decide(&req, &[]), true)).unwrap();
         prop_assert_eq!(got, want, "{:?}", r);
     }
     Ok(())
