@@ -75,6 +75,16 @@ impl Server {
         Server { child, url, log }
     }
 
+    /// Start serve on `env`'s state with extra flags and the test JWT secret.
+    pub fn with_jwt(env: &Env, args: &[&str]) -> Server {
+        Server::start(
+            env.dir.path(),
+            &env.state(),
+            args,
+            &[("MOAT_JWT_SECRET", JWT_SECRET)],
+        )
+    }
+
     /// Everything serve wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -299,4 +309,12 @@ pub fn stderr(out: &Output) -> String {
 
 pub fn code(out: &Output) -> i32 {
     out.status.code().expect("exited normally")
+}
+
+/// An HTTP client that returns error statuses as responses.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }

@@ -132,9 +132,8 @@ fn unsafe_binds_are_refused_before_the_port_opens() {
 fn tls_with_a_private_ca_and_auth_mode_none_warns() {
     let env = Env::new();
     let (ca, cert, key) = certificates(env.dir.path());
-    let server = Server::start(
-        env.dir.path(),
-        &env.state(),
+    let server = Server::with_jwt(
+        &env,
         &[
             "--cert-file",
             cert.to_str().unwrap(),
@@ -143,7 +142,6 @@ fn tls_with_a_private_ca_and_auth_mode_none_warns() {
             "--auth-mode",
             "jwt",
         ],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
     );
     assert!(server.url.starts_with("https://127.0.0.1:"));
     let url = server.url.replace("127.0.0.1", "localhost");
@@ -240,10 +238,7 @@ fn admins_are_reconciled_on_every_start() {
 }
 
 fn call(url: &str, path: &str, bearer: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_agent();
     let mut resp = agent
         .get(format!("{url}{path}"))
         .header("authorization", format!("Bearer {bearer}"))
@@ -258,11 +253,9 @@ fn call(url: &str, path: &str, bearer: &str) -> (u16, Value) {
 fn jwt_rules_are_enforced_and_audited() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     let env = Env::new();
-    let s = Server::start(
-        env.dir.path(),
-        &env.state(),
+    let s = Server::with_jwt(
+        &env,
         &["--auth-mode", "jwt", "--users", "alice:admin,bob:viewer"],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
     );
     let exp = (moat::time::now_ms() / 1000 + 600) as u64;
     let claims = |sub: &str, role: &str| serde_json::json!({"sub": sub, "role": role, "exp": exp});
@@ -370,12 +363,7 @@ fn base64_url(bytes: &[u8]) -> String {
 #[test]
 fn a_brute_force_is_throttled_while_a_valid_client_is_served() {
     let env = Env::new();
-    let s = Server::start(
-        env.dir.path(),
-        &env.state(),
-        &["--auth-mode", "token,jwt"],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
-    );
+    let s = Server::with_jwt(&env, &["--auth-mode", "token,jwt"]);
     let api = env.create(&["--kind", "api", "--principal", "user:ops"]);
     env.json(
         "grant",
@@ -429,12 +417,7 @@ fn a_brute_force_is_throttled_while_a_valid_client_is_served() {
 #[test]
 fn a_local_reload_takes_effect_in_the_running_server_within_a_second() {
     let env = Env::new();
-    let s = Server::start(
-        env.dir.path(),
-        &env.state(),
-        &["--auth-mode", "jwt"],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
-    );
+    let s = Server::with_jwt(&env, &["--auth-mode", "jwt"]);
     let carol = jwt("carol", "viewer", 600);
     assert_eq!(call(&s.url, "/v1/audit", &carol).0, 200, "viewer reads");
     let write = |env: &Env| {
@@ -471,10 +454,7 @@ fn a_local_reload_takes_effect_in_the_running_server_within_a_second() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (_, metrics) = {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = http_agent();
         let mut r = agent.get(format!("{}/metrics", s.url)).call().unwrap();
         (r.status(), r.body_mut().read_to_string().unwrap())
     };
@@ -544,17 +524,9 @@ fn api_token_scopes_narrow_the_principal_and_auto_reload_applies_at_once() {
 #[test]
 fn malformed_requests_get_the_json_error_shape_and_change_nothing() {
     let env = Env::new();
-    let s = Server::start(
-        env.dir.path(),
-        &env.state(),
-        &["--auth-mode", "token,jwt"],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
-    );
+    let s = Server::with_jwt(&env, &["--auth-mode", "token,jwt"]);
     let admin = jwt("admin", "admin", 600);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_agent();
     let json = "application/json";
     // (method, path, content type, body, status, words in the message)
     type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);

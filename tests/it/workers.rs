@@ -95,16 +95,14 @@ impl Fleet {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
         moat::store::Store::open(&env.state()).unwrap();
-        let server = Server::start(
-            env.dir.path(),
-            &env.state(),
+        let server = Server::with_jwt(
+            &env,
             &[
                 "--auth-mode",
                 "jwt",
                 "--secrets-file",
                 secrets.to_str().unwrap(),
             ],
-            &[("MOAT_JWT_SECRET", JWT_SECRET)],
         );
         Fleet {
             env,
@@ -615,9 +613,8 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
     let env = Env::new();
     let (ca, cert, key) = crate::serve::certificates(env.dir.path());
     moat::store::Store::open(&env.state()).unwrap();
-    let server = Server::start(
-        env.dir.path(),
-        &env.state(),
+    let server = Server::with_jwt(
+        &env,
         &[
             "--cert-file",
             cert.to_str().unwrap(),
@@ -626,7 +623,6 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
             "--auth-mode",
             "jwt",
         ],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
     );
     let pem = std::fs::read(&cert).unwrap();
     let der = ureq::tls::parse_pem(&pem)
