@@ -107,16 +107,32 @@ impl Tx<'_> {
 
     /// Grants matching `f`, oldest first.
     pub fn grants(&self, f: &GrantFilter) -> Result<Vec<Grant>> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants
-             WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR resource = ?2)
-               AND (?3 IS NULL OR source = ?3) AND (?4 IS NULL OR active = ?4)
-             ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map(
-            params![f.subject, f.resource, f.source, f.active],
-            row_to_grant,
-        )?;
+        // Only the filters given are in the query, so SQLite can use the
+        // subject and source indexes (`?1 IS NULL OR subject = ?1` would
+        // scan every grant).
+        use rusqlite::ToSql;
+        let given: Vec<(&str, &dyn ToSql)> = [
+            ("subject", f.subject.as_ref().map(|v| v as &dyn ToSql)),
+            ("resource", f.resource.as_ref().map(|v| v as _)),
+            ("source", f.source.as_ref().map(|v| v as _)),
+            ("active", f.active.as_ref().map(|v| v as _)),
+        ]
+        .into_iter()
+        .filter_map(|(column, v)| v.map(|v| (column, v)))
+        .collect();
+        let mut sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE 1");
+        for (column, _) in &given {
+            sql.push_str(&format!(" AND {column} = :{column}"));
+        }
+        sql.push_str(" ORDER BY created_at, id");
+        let names: Vec<String> = given.iter().map(|(c, _)| format!(":{c}")).collect();
+        let named: Vec<(&str, &dyn ToSql)> = names
+            .iter()
+            .zip(&given)
+            .map(|(n, (_, v))| (n.as_str(), *v))
+            .collect();
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(named.as_slice(), row_to_grant)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
