@@ -109,11 +109,13 @@ pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadRepor
             return Ok(report);
         }
         if !changed {
-            // A snapshot from before packed forms existed gets one now.
-            if let Some((v, a)) = &active
-                && !a.from_packed
-            {
-                tx.set_snapshot_packed(*v, &a.set.pack())?;
+            if let Some((v, a)) = &active {
+                // A snapshot from before packed forms existed gets one now.
+                if !a.from_packed {
+                    tx.set_snapshot_packed(*v, &a.set.pack())?;
+                }
+                // It equals the staged policy: single checks may read that.
+                tx.mark_snapshot_current(*v)?;
             }
             return Ok(report);
         }

@@ -46,6 +46,9 @@ pub struct Tx<'a> {
     /// The chain's head after this transaction's last append, so a batch of
     /// appends reads it from the database once.
     head: Option<crate::audit::Head>,
+    /// Set by every write to grants or memberships; the commit then bumps
+    /// the policy generation once.
+    policy_changed: bool,
 }
 
 impl Store {
@@ -147,8 +150,12 @@ impl Store {
             pepper: &self.pepper,
             source: self.audit_source,
             head: None,
+            policy_changed: false,
         };
         let out = f(&mut tx)?;
+        if tx.policy_changed {
+            tx.bump_policy_generation()?;
+        }
         tx.tx.commit()?;
         Ok(out)
     }
@@ -163,6 +170,7 @@ impl Store {
             pepper: &self.pepper,
             source: self.audit_source,
             head: None,
+            policy_changed: false,
         };
         f(&mut tx)
     }

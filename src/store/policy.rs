@@ -70,10 +70,12 @@ fn row_to_grant(r: &Row<'_>) -> rusqlite::Result<Grant> {
 }
 
 const META_ACTIVE: &str = "active_snapshot";
+const META_GENERATION: &str = "policy_generation";
 
 impl Tx<'_> {
     /// Insert a new grant.
     pub fn insert_grant(&mut self, g: &Grant) -> Result<()> {
+        self.policy_changed = true;
         self.tx
             .prepare_cached(&format!(
                 "INSERT INTO grants ({GRANT_COLUMNS}, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)"
@@ -149,6 +151,7 @@ impl Tx<'_> {
 
     /// Activate or revoke a grant.
     pub fn set_grant_active(&mut self, id: &str, active: bool, now: Millis) -> Result<()> {
+        self.policy_changed = true;
         self.tx.execute(
             "UPDATE grants SET active = ?2, changed_at = ?3 WHERE id = ?1",
             params![id, active, now],
@@ -158,6 +161,7 @@ impl Tx<'_> {
 
     /// Add a membership; false when it already existed.
     pub fn add_member(&mut self, m: &Membership, now: Millis, by: &str) -> Result<bool> {
+        self.policy_changed = true;
         let n = self.tx.execute(
             "INSERT OR IGNORE INTO group_members (group_name, principal, added_at, added_by)
              VALUES (?1, ?2, ?3, ?4)",
@@ -168,6 +172,7 @@ impl Tx<'_> {
 
     /// Remove a membership; false when there was none.
     pub fn remove_member(&mut self, m: &Membership) -> Result<bool> {
+        self.policy_changed = true;
         let n = self.tx.execute(
             "DELETE FROM group_members WHERE group_name = ?1 AND principal = ?2",
             params![m.group, m.principal],
@@ -202,12 +207,72 @@ impl Tx<'_> {
             [],
             |r| r.get(0),
         )?;
+        // A change earlier in this transaction is not counted until the
+        // commit: record no generation then, so the snapshot is read whole.
+        let generation = (!self.policy_changed)
+            .then(|| self.policy_generation())
+            .transpose()?;
         self.tx.execute(
-            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed],
+            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed, generation)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed, generation],
         )?;
         Ok(version)
+    }
+
+    /// How many committed transactions have changed grants or memberships.
+    pub fn policy_generation(&self) -> Result<i64> {
+        let v: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [META_GENERATION],
+                |r| r.get(0),
+            )
+            .optional()?;
+        v.map_or(Ok(0), |s| {
+            s.parse()
+                .map_err(|_| Error::internal("the policy generation is not a number"))
+        })
+    }
+
+    /// Count this transaction's change to grants or memberships.
+    pub(super) fn bump_policy_generation(&mut self) -> Result<()> {
+        let next = self.policy_generation()? + 1;
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![META_GENERATION, next.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The policy generation snapshot `version` was made at (or last found
+    /// equal to the staged policy at), if known.
+    pub fn snapshot_generation(&self, version: i64) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT generation FROM snapshots WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Record that snapshot `version` equals the staged policy as of now
+    /// (a `reload` that found nothing to change).
+    pub fn mark_snapshot_current(&mut self, version: i64) -> Result<()> {
+        if self.policy_changed {
+            return Ok(());
+        }
+        let generation = self.policy_generation()?;
+        self.tx.execute(
+            "UPDATE snapshots SET generation = ?2 WHERE version = ?1",
+            params![version, generation],
+        )?;
+        Ok(())
     }
 
     /// Give snapshot `version` its packed form (for snapshots made before
