@@ -512,7 +512,7 @@ pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Resul
         // last found equal to them): the tables hold exactly its content,
         // and the principal's rows are a few index lookups away.
         if let Some(p) = only
-            && tx.snapshot_generation(v)? == Some(tx.policy_generation()?)
+            && tx.tables_match_snapshot(v)?
         {
             return Ok(staged_set_for(tx, p)?.compile(v));
         }
@@ -568,7 +568,7 @@ mod tests {
         store
             .read(|tx| {
                 let v = tx.active_snapshot()?.unwrap();
-                Ok(tx.snapshot_generation(v)? == Some(tx.policy_generation()?))
+                tx.tables_match_snapshot(v)
             })
             .unwrap()
     }

@@ -132,6 +132,7 @@ pub fn reload(store: &mut Store, ctx: &Ctx, dry_run: bool) -> Result<ReloadRepor
             &packed.unwrap_or_else(|| staged.pack()),
         )?;
         tx.set_active_snapshot(version)?;
+        tx.mark_snapshot_current(version)?;
         let event = NewEvent::new(
             types::SNAPSHOT_RELOADED,
             &ctx.actor,

@@ -141,14 +141,6 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE snapshots ADD COLUMN packed BLOB;
     "#,
-    // 6: the policy generation (meta `policy_generation`, bumped by every
-    // transaction that changes grants or memberships) each snapshot was
-    // made at. While it is still current, the grants table holds exactly
-    // the active snapshot's content, and one check reads just the
-    // principal's rows. NULL for older snapshots: they are read whole.
-    r#"
-    ALTER TABLE snapshots ADD COLUMN generation INTEGER;
-    "#,
 ];
 
 /// The schema version this binary writes.

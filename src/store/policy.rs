@@ -70,7 +70,11 @@ fn row_to_grant(r: &Row<'_>) -> rusqlite::Result<Grant> {
 }
 
 const META_ACTIVE: &str = "active_snapshot";
+/// Bumped by every committed transaction that changes grants or memberships.
 const META_GENERATION: &str = "policy_generation";
+/// `VERSION:GENERATION`: snapshot VERSION held exactly what the grant and
+/// membership tables held at policy generation GENERATION.
+const META_TABLES_MATCH: &str = "tables_match_snapshot";
 
 impl Tx<'_> {
     /// Insert a new grant.
@@ -207,15 +211,10 @@ impl Tx<'_> {
             [],
             |r| r.get(0),
         )?;
-        // A change earlier in this transaction is not counted until the
-        // commit: record no generation then, so the snapshot is read whole.
-        let generation = (!self.policy_changed)
-            .then(|| self.policy_generation())
-            .transpose()?;
         self.tx.execute(
-            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed, generation)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed, generation],
+            "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed],
         )?;
         Ok(version)
     }
@@ -247,32 +246,37 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The policy generation snapshot `version` was made at (or last found
-    /// equal to the staged policy at), if known.
-    pub fn snapshot_generation(&self, version: i64) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT generation FROM snapshots WHERE version = ?1",
-                [version],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
-    /// Record that snapshot `version` equals the staged policy as of now
-    /// (a `reload` that found nothing to change).
+    /// Record that snapshot `version` holds exactly what the grant and
+    /// membership tables hold now (`reload` made it from them, or found it
+    /// equal to them). Not when this transaction changed them itself: that
+    /// change is counted only at the commit.
     pub fn mark_snapshot_current(&mut self, version: i64) -> Result<()> {
         if self.policy_changed {
             return Ok(());
         }
         let generation = self.policy_generation()?;
         self.tx.execute(
-            "UPDATE snapshots SET generation = ?2 WHERE version = ?1",
-            params![version, generation],
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![META_TABLES_MATCH, format!("{version}:{generation}")],
         )?;
         Ok(())
+    }
+
+    /// Whether the grant and membership tables still hold exactly snapshot
+    /// `version`'s content: it was marked current and nothing has changed
+    /// them since.
+    pub fn tables_match_snapshot(&self, version: i64) -> Result<bool> {
+        let mark: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [META_TABLES_MATCH],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let now = format!("{version}:{}", self.policy_generation()?);
+        Ok(mark.as_deref() == Some(now.as_str()))
     }
 
     /// Give snapshot `version` its packed form (for snapshots made before

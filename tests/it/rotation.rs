@@ -156,8 +156,7 @@ fn a_version_3_state_file_upgrades() {
     // Undo migrations 4 and later by hand, as a version 3 binary left the file.
     let conn = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
     conn.execute_batch(
-        "ALTER TABLE snapshots DROP COLUMN generation;
-         ALTER TABLE snapshots DROP COLUMN packed;
+        "ALTER TABLE snapshots DROP COLUMN packed;
          DROP INDEX workers_by_revoked;
          DROP INDEX worker_credentials_by_worker;
          ALTER TABLE worker_credentials DROP COLUMN retired_at;
