@@ -69,6 +69,9 @@ const PRUNE_AFTER: i64 = 7 * 86_400_000;
 /// More snapshots than this besides the active one should have been pruned.
 const SNAPSHOTS_KEPT: usize = 20;
 
+/// Free space in the state file worth a vacuum, when it is also most of it.
+const FREE_SPACE_WORTH_VACUUM: u64 = 64 << 20;
+
 /// File permission findings for the state file, its key and its directory.
 pub fn file_findings(state: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -218,6 +221,21 @@ pub fn check(store: &mut Store, o: &CheckOptions) -> Result<Vec<Finding>> {
                 "snapshots",
                 format!("{old} policy snapshots besides the active one, each a full copy of the policy"),
                 &format!("run: reload prune --keep {}", crate::reload::DEFAULT_KEEP),
+            ));
+        }
+
+        let (size, free) = tx.space()?;
+        if free >= FREE_SPACE_WORTH_VACUUM && free * 2 > size {
+            out.push(finding(
+                "state_file_mostly_free",
+                Severity::Low,
+                "state file",
+                format!(
+                    "{} MB of the state file's {} MB is free space left by deleted records",
+                    free >> 20,
+                    size >> 20
+                ),
+                "run: reload prune --vacuum (it holds the write lock while it rewrites the file)",
             ));
         }
 

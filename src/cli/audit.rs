@@ -85,9 +85,9 @@ pub enum Cmd {
     ///
     /// Findings: enrol tokens over 24h or with unlimited uses, bound tokens not
     /// used for --stale, workers not seen for --stale, expired tokens not pruned,
-    /// broad allow grants, superusers,
-    /// file permissions, auth-failure spikes, a broken audit chain, serve started
-    /// with --auth-mode none.
+    /// broad allow grants, superusers, more than 20 old policy snapshots, a state
+    /// file mostly free space (64 MB or more), file permissions, auth-failure
+    /// spikes, a broken audit chain, serve started with --auth-mode none.
     Check {
         /// Lowest severity that makes the exit status 1
         #[arg(long, value_enum, default_value = "high")]

@@ -180,12 +180,7 @@ impl Store {
     /// whole rewrite (other writers wait, up to the busy timeout) and free
     /// disk for a temporary copy of the live data.
     pub fn vacuum(&mut self) -> Result<VacuumReport> {
-        let bytes = |conn: &Connection| -> Result<u64> {
-            let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
-            let size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-            Ok(u64::try_from(pages * size).unwrap_or(0))
-        };
-        let bytes_before = bytes(&self.conn)?;
+        let (bytes_before, _) = self.read(|tx| tx.space())?;
         self.conn.execute_batch("VACUUM")?;
         // The rewrite went through the WAL, which now holds a copy of the
         // whole database: copy it back and truncate both files. With another
@@ -193,9 +188,10 @@ impl Store {
         // next checkpoint; the space is free inside the file either way.
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let (bytes_after, _) = self.read(|tx| tx.space())?;
         Ok(VacuumReport {
             bytes_before,
-            bytes_after: bytes(&self.conn)?,
+            bytes_after,
         })
     }
 }
@@ -231,6 +227,19 @@ impl Tx<'_> {
     /// The pepper, for HMACs computed inside a transaction.
     pub fn pepper(&self) -> &[u8; KEY_LEN] {
         self.pepper
+    }
+
+    /// The database's size and how much of it is free pages, in bytes.
+    pub fn space(&self) -> Result<(u64, u64)> {
+        let pragma = |name: &str| -> Result<u64> {
+            let v: i64 = self.tx.pragma_query_value(None, name, |r| r.get(0))?;
+            Ok(u64::try_from(v).unwrap_or(0))
+        };
+        let page = pragma("page_size")?;
+        Ok((
+            pragma("page_count")? * page,
+            pragma("freelist_count")? * page,
+        ))
     }
 }
 

@@ -483,3 +483,64 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     }
     env.assert_audit_intact();
 }
+
+#[test]
+fn free_space_left_by_pruned_snapshots_is_a_finding_until_vacuumed() {
+    let env = Env::new();
+    env.json("reload", &[]);
+    // An old snapshot of ~80 MB (incompressible), then pruned.
+    {
+        let mut store = moat::store::Store::open(&env.state()).unwrap();
+        let mut bulk = vec![0u8; 80 << 20];
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for b in bulk.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        store
+            .write(|tx| {
+                let row = moat::store::SnapshotRow {
+                    version: 0,
+                    digest: "sha256:bulk".into(),
+                    created_at: moat::time::now_ms(),
+                    created_by: "user:test".into(),
+                    grants: 0,
+                    members: 0,
+                    content: Some(bulk.clone()),
+                };
+                tx.insert_snapshot(&row, &[]).map(|_| ())
+            })
+            .unwrap();
+    }
+    let pruned = env.json("reload", &["prune", "--keep", "0"]);
+    assert_eq!(pruned.as_array().unwrap().len(), 1);
+    let ids = |f: &[Value]| -> Vec<String> {
+        f.iter()
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (c, f) = findings(&env, &[]);
+    assert_eq!(
+        c, 0,
+        "a low finding does not fail the default --fail-on high"
+    );
+    assert!(
+        ids(&f).contains(&"state_file_mostly_free".to_owned()),
+        "{f:?}"
+    );
+    let hint = f
+        .iter()
+        .find(|x| x["id"] == "state_file_mostly_free")
+        .map(|x| x["hint"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(hint.contains("reload prune --vacuum"), "{hint}");
+    let out = env.run("reload", &["prune", "--vacuum"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (_, f) = findings(&env, &[]);
+    assert!(
+        !ids(&f).contains(&"state_file_mostly_free".to_owned()),
+        "{f:?}"
+    );
+}
