@@ -152,15 +152,9 @@ impl Tx<'_> {
     /// event's `{seq, hash}`, sealed with an HMAC so it cannot be moved
     /// without the pepper. `None` when nothing was ever pruned.
     pub fn audit_anchor(&self) -> Result<Option<Head>> {
-        let raw: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'audit_anchor'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(raw) = raw else { return Ok(None) };
+        let Some(raw) = self.meta("audit_anchor")? else {
+            return Ok(None);
+        };
         let bad = || {
             Error::new(
                 Exit::Negative,
@@ -191,11 +185,7 @@ impl Tx<'_> {
             "hash": through.hash,
             "mac": anchor_mac(self.pepper, through),
         });
-        self.tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('audit_anchor', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [value.to_string()],
-        )?;
+        self.set_meta("audit_anchor", &value.to_string())?;
         Ok(n)
     }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rand::RngExt;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::{Error, Exit, Result};
 
@@ -227,6 +227,24 @@ impl Tx<'_> {
     /// The pepper, for HMACs computed inside a transaction.
     pub fn pepper(&self) -> &[u8; KEY_LEN] {
         self.pepper
+    }
+
+    /// A value in the meta table.
+    pub(super) fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Set a value in the meta table.
+    pub(super) fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// The database's size and how much of it is free pages, in bytes.

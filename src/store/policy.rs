@@ -221,15 +221,7 @@ impl Tx<'_> {
 
     /// How many committed transactions have changed grants or memberships.
     pub fn policy_generation(&self) -> Result<i64> {
-        let v: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [META_GENERATION],
-                |r| r.get(0),
-            )
-            .optional()?;
-        v.map_or(Ok(0), |s| {
+        self.meta(META_GENERATION)?.map_or(Ok(0), |s| {
             s.parse()
                 .map_err(|_| Error::internal("the policy generation is not a number"))
         })
@@ -238,12 +230,7 @@ impl Tx<'_> {
     /// Count this transaction's change to grants or memberships.
     pub(super) fn bump_policy_generation(&mut self) -> Result<()> {
         let next = self.policy_generation()? + 1;
-        self.tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![META_GENERATION, next.to_string()],
-        )?;
-        Ok(())
+        self.set_meta(META_GENERATION, &next.to_string())
     }
 
     /// Record that snapshot `version` holds exactly what the grant and
@@ -255,26 +242,14 @@ impl Tx<'_> {
             return Ok(());
         }
         let generation = self.policy_generation()?;
-        self.tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![META_TABLES_MATCH, format!("{version}:{generation}")],
-        )?;
-        Ok(())
+        self.set_meta(META_TABLES_MATCH, &format!("{version}:{generation}"))
     }
 
     /// Whether the grant and membership tables still hold exactly snapshot
     /// `version`'s content: it was marked current and nothing has changed
     /// them since.
     pub fn tables_match_snapshot(&self, version: i64) -> Result<bool> {
-        let mark: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [META_TABLES_MATCH],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let mark = self.meta(META_TABLES_MATCH)?;
         let now = format!("{version}:{}", self.policy_generation()?);
         Ok(mark.as_deref() == Some(now.as_str()))
     }
@@ -372,29 +347,17 @@ impl Tx<'_> {
 
     /// The active snapshot version, if any.
     pub fn active_snapshot(&self) -> Result<Option<i64>> {
-        let v: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [META_ACTIVE],
-                |r| r.get(0),
-            )
-            .optional()?;
-        v.map(|s| {
-            s.parse()
-                .map_err(|_| Error::internal("the active snapshot pointer is not a number"))
-        })
-        .transpose()
+        self.meta(META_ACTIVE)?
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| Error::internal("the active snapshot pointer is not a number"))
+            })
+            .transpose()
     }
 
     /// Point the active snapshot at `version`.
     pub fn set_active_snapshot(&mut self, version: i64) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![META_ACTIVE, version.to_string()],
-        )?;
-        Ok(())
+        self.set_meta(META_ACTIVE, &version.to_string())
     }
 }
 
