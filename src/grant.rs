@@ -6,6 +6,7 @@ pub mod batch;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -289,8 +290,10 @@ pub fn groups(store: &mut Store) -> Result<Vec<GroupView>> {
         .collect())
 }
 
-/// One entry of a grant file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One entry of a grant file. An unknown field is an error: a misspelt
+/// `"efect": "deny"` must not quietly become an allow.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FileGrant {
     pub subject: String,
     #[serde(default = "default_effect")]
@@ -299,6 +302,18 @@ pub struct FileGrant {
     pub resource: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// What `grant list` prints besides the rule, accepted so its output
+    /// can be applied, and ignored.
+    #[serde(default, skip_serializing, rename = "id")]
+    _id: IgnoredAny,
+    #[serde(default, skip_serializing, rename = "source")]
+    _source: IgnoredAny,
+    #[serde(default, skip_serializing, rename = "state")]
+    _state: IgnoredAny,
+    #[serde(default, skip_serializing, rename = "created_at")]
+    _created_at: IgnoredAny,
+    #[serde(default, skip_serializing, rename = "created_by")]
+    _created_by: IgnoredAny,
 }
 
 fn default_effect() -> String {
@@ -307,6 +322,7 @@ fn default_effect() -> String {
 
 /// A grant file as `export` writes and `apply` reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GrantFile {
     pub grants: Vec<FileGrant>,
 }
@@ -464,6 +480,7 @@ pub fn export(store: &mut Store) -> Result<GrantFile> {
                 actions: g.actions.names().into_iter().map(str::to_owned).collect(),
                 resource: g.resource.to_string(),
                 note: g.note.clone(),
+                ..Default::default()
             })
             .collect(),
     })
@@ -709,6 +726,12 @@ mod tests {
         assert_eq!(parse_file(ok).unwrap().len(), 1);
         let nd = "{\"subject\":\"user:a\",\"actions\":[\"read\"],\"resource\":\"*:*\",\"id\":\"grt_x\",\"state\":\"revoked\"}\n";
         assert_eq!(parse_file(nd).unwrap()[0].effect, Effect::Allow);
+        // A whole `grant list` line applies; a field it does not print is refused.
+        let listed = r#"{"id":"grt_x","subject":"user:a","effect":"deny","actions":["read"],"resource":"vault:x","source":"cli","state":"active","note":null,"created_at":"2026-01-01T00:00:00Z","created_by":"local:uid-0"}"#;
+        assert_eq!(parse_file(listed).unwrap()[0].effect, Effect::Deny);
+        let typo = r#"{"subject":"user:a","efect":"deny","actions":["read"],"resource":"vault:x"}"#;
+        let e = parse_file(typo).unwrap_err();
+        assert!(e.message.contains("unknown field `efect`"), "{}", e.message);
         let bad =
             r#"{"grants":[{"subject":"group:ops","actions":["run"],"resource":"wor*ker:x"}]}"#;
         let e = parse_file(bad).unwrap_err();

@@ -562,6 +562,7 @@ pub(super) fn body<T: serde::de::DeserializeOwned>(
 
 /// `{"ids": [...]}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct IdsBody {
     pub(super) ids: Vec<String>,
 }

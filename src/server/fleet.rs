@@ -517,6 +517,7 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
 
 /// A dispatch request (`POST /v1/dispatches`).
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DispatchBody {
     /// Worker name; or give `select`.
     #[serde(default)]

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::policy::Action;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct AuditQueryParams {
     since: Option<String>,
     until: Option<String>,
@@ -62,6 +63,7 @@ pub(super) async fn audit_log(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct VerifyAuditBody {
     checkpoint: Option<crate::audit::Head>,
 }
@@ -83,6 +85,7 @@ pub(super) async fn audit_checkpoint(c: Caller) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct WorkerListQuery {
     all: Option<bool>,
     stale: Option<String>,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::policy::Action;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct GrantBody {
     subject: String,
     #[serde(default = "allow")]
@@ -50,6 +51,7 @@ pub(super) async fn grant_add(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiRes
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct GrantListQuery {
     subject: Option<String>,
     resource: Option<String>,
@@ -94,6 +96,7 @@ pub(super) async fn grant_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> Api
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ApplyBody {
     name: String,
     text: String,
@@ -127,6 +130,7 @@ pub(super) async fn group_list(c: Caller) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct MembersBody {
     principals: Vec<String>,
 }
@@ -164,6 +168,7 @@ pub(super) async fn group_change(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct CheckBody {
     principal: String,
     action: String,
@@ -221,6 +226,7 @@ pub(super) async fn check_batch(c: Caller, text: String) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ReloadBody {
     #[serde(default)]
     dry_run: bool,
@@ -255,6 +261,7 @@ pub(super) async fn rollback(c: Caller, Checked(Path(version)): Checked<Path<i64
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PruneBody {
     keep: usize,
     #[serde(default)]

@@ -65,6 +65,7 @@ pub(super) async fn whoami(c: Caller) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct TokenCreateBody {
     kind: Option<String>,
     ttl: Option<String>,
@@ -111,6 +112,7 @@ pub(super) async fn token_create(c: Caller, JsonBody(v): JsonBody<Value>) -> Api
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct TokenListQuery {
     kind: Option<String>,
     state: Option<String>,
@@ -150,6 +152,7 @@ pub(super) async fn token_show(c: Caller, Checked(Path(id)): Checked<Path<String
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RevokeBody {
     ids: Vec<String>,
     reason: Option<String>,
@@ -175,6 +178,7 @@ pub(super) async fn token_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> Api
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PruneBody {
     older_than: Option<String>,
 }
@@ -190,6 +194,7 @@ pub(super) async fn token_prune(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiR
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct VerifyBody {
     token: String,
 }

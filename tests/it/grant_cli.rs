@@ -592,6 +592,14 @@ both_modes! {
             "grant file",
         ),
         ("grant", vec!["apply", "-"], b"\xff\xfe", 2, "UTF-8"),
+        // A misspelt field must not drop the deny it meant.
+        (
+            "grant",
+            vec!["apply", "-"],
+            br#"{"grants":[{"subject":"user:a","efect":"deny","actions":["read"],"resource":"vault:x"}]}"#,
+            2,
+            "unknown field `efect`",
+        ),
         (
             "grant",
             vec!["revoke", "grt_aaaaaaaaaaaa"],

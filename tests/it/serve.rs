@@ -530,9 +530,25 @@ fn malformed_requests_get_the_json_error_shape_and_change_nothing() {
     let json = "application/json";
     // (method, path, content type, body, status, words in the message)
     type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
         ("POST", "/v1/grants", None, b"{}", 415, "Content-Type"),
         ("POST", "/v1/grants", Some(json), b"{bad", 400, "parse"),
+        (
+            "POST",
+            "/v1/grants",
+            Some(json),
+            br#"{"subject":"user:a","efect":"deny","actions":["read"],"resource":"vault:x"}"#,
+            400,
+            "unknown field `efect`",
+        ),
+        (
+            "GET",
+            "/v1/tokens?stat=expired",
+            None,
+            b"",
+            400,
+            "unknown field `stat`",
+        ),
         ("POST", "/v1/grants", Some(json), b"\xff\xfe", 400, "JSON"),
         (
             "POST",
