@@ -497,9 +497,7 @@ fn staged_set_for(tx: &Tx<'_>, principal: &str) -> Result<PolicySet> {
     let mut members = tx.members()?;
     members.retain(|m| m.principal == principal);
     let mut grants = Vec::new();
-    let subjects = std::iter::once(principal.to_owned())
-        .chain(members.iter().map(|m| format!("group:{}", m.group)));
-    for subject in subjects {
+    for subject in crate::policy::snapshot::subjects_of(principal, &members) {
         grants.extend(tx.grants(&GrantFilter {
             subject: Some(subject),
             active: Some(true),

@@ -161,7 +161,7 @@ impl PolicySet {
             postcard::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
         let subjects = principal.map(|p| {
             packed.members.retain(|m| m.principal == p);
-            Subjects::of(p, &packed.members)
+            subjects_of(p, &packed.members)
         });
         let decode = |chunks: &[&[u8]]| -> Result<Vec<Grant>> {
             let mut out = Vec::new();
@@ -169,7 +169,7 @@ impl PolicySet {
                 let mut stored: Vec<StoredGrant<'_>> =
                     postcard::from_bytes(c).map_err(|e| corrupt(e.to_string()))?;
                 if let Some(s) = &subjects {
-                    stored.retain(|g| s.contains(&g.subject));
+                    stored.retain(|g| s.iter().any(|s| *s == g.subject));
                 }
                 out.extend(grants_from_stored(stored)?);
             }
@@ -203,9 +203,9 @@ impl PolicySet {
     /// matches and explains exactly as the whole set does.
     pub fn only_for(mut self, principal: &str) -> Self {
         self.members.retain(|m| m.principal == principal);
-        let subjects = Subjects::of(principal, &self.members);
+        let subjects = subjects_of(principal, &self.members);
         self.grants
-            .retain(|g| subjects.contains(g.subject.as_str()));
+            .retain(|g| subjects.iter().any(|s| s == g.subject.as_str()));
         self
     }
 
@@ -215,24 +215,12 @@ impl PolicySet {
     }
 }
 
-/// The subjects whose grants apply to one principal: itself and its groups.
-struct Subjects(Vec<String>);
-
-impl Subjects {
-    fn of(principal: &str, members: &[Membership]) -> Self {
-        let mut s = vec![principal.to_owned()];
-        s.extend(
-            members
-                .iter()
-                .filter(|m| m.principal == principal)
-                .map(|m| format!("group:{}", m.group)),
-        );
-        Subjects(s)
-    }
-
-    fn contains(&self, subject: &str) -> bool {
-        self.0.iter().any(|s| s == subject)
-    }
+/// The subjects whose grants apply to one principal: itself and the groups
+/// of `memberships` (the principal's own).
+pub fn subjects_of(principal: &str, memberships: &[Membership]) -> Vec<String> {
+    std::iter::once(principal.to_owned())
+        .chain(memberships.iter().map(|m| format!("group:{}", m.group)))
+        .collect()
 }
 
 /// Re-validate stored grants.

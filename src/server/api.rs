@@ -121,11 +121,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> std::result::Result<Self, ApiError> {
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
+        let request_id = request_id(&parts.extensions).to_owned();
         let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -364,6 +360,11 @@ impl Caller {
 #[derive(Clone)]
 struct RequestId(String);
 
+/// The id the access log gave this request ("" outside it).
+fn request_id(ext: &axum::http::Extensions) -> &str {
+    ext.get::<RequestId>().map_or("", |r| r.0.as_str())
+}
+
 async fn access_log(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     mut req: Request,
@@ -469,12 +470,11 @@ rejected!(
 
 fn rejection(r: &impl Rejected, ext: &axum::http::Extensions) -> ApiError {
     let (status, text) = r.status_and_text();
-    let request_id = ext.get::<RequestId>().map_or("", |r| r.0.as_str());
     let mut e = Error::usage(text);
     if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         e = e.with_hint("send Content-Type: application/json");
     }
-    let mut e = ApiError::new(e, request_id);
+    let mut e = ApiError::new(e, request_id(ext));
     e.status = status;
     e
 }
@@ -518,10 +518,7 @@ where
 
 /// Unknown routes and methods: our error shape, not an empty body.
 async fn no_route(req: Request) -> ApiError {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
+    let id = request_id(req.extensions());
     ApiError::new(
         Error::not_found(format!("no route {} {}", req.method(), req.uri().path()))
             .with_hint("API routes start with /v1/, e.g. /v1/tokens"),
@@ -530,10 +527,7 @@ async fn no_route(req: Request) -> ApiError {
 }
 
 async fn wrong_method(req: Request) -> ApiError {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
+    let id = request_id(req.extensions());
     let mut e = ApiError::new(
         Error::usage(format!(
             "{} is not allowed on {}",
