@@ -33,9 +33,11 @@ say "token create --ttl 15m --max-uses 1 --label build-1 -q --server \$URL   # a
 "$bin/token" create --ttl 15m --max-uses 1 --label build-1 -q > "$dir/enrol.token"
 elide < "$dir/enrol.token"
 
-say "worker connect --server ${url/http/ws} --token-file enrol.token --cache-dir cache --label name=build-1 &"
+# A worker refuses to run steps as root: as root, steps run as nobody.
+run_as=(); [ "$(id -u)" = 0 ] && run_as=(--run-as nobody)
+say "worker connect --server ${url/http/ws} --token-file enrol.token --cache-dir cache --label name=build-1 ${run_as[*]} &"
 "$bin/worker" connect --server "${url/http/ws}" --token-file "$dir/enrol.token" --cache-dir "$dir/cache" \
-  --label name=build-1 2> "$dir/worker.log" &
+  --label name=build-1 "${run_as[@]}" 2> "$dir/worker.log" &
 pids+=($!)
 for _ in $(seq 50); do grep -q "connected as" "$dir/worker.log" 2>/dev/null && break; sleep 0.1; done
 cat "$dir/worker.log"

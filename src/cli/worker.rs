@@ -62,8 +62,8 @@ pub enum Cmd {
         /// k=v label (repeatable); name=... names the worker
         #[arg(long = "label", value_name = "K=V")]
         labels: Vec<String>,
-        /// Steps run at once
-        #[arg(long, default_value_t = 1)]
+        /// Steps run at once (1 or more)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
         capacity: u32,
         /// Only run commands whose argv[0] matches (exact or prefix*; repeatable)
         #[arg(long, value_name = "PATTERN")]
@@ -71,6 +71,12 @@ pub enum Cmd {
         /// Also require the server's public key to have this SHA-256 (base64 of the SPKI)
         #[arg(long, value_name = "B64")]
         pin_sha256: Option<String>,
+        /// Run steps as this user (name, uid or uid:gid); needs a root worker
+        #[arg(long, value_name = "USER")]
+        run_as: Option<String>,
+        /// Let steps run as root (refused by default, like GitHub's runner)
+        #[arg(long)]
+        allow_root: bool,
     },
     /// List workers (revoked ones with --all)
     List {
@@ -125,6 +131,8 @@ impl Command for Cli {
                 capacity,
                 allow_command,
                 pin_sha256,
+                run_as,
+                allow_root,
             } => {
                 let url = app.global.server.clone().ok_or_else(|| {
                     Error::usage("worker connect needs --server wss://HOST:PORT")
@@ -149,13 +157,19 @@ impl Command for Cli {
                     .iter()
                     .map(|p| NamePattern::parse(p, "--allow-command pattern"))
                     .collect::<Result<_>>()?;
+                let mut isolation = worker::exec::Isolation::new(allow);
+                isolation.run_as = run_as
+                    .as_deref()
+                    .map(worker::exec::RunAs::parse)
+                    .transpose()?;
+                check_root(&isolation, allow_root)?;
                 worker::client::run(worker::client::Options {
                     url,
                     token,
                     cache_dir,
                     labels: map,
                     capacity,
-                    allow,
+                    isolation,
                     ca_file: app.global.ca_file.clone(),
                     pin_sha256: pin_sha256
                         .as_deref()
@@ -236,4 +250,24 @@ impl Command for Cli {
             }
         }
     }
+}
+
+/// Refuse to run steps as root unless asked to (`--allow-root`).
+fn check_root(iso: &worker::exec::Isolation, allow_root: bool) -> Result<()> {
+    let uid = match iso.run_as {
+        Some(u) => u.uid,
+        None => rustix::process::geteuid().as_raw(),
+    };
+    if uid == 0 && !allow_root {
+        return Err(
+            Error::usage("refusing to run dispatched steps as root").with_hint(
+                "give --run-as USER (e.g. --run-as nobody), or --allow-root if you really mean it",
+            ),
+        );
+    }
+    if iso.run_as.is_some() && !rustix::process::geteuid().is_root() {
+        return Err(Error::usage("--run-as needs a worker started as root")
+            .with_hint("start the worker as root, or drop --run-as to run steps as this user"));
+    }
+    Ok(())
 }

@@ -20,7 +20,6 @@ use tungstenite::{Message, WebSocket};
 
 use super::{ClientMsg, HEARTBEAT_S, PROTOCOL, ServerMsg, exec};
 use crate::error::{Error, Exit, Result};
-use crate::policy::NamePattern;
 
 /// What `worker connect` runs with.
 #[derive(Debug, Clone)]
@@ -30,7 +29,8 @@ pub struct Options {
     pub cache_dir: PathBuf,
     pub labels: BTreeMap<String, String>,
     pub capacity: u32,
-    pub allow: Vec<NamePattern>,
+    /// How steps are isolated (allow-list, user, Landlock).
+    pub isolation: exec::Isolation,
     pub ca_file: Option<PathBuf>,
     /// SHA-256 of the server certificate's SubjectPublicKeyInfo, if pinned.
     pub pin_sha256: Option<[u8; 32]>,
@@ -507,7 +507,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 stdin,
                 timeout_s,
             } => {
-                let (tx, allow) = (done_tx.clone(), opts.allow.clone());
+                let (tx, iso) = (done_tx.clone(), opts.isolation.clone());
                 let cancel = Arc::new(AtomicBool::new(false));
                 running.insert(id.clone(), cancel.clone());
                 std::thread::spawn(move || {
@@ -516,7 +516,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                         &env,
                         &stdin,
                         Duration::from_secs(timeout_s.max(1)),
-                        &allow,
+                        &iso,
                         &cancel,
                     );
                     let _ = tx.send(ClientMsg::Result {
@@ -554,13 +554,22 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
 
 /// Run until a permanent refusal (returned as the error) or a signal.
 pub fn run(opts: Options) -> Result<Exit> {
+    // Steps (and anything else running as this user) must not read our
+    // memory or environment through /proc or ptrace.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| Error::io("making the worker non-dumpable", e.into()))?;
     let cache = Cache::open(&opts.cache_dir)?;
     let machine_id = cache.machine_id()?;
     let instance = crate::credential::random_id();
+    let who = match opts.isolation.run_as {
+        Some(u) => format!("as uid {}", u.uid),
+        None => "as this user".to_owned(),
+    };
     eprintln!(
-        "worker: warning: the orchestrator at {} can run code on this machine as this user",
+        "worker: warning: the orchestrator at {} can run code on this machine {who}",
         opts.url
     );
+    warn_isolation(&opts.isolation, &opts.cache_dir);
     let mut failures: u32 = 0;
     loop {
         let started = Instant::now();
@@ -579,5 +588,25 @@ pub fn run(opts: Options) -> Result<Exit> {
         let jitter =
             Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
         std::thread::sleep(base / 2 + jitter);
+    }
+}
+
+/// Say at start what does not isolate steps as well as it could.
+fn warn_isolation(iso: &exec::Isolation, cache_dir: &Path) {
+    if !iso.landlock {
+        eprintln!(
+            "worker: warning: this kernel has no Landlock: steps are not confined to their own directory"
+        );
+        return;
+    }
+    let cache = fs::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_owned());
+    if let Some(root) = super::supervise::READ_ONLY
+        .iter()
+        .find(|r| cache.starts_with(r))
+    {
+        eprintln!(
+            "worker: warning: steps may read {root}, which holds --cache-dir {}; move it (e.g. to /var/lib/moat-worker)",
+            cache.display()
+        );
     }
 }

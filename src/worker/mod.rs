@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod exec;
+pub mod supervise;
 
 use std::collections::BTreeMap;
 

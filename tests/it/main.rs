@@ -8,6 +8,7 @@ mod cedar_model;
 mod common;
 mod docs;
 mod grant_cli;
+mod isolation;
 mod policy_props;
 mod redeem;
 mod rotation;

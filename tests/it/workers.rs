@@ -14,13 +14,13 @@ use crate::common::*;
 const SECRET_VALUE: &str = "s3cr3t-greeting-value-9f1c";
 
 /// A `worker connect` process; killed on drop.
-struct WorkerProc {
-    child: Child,
+pub(crate) struct WorkerProc {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl WorkerProc {
-    fn start(
+    pub(crate) fn start(
         env: &Env,
         url: &str,
         token: Option<&str>,
@@ -41,6 +41,7 @@ impl WorkerProc {
             cache.to_str().unwrap(),
         ])
         .args(extra)
+        .args(run_as(extra))
         .env("WORKER_OWN_SECRET", "do-not-leak-me")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
@@ -53,12 +54,12 @@ impl WorkerProc {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Wait for the process to exit by itself; its exit code.
-    fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let start = Instant::now();
         while start.elapsed() < within {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -70,6 +71,19 @@ impl WorkerProc {
     }
 }
 
+/// Tests run as root in CI, where a worker refuses to run steps as root:
+/// steps run as `nobody` unless the test chose.
+pub(crate) fn run_as(extra: &[&str]) -> Vec<&'static str> {
+    let chosen = extra
+        .iter()
+        .any(|a| *a == "--run-as" || *a == "--allow-root");
+    if chosen || !rustix::process::geteuid().is_root() {
+        vec![]
+    } else {
+        vec!["--run-as", "nobody"]
+    }
+}
+
 impl Drop for WorkerProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -77,14 +91,14 @@ impl Drop for WorkerProc {
     }
 }
 
-struct Fleet {
-    env: Env,
-    server: Server,
-    admin: String,
+pub(crate) struct Fleet {
+    pub(crate) env: Env,
+    pub(crate) server: Server,
+    pub(crate) admin: String,
 }
 
 impl Fleet {
-    fn new() -> Fleet {
+    pub(crate) fn new() -> Fleet {
         let env = Env::new();
         let secrets = env.dir.path().join("secrets.json");
         std::fs::write(
@@ -111,7 +125,7 @@ impl Fleet {
         }
     }
 
-    fn remote(&self, bin: &str, args: &[&str]) -> std::process::Output {
+    pub(crate) fn remote(&self, bin: &str, args: &[&str]) -> std::process::Output {
         self.env
             .cmd(bin)
             .args(args)
@@ -121,21 +135,21 @@ impl Fleet {
             .unwrap()
     }
 
-    fn enrol_token(&self, args: &[&str]) -> String {
+    pub(crate) fn enrol_token(&self, args: &[&str]) -> String {
         self.env.create(args)["token"].as_str().unwrap().to_owned()
     }
 
-    fn cache(&self, name: &str) -> PathBuf {
+    pub(crate) fn cache(&self, name: &str) -> PathBuf {
         self.env.dir.path().join(name)
     }
 
-    fn workers(&self) -> Vec<Value> {
+    pub(crate) fn workers(&self) -> Vec<Value> {
         let out = self.remote("worker", &["list", "--all", "--format", "json"]);
         serde_json::from_slice::<Vec<Value>>(&out.stdout)
             .unwrap_or_else(|_| panic!("{}", stderr(&out)))
     }
 
-    fn wait_connected(&self, name: &str, within: Duration) {
+    pub(crate) fn wait_connected(&self, name: &str, within: Duration) {
         let start = Instant::now();
         while start.elapsed() < within {
             if self
@@ -155,7 +169,7 @@ impl Fleet {
 
     /// Enrol a worker named `name` with a fresh default enrol token, cache
     /// directory `name`, and `extra` flags; wait until it is connected.
-    fn start_worker(&self, name: &str, extra: &[&str]) -> WorkerProc {
+    pub(crate) fn start_worker(&self, name: &str, extra: &[&str]) -> WorkerProc {
         let token = self.enrol_token(&[]);
         let label = format!("name={name}");
         let mut args = vec!["--label", label.as_str()];
@@ -171,7 +185,7 @@ impl Fleet {
         w
     }
 
-    fn dispatch(&self, to: &str, extra: &[&str], argv: &[&str]) -> (i32, Value) {
+    pub(crate) fn dispatch(&self, to: &str, extra: &[&str], argv: &[&str]) -> (i32, Value) {
         let mut args = vec!["dispatch", "--to", to, "--format", "json"];
         args.extend_from_slice(extra);
         args.push("--");
@@ -456,9 +470,9 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
             "--label",
             "name=locked",
             "--allow-command",
-            "sh",
+            "/usr/bin/sh",
             "--allow-command",
-            "/usr/bin/*",
+            "/usr/bin/t*",
         ],
     );
     f.wait_connected("locked", Duration::from_secs(10));
@@ -657,6 +671,7 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
                 "--label",
                 &format!("name={cache}"),
             ])
+            .args(run_as(&[]))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
