@@ -108,10 +108,7 @@ fn main() {
     let (ca, cert, key) = certs(dir.path());
 
     // An api token for user:bench, allowed to ask for decisions.
-    let ctx = Ctx {
-        actor: "bench".into(),
-        now: moat::time::now_ms(),
-    };
+    let ctx = Ctx::new("bench", moat::time::now_ms());
     let mut store = Store::open(&state).unwrap();
     let mk = |store: &mut Store| {
         let req = CreateRequest {

@@ -133,10 +133,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.db");
     let mut store = moat::store::Store::open(&state).unwrap();
-    let ctx = moat::token::Ctx {
-        actor: "sim".into(),
-        now: moat::time::now_ms(),
-    };
+    let ctx = moat::token::Ctx::new("sim", moat::time::now_ms());
     let req = moat::token::CreateRequest {
         kind: moat::credential::CredentialKind::Enrol,
         ttl: Some(Duration::from_secs(3600)),

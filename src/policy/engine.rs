@@ -983,6 +983,23 @@ impl Compiled {
         found
     }
 
+    /// Does `principal` (with `extra_groups`) hold the superuser grant, with
+    /// no deny against administering access?
+    pub fn is_superuser(&self, principal: &str, extra_groups: &[String]) -> bool {
+        let req = Request {
+            principal,
+            action: crate::policy::Action::Admin,
+            kind: "access",
+            name: "tokens",
+        };
+        let outcome = self.decide(&req, extra_groups);
+        outcome.allow
+            && outcome
+                .hits
+                .iter()
+                .any(|h| self.grant(h.grant).is_superuser())
+    }
+
     /// The group a subject id stands for, as `via`.
     fn via(&self, sid: u32) -> Option<&str> {
         let name = &*self.subject_names[sid as usize];

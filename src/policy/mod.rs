@@ -140,6 +140,17 @@ impl NamePattern {
             NamePattern::Prefix(p) => name.starts_with(p.as_str()),
         }
     }
+
+    /// Does this pattern cover every name `other` covers?
+    pub fn covers(&self, other: &NamePattern) -> bool {
+        match (self, other) {
+            (NamePattern::Exact(a), NamePattern::Exact(b)) => a == b,
+            (NamePattern::Exact(_), NamePattern::Prefix(_)) => false,
+            (NamePattern::Prefix(p), NamePattern::Exact(n) | NamePattern::Prefix(n)) => {
+                n.starts_with(p.as_str())
+            }
+        }
+    }
 }
 
 impl fmt::Display for NamePattern {
@@ -163,6 +174,16 @@ impl ResourcePattern {
     /// Does this pattern cover the resource `kind:name`?
     pub fn matches(&self, kind: &str, name: &str) -> bool {
         self.kind.as_deref().is_none_or(|k| k == kind) && self.name.matches(name)
+    }
+
+    /// Does this pattern cover every resource `other` covers?
+    pub fn covers(&self, other: &ResourcePattern) -> bool {
+        let kind = match (&self.kind, &other.kind) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(a), Some(b)) => a == b,
+        };
+        kind && self.name.covers(&other.name)
     }
 }
 
@@ -213,6 +234,13 @@ impl FromStr for Scope {
             action: action.parse()?,
             resource: resource.parse()?,
         })
+    }
+}
+
+impl Scope {
+    /// Does this scope allow everything `other` allows?
+    pub fn covers(&self, other: &Scope) -> bool {
+        self.action == other.action && self.resource.covers(&other.resource)
     }
 }
 

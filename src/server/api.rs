@@ -150,6 +150,7 @@ async fn authenticate(
             groups: vec!["group:role:admin".into()],
             scopes: vec![],
             token_id: None,
+            expires_at: None,
             method: "none",
         });
     }
@@ -315,11 +316,25 @@ impl Caller {
         Err(e)
     }
 
+    /// The operation context: this caller, now, and what it holds.
     pub(super) fn ctx(&self) -> Ctx {
-        Ctx {
-            actor: self.id.principal.clone(),
-            now: crate::time::now_ms(),
-        }
+        let mut ctx = Ctx::new(self.id.principal.clone(), crate::time::now_ms());
+        ctx.authority = Some(crate::token::mint::Authority {
+            principal: self.id.principal.clone(),
+            groups: self.id.groups.clone(),
+            scopes: self.id.scopes.clone(),
+            expires_at: self.id.expires_at,
+            superuser: self.is_superuser(),
+        });
+        ctx
+    }
+
+    /// Does the caller hold the superuser grant, with no deny against it?
+    fn is_superuser(&self) -> bool {
+        self.state
+            .policy
+            .load()
+            .is_superuser(&self.id.principal, &self.id.groups)
     }
 
     /// Authorize, then run a library operation on the store and answer with its JSON.

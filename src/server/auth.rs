@@ -35,6 +35,8 @@ pub struct Identity {
     pub scopes: Vec<Scope>,
     /// `tok_<id>` for api tokens.
     pub token_id: Option<String>,
+    /// When the credential stops working (ms since the epoch), if it does.
+    pub expires_at: Option<crate::time::Millis>,
     /// `token`, `jwt` or `none`.
     pub method: &'static str,
 }
@@ -232,9 +234,10 @@ impl Authenticator {
         Ok((
             Identity {
                 principal,
-                groups: vec![],
+                groups: row.groups.clone(),
                 scopes,
                 token_id: Some(id),
+                expires_at: Some(row.expires_at),
                 method: "token",
             },
             row.expires_at,
@@ -286,6 +289,7 @@ impl Authenticator {
                 groups: vec![format!("group:role:{role}")],
                 scopes: vec![],
                 token_id: None,
+                expires_at: Some(i64::try_from(c.exp.saturating_mul(1000)).unwrap_or(i64::MAX)),
                 method: "jwt",
             },
             Instant::now() + Duration::from_secs(secs_left),

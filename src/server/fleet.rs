@@ -250,10 +250,7 @@ async fn refuse(mut socket: WebSocket, code: &str, message: &str) {
 }
 
 fn ctx(actor: String) -> Ctx {
-    Ctx {
-        actor,
-        now: crate::time::now_ms(),
-    }
+    Ctx::new(actor, crate::time::now_ms())
 }
 
 async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {

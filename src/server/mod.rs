@@ -194,10 +194,7 @@ impl AppState {
 pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let mut store = Store::open(&cfg.state)?;
     store.set_audit_source("serve");
-    let ctx = Ctx {
-        actor: "serve".into(),
-        now: crate::time::now_ms(),
-    };
+    let ctx = Ctx::new("serve", crate::time::now_ms());
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
     materialize_admins(&mut store, &admins, &ctx)?;
     store.write(|tx| tx.reset_worker_status())?;

@@ -141,6 +141,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE snapshots ADD COLUMN packed BLOB;
     "#,
+    // 6: an api token minted through serve carries the groups its maker's
+    // credential asserted (a JWT's role), so it holds neither more nor less.
+    r#"
+    ALTER TABLE tokens ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The schema version this binary writes.

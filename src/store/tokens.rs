@@ -16,6 +16,8 @@ pub struct TokenRow {
     pub label: Option<String>,
     pub principal: Option<String>,
     pub scopes: Vec<String>,
+    /// Group subjects the token's maker asserted beside the policy's (a JWT role).
+    pub groups: Vec<String>,
     /// `None`: unlimited (enrol) or not applicable (api).
     pub max_uses: Option<i64>,
     pub created_at: Millis,
@@ -36,7 +38,7 @@ pub struct TokenFilter {
 
 const SELECT: &str = "SELECT t.id, t.kind, t.secret_hash, t.label, t.principal, t.scopes,
         t.max_uses, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.reason,
-        t.last_used_at,
+        t.last_used_at, t.groups,
         (SELECT json_group_array(machine_id) FROM
             (SELECT machine_id FROM token_bindings b WHERE b.token_id = t.id ORDER BY bound_at, machine_id))
      FROM tokens t";
@@ -44,7 +46,8 @@ const SELECT: &str = "SELECT t.id, t.kind, t.secret_hash, t.label, t.principal, 
 fn row_to_token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     let kind: String = r.get(1)?;
     let scopes: String = r.get(5)?;
-    let machines: String = r.get(13)?;
+    let groups: String = r.get(13)?;
+    let machines: String = r.get(14)?;
     let bad = |i: usize, what: &str| {
         rusqlite::Error::FromSqlConversionFailure(
             i,
@@ -70,7 +73,8 @@ fn row_to_token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked_at: r.get(10)?,
         reason: r.get(11)?,
         last_used_at: r.get(12)?,
-        machines: serde_json::from_str(&machines).map_err(|_| bad(13, "bindings"))?,
+        groups: serde_json::from_str(&groups).map_err(|_| bad(13, "groups"))?,
+        machines: serde_json::from_str(&machines).map_err(|_| bad(14, "bindings"))?,
     })
 }
 
@@ -79,10 +83,12 @@ impl Tx<'_> {
     pub fn insert_token(&mut self, t: &TokenRow) -> Result<()> {
         let scopes = serde_json::to_string(&t.scopes)
             .map_err(|e| Error::internal(format!("encoding scopes: {e}")))?;
+        let groups = serde_json::to_string(&t.groups)
+            .map_err(|e| Error::internal(format!("encoding groups: {e}")))?;
         self.tx.execute(
             "INSERT INTO tokens (id, kind, secret_hash, label, principal, scopes, max_uses,
-                created_at, created_by, expires_at, revoked_at, reason, last_used_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                created_at, created_by, expires_at, revoked_at, reason, last_used_at, groups)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 t.id,
                 t.kind.as_str(),
@@ -96,7 +102,8 @@ impl Tx<'_> {
                 t.expires_at,
                 t.revoked_at,
                 t.reason,
-                t.last_used_at
+                t.last_used_at,
+                groups
             ],
         )?;
         Ok(())

@@ -14,10 +14,7 @@ use serde_json::Value;
 use crate::common::*;
 
 fn ctx_at(now: i64) -> Ctx {
-    Ctx {
-        actor: "local:test".into(),
-        now,
-    }
+    Ctx::new("local:test", now)
 }
 
 fn enrol(store: &mut Store, ctx: &Ctx, ttl_h: u64, uses: MaxUses) -> String {

@@ -9,6 +9,8 @@ mod common;
 mod docs;
 mod grant_cli;
 mod isolation;
+mod mint_props;
+mod minting;
 mod policy_props;
 mod redeem;
 mod rotation;

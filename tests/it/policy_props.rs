@@ -12,13 +12,13 @@ use moat::policy::{Action, NamePattern, ResourcePattern};
 
 use crate::cedar_model::CedarModel;
 
-const PRINCIPALS: &[&str] = &["user:a", "user:b", "user:c", "worker:w1", "worker:w2"];
-const GROUPS: &[&str] = &["g1", "g2", "role:viewer", "role:operator", "role:admin"];
-const KINDS: &[&str] = &["worker", "vault", "access"];
+pub(crate) const PRINCIPALS: &[&str] = &["user:a", "user:b", "user:c", "worker:w1", "worker:w2"];
+pub(crate) const GROUPS: &[&str] = &["g1", "g2", "role:viewer", "role:operator", "role:admin"];
+pub(crate) const KINDS: &[&str] = &["worker", "vault", "access"];
 // Short names (under the index's 3-byte head), names sharing a head, names
 // that part at each byte of an inline prefix (10 bytes) and past it, and
 // names longer than an index entry holds inline (12 bytes).
-const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "x",
     "xy",
     "xyz",
@@ -34,7 +34,7 @@ const NAMES: &[&str] = &[
     "build-runner-west-1",
 ];
 
-fn action() -> impl Strategy<Value = Action> {
+pub(crate) fn action() -> impl Strategy<Value = Action> {
     prop::sample::select(Action::ALL.to_vec())
 }
 
@@ -44,7 +44,7 @@ fn subject() -> impl Strategy<Value = Subject> {
     prop_oneof![principals, groups]
 }
 
-fn pattern() -> impl Strategy<Value = ResourcePattern> {
+pub(crate) fn pattern() -> impl Strategy<Value = ResourcePattern> {
     let kind = prop_oneof![3 => prop::sample::select(KINDS).prop_map(|k| Some(k.to_owned())), 1 => Just(None)];
     let name =
         (prop::sample::select(NAMES), any::<bool>(), 0usize..20).prop_map(|(n, prefix, cut)| {
@@ -57,7 +57,7 @@ fn pattern() -> impl Strategy<Value = ResourcePattern> {
     (kind, name).prop_map(|(kind, name)| ResourcePattern { kind, name })
 }
 
-fn grant() -> impl Strategy<Value = Grant> {
+pub(crate) fn grant() -> impl Strategy<Value = Grant> {
     (
         subject(),
         prop::bool::weighted(0.3),
@@ -79,7 +79,7 @@ fn grant() -> impl Strategy<Value = Grant> {
         })
 }
 
-fn members() -> impl Strategy<Value = Vec<Membership>> {
+pub(crate) fn members() -> impl Strategy<Value = Vec<Membership>> {
     prop::collection::vec(
         (
             prop::sample::select(GROUPS),

@@ -9,10 +9,7 @@ use moat::store::Store;
 use moat::token::{self, CreateRequest, Ctx, MaxUses};
 
 fn ctx() -> Ctx {
-    Ctx {
-        actor: "test".into(),
-        now: moat::time::now_ms(),
-    }
+    Ctx::new("test", moat::time::now_ms())
 }
 
 fn enrol(store: &mut Store, ctx: &Ctx, max_uses: MaxUses) -> String {
@@ -61,10 +58,7 @@ fn expired_revoked_and_forged_tokens_are_refused_with_their_own_codes() {
     let mut store = Store::open(&path).unwrap();
 
     // Created two hours ago with the default 1h TTL: expired now.
-    let past = Ctx {
-        actor: "test".into(),
-        now: moat::time::now_ms() - 2 * 3_600_000,
-    };
+    let past = Ctx::new("test", moat::time::now_ms() - 2 * 3_600_000);
     let expired = enrol(&mut store, &past, MaxUses::Limited(1));
     let err = token::redeem(&mut store, &ctx(), &expired, "m1").unwrap_err();
     assert_eq!((err.code, err.exit.code()), ("token_expired", 4));
@@ -128,16 +122,10 @@ fn expired_revoked_and_forged_tokens_are_refused_with_their_own_codes() {
 fn bound_machines_stay_enrolled_after_expiry() {
     let (_d, path) = setup();
     let mut store = Store::open(&path).unwrap();
-    let earlier = Ctx {
-        actor: "test".into(),
-        now: moat::time::now_ms() - 3_500_000,
-    };
+    let earlier = Ctx::new("test", moat::time::now_ms() - 3_500_000);
     let raw = enrol(&mut store, &earlier, MaxUses::Limited(2));
     token::redeem(&mut store, &earlier, &raw, "m1").unwrap();
-    let later = Ctx {
-        actor: "test".into(),
-        now: moat::time::now_ms() + 200_000,
-    };
+    let later = Ctx::new("test", moat::time::now_ms() + 200_000);
     let r = token::redeem(&mut store, &later, &raw, "m1").unwrap();
     assert!(!r.new_binding);
     let err = token::redeem(&mut store, &later, &raw, "m2").unwrap_err();

@@ -12,10 +12,7 @@ use moat::token::{self, Ctx, MaxUses};
 use moat::worker;
 
 fn ctx(now: i64) -> Ctx {
-    Ctx {
-        actor: "test".into(),
-        now,
-    }
+    Ctx::new("test", now)
 }
 
 /// A store with `n` enrolled workers: (id, first credential) each.

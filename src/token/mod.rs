@@ -1,6 +1,8 @@
 //! Token operations (DESIGN §4): create, list, show, revoke, prune, verify,
 //! and redemption — the atomic binding of a machine to an enrol token.
 
+pub mod mint;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,9 +31,21 @@ const MAX_LABEL: usize = 200;
 pub struct Ctx {
     pub actor: String,
     pub now: Millis,
+    /// What a caller of serve holds; `None` for the local operator, for
+    /// whom access to the store is the root of trust.
+    pub authority: Option<mint::Authority>,
 }
 
 impl Ctx {
+    /// An actor with the store's own authority (local, or serve itself).
+    pub fn new(actor: impl Into<String>, now: Millis) -> Self {
+        Ctx {
+            actor: actor.into(),
+            now,
+            authority: None,
+        }
+    }
+
     /// The local operator (`local:$USER`, else `local:uid-N`) at the current time.
     pub fn local() -> Self {
         use std::os::unix::fs::MetadataExt;
@@ -45,10 +59,7 @@ impl Ctx {
                     .map(|m| format!("uid-{}", m.uid()))
             })
             .unwrap_or_else(|| "unknown".into());
-        Ctx {
-            actor: format!("local:{user}"),
-            now: crate::time::now_ms(),
-        }
+        Ctx::new(format!("local:{user}"), crate::time::now_ms())
     }
 }
 
@@ -299,8 +310,19 @@ fn check_ttl(ttl: Duration, max: Duration, long_allowed_with_flag: bool) -> Resu
 }
 
 /// Create a token. Returns the raw token once; only its argon2id hash is stored.
+/// Through serve, the minting rule of DESIGN §4 applies ([`mint::terms`]).
 pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Created> {
     let (ttl, max_uses) = req.validate()?;
+    let principal = req.principal.as_ref().map(|p| p.to_string());
+    let terms = mint::terms(
+        ctx.authority.as_ref(),
+        ctx.now,
+        principal.as_deref(),
+        ttl,
+        req.ttl.is_some(),
+        max_uses,
+        &req.scopes,
+    )?;
     let raw = RawCredential::generate(req.kind);
     // Hash before taking the write lock: argon2 is the slow part.
     let secret_hash = credential::hash_secret(raw.secret())?;
@@ -309,12 +331,13 @@ pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Creat
         kind: req.kind,
         secret_hash,
         label: req.label.clone(),
-        principal: req.principal.as_ref().map(|p| p.to_string()),
-        scopes: req.scopes.iter().map(|s| s.to_string()).collect(),
-        max_uses,
+        principal,
+        scopes: terms.scopes.iter().map(|s| s.to_string()).collect(),
+        groups: terms.groups.clone(),
+        max_uses: terms.max_uses,
         created_at: ctx.now,
         created_by: ctx.actor.clone(),
-        expires_at: ctx.now.saturating_add(duration_ms(ttl)),
+        expires_at: ctx.now.saturating_add(duration_ms(terms.ttl)),
         revoked_at: None,
         reason: None,
         last_used_at: None,
@@ -330,6 +353,8 @@ pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Creat
                 "scopes": row.scopes,
                 "max_uses": row.max_uses,
                 "expires_at": rfc3339(row.expires_at),
+                "groups": row.groups,
+                "for_other": terms.for_other.then_some("superuser"),
             }));
         tx.append_audit(event, ctx.now)?;
         Ok(())
@@ -585,6 +610,7 @@ pub fn seed_records(store: &mut Store, n: usize, now: Millis) -> Result<()> {
                 label: Some(format!("seed {i}")),
                 principal: None,
                 scopes: vec![],
+                groups: vec![],
                 max_uses: Some(1),
                 created_at: now,
                 created_by: "local:seed".into(),
