@@ -103,7 +103,7 @@ _worker() {
             return 0
             ;;
         worker__subcmd__connect)
-            opts="-q -v -h --token --token-file --cache-dir --label --capacity --allow-command --pin-sha256 --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --token --token-file --cache-dir --label --capacity --allow-command --pin-sha256 --run-as --allow-root --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,6 +134,10 @@ _worker() {
                     return 0
                     ;;
                 --pin-sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

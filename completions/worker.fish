@@ -48,9 +48,10 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l token -d 'Enro
 complete -c worker -n "__fish_worker_using_subcommand connect" -l token-file -d 'File holding the enrol token' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l cache-dir -d 'Directory for the machine id and session credential (0700)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l label -d 'k=v label (repeatable); name=... names the worker' -r
-complete -c worker -n "__fish_worker_using_subcommand connect" -l capacity -d 'Steps run at once' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l capacity -d 'Steps run at once (1 or more)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-command -d 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l pin-sha256 -d 'Also require the server\'s public key to have this SHA-256 (base64 of the SPKI)' -r
+complete -c worker -n "__fish_worker_using_subcommand connect" -l run-as -d 'Run steps as this user (name, uid or uid:gid); needs a root worker' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
@@ -58,6 +59,7 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l ca-file -d 'CA
 complete -c worker -n "__fish_worker_using_subcommand connect" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
+complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-root -d 'Let steps run as root (refused by default, like GitHub\'s runner)'
 complete -c worker -n "__fish_worker_using_subcommand connect" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c worker -n "__fish_worker_using_subcommand connect" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand connect" -l no-color -d 'No colour (also when NO_COLOR is set)'

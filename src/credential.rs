@@ -180,6 +180,27 @@ pub fn random_id() -> String {
         .collect()
 }
 
+/// `input` made safe to echo in a message: anything shaped like a credential
+/// is cut to its prefix and public id (`mta_0a1b2c3d4e5f_…`), anything else
+/// to 24 characters, so no error ever repeats a secret it was handed.
+pub fn shown(input: &str) -> String {
+    let t = input.trim();
+    let lower = t.get(..4).map(str::to_ascii_lowercase);
+    if let Some(prefix) = lower.filter(|p| matches!(p.as_str(), "mte_" | "mta_" | "mtw_")) {
+        let id: String = t[4..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .take(ID_LEN)
+            .collect();
+        return format!("{prefix}{id}_…");
+    }
+    if t.chars().count() > 24 {
+        format!("{}…", t.chars().take(24).collect::<String>())
+    } else {
+        t.to_owned()
+    }
+}
+
 /// True when `s` is a well-formed public id.
 pub fn is_valid_id(s: &str) -> bool {
     s.len() == ID_LEN && s.bytes().all(|b| ID_ALPHABET.contains(&b))
@@ -299,6 +320,31 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_input_never_holds_a_secret() {
+        for kind in [
+            CredentialKind::Enrol,
+            CredentialKind::Api,
+            CredentialKind::Worker,
+        ] {
+            let raw = RawCredential::generate(kind);
+            let full = raw.expose();
+            for input in [
+                full.clone(),
+                full.to_uppercase(),
+                format!("  {full}"),
+                full[..30].to_owned(),
+            ] {
+                let s = shown(&input);
+                assert!(!s.contains(&raw.secret()[..8]), "{s}");
+                assert!(s.len() <= 4 + ID_LEN + 4, "{s}");
+            }
+            assert!(shown(&full).contains(&raw.id));
+        }
+        assert_eq!(shown("tok_0a1b2c3d4e5f"), "tok_0a1b2c3d4e5f");
+        assert_eq!(shown(&"x".repeat(50)).chars().count(), 25);
+    }
 
     #[test]
     fn generated_tokens_round_trip() {

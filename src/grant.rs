@@ -163,8 +163,11 @@ pub fn parse_id(s: &str) -> Result<&str> {
     if ok {
         Ok(s)
     } else {
-        Err(Error::usage(format!("'{s}' is not a grant id"))
-            .with_hint("grant ids look like grt_0a1b2c3d4e5f; see `grant list`"))
+        Err(Error::usage(format!(
+            "'{}' is not a grant id",
+            crate::credential::shown(s)
+        ))
+        .with_hint("grant ids look like grt_0a1b2c3d4e5f; see `grant list`"))
     }
 }
 

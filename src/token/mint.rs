@@ -60,15 +60,12 @@ pub fn terms(
         groups: vec![],
         for_other: false,
     };
-    let Some(a) = by else {
+    // Enrol tokens let a machine join, they extend nobody's access; the
+    // route's `write` on access:tokens is all they need.
+    let (Some(a), Some(p)) = (by, principal) else {
         return Ok(t);
     };
-    if principal.is_some_and(|p| p == a.principal) {
-        t.groups = a.groups.clone();
-    }
-    if let Some(p) = principal
-        && p != a.principal
-    {
+    if p != a.principal {
         if !a.superuser || !a.scopes.is_empty() {
             return Err(forbidden(format!(
                 "{} may mint api tokens only for itself, not for {p}",
@@ -76,9 +73,14 @@ pub fn terms(
             ))
             .with_hint("minting for another principal needs the superuser grant (admin on access:*) and an unscoped credential"));
         }
+        // An administrator's act, audited as such; the new token holds
+        // the other principal's own rights, for whatever lifetime is asked.
         t.for_other = true;
+        return Ok(t);
     }
-    if !a.scopes.is_empty() && principal.is_some() {
+    // For itself: its maker's groups, at most its scopes, not past its end.
+    t.groups = a.groups.clone();
+    if !a.scopes.is_empty() {
         if t.scopes.is_empty() {
             // Made by a scoped token: at most that token's scopes.
             t.scopes = a.scopes.clone();
@@ -182,7 +184,16 @@ mod tests {
         assert!(e.message.contains("outlive"), "{}", e.message);
         let t = terms(Some(&a), 4_000, Some("user:alice"), long, false, None, &[]).unwrap();
         assert_eq!(t.ttl, Duration::from_millis(6_000));
-        assert!(terms(Some(&a), 10_000, None, long, false, Some(1), &[]).is_err());
+        assert!(terms(Some(&a), 10_000, Some("user:alice"), long, false, None, &[]).is_err());
+        // Enrol tokens and tokens a superuser makes for others are not bound to it.
+        assert!(terms(Some(&a), 4_000, None, long, true, Some(1), &[]).is_ok());
+        let admin = alice(&[], true);
+        assert_eq!(
+            terms(Some(&admin), 0, Some("user:b"), long, true, None, &[])
+                .unwrap()
+                .ttl,
+            long
+        );
         // Locally nothing is narrowed.
         assert_eq!(
             terms(None, 0, Some("user:x"), long, true, None, &[])

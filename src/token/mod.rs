@@ -180,17 +180,10 @@ pub fn parse_id(s: &str) -> Result<String> {
     if credential::is_valid_id(bare) {
         Ok(bare.to_owned())
     } else {
-        Err(Error::usage(format!("'{}' is not a token id", truncate(s)))
-            .with_hint("token ids look like tok_0a1b2c3d4e5f; see `token list`"))
-    }
-}
-
-/// Shorten user input echoed in messages.
-fn truncate(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_owned()
+        Err(
+            Error::usage(format!("'{}' is not a token id", credential::shown(s)))
+                .with_hint("token ids look like tok_0a1b2c3d4e5f; see `token list`"),
+        )
     }
 }
 
@@ -210,7 +203,7 @@ impl std::str::FromStr for MaxUses {
         match s.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(MaxUses::Limited(n)),
             _ => Err(
-                Error::usage(format!("invalid --max-uses '{}'", truncate(s)))
+                Error::usage(format!("invalid --max-uses '{}'", credential::shown(s)))
                     .with_hint("give a whole number of machines (1 or more) or `unlimited`"),
             ),
         }

@@ -145,8 +145,11 @@ pub fn parse_id(s: &str) -> Result<String> {
     if crate::credential::is_valid_id(bare) {
         Ok(bare.to_owned())
     } else {
-        Err(Error::usage(format!("'{s}' is not a worker id"))
-            .with_hint("worker ids look like wrk_0a1b2c3d4e5f; see `worker list`"))
+        Err(Error::usage(format!(
+            "'{}' is not a worker id",
+            crate::credential::shown(s)
+        ))
+        .with_hint("worker ids look like wrk_0a1b2c3d4e5f; see `worker list`"))
     }
 }
 
