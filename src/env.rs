@@ -11,6 +11,7 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const JWT_SECRET: &str = "MOAT_JWT_SECRET";
 pub const USERS: &str = "MOAT_USERS";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+pub const REQUEST_TIMEOUT: &str = "MOAT_REQUEST_TIMEOUT";
 
 /// (name, meaning) for documentation.
 pub const ALL: &[(&str, &str)] = &[
@@ -33,6 +34,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         AUTH_TOKEN_FILE,
         "file holding the api token or JWT for remote mode (same as --auth-token-file)",
+    ),
+    (
+        REQUEST_TIMEOUT,
+        "remote mode: how long one request may take (default 120s); a dispatch waits for its step's --timeout instead",
     ),
     (
         FORMAT,

@@ -9,6 +9,16 @@ use serde_json::Value;
 
 use crate::error::{Error, Exit, Result};
 
+/// How long an ordinary request may take, unless `MOAT_REQUEST_TIMEOUT` says.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn request_timeout() -> Duration {
+    std::env::var(crate::env::REQUEST_TIMEOUT)
+        .ok()
+        .and_then(|v| crate::time::parse_duration(&v).ok())
+        .unwrap_or(REQUEST_TIMEOUT)
+}
+
 /// A client for one server.
 pub struct Remote {
     base: String,
@@ -63,7 +73,7 @@ impl Remote {
         }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
+            .timeout_global(Some(request_timeout()))
             .tls_config(tls.build())
             .build();
         Ok(Remote {
@@ -112,7 +122,18 @@ impl Remote {
 
     /// POST a JSON body, receive JSON.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        let mut req = self.agent.post(format!("{}{path}", self.base));
+        self.post_waiting(path, body, request_timeout())
+    }
+
+    /// POST a JSON body to an operation that may take up to `wait` (a
+    /// dispatch waits for its step), receive JSON.
+    pub fn post_waiting(&self, path: &str, body: &Value, wait: Duration) -> Result<Value> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .config()
+            .timeout_global(Some(wait))
+            .build();
         if let Some(a) = self.auth() {
             req = req.header("authorization", a);
         }

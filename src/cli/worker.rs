@@ -233,7 +233,10 @@ impl Command for Cli {
                     ));
                 };
                 let body = json!({"to": to.unwrap_or_default(), "select": select, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
-                let v = r.post("/v1/dispatches", &body)?;
+                // serve answers within the step's timeout, its grace period
+                // and a margin; the request waits that long, not 120 s.
+                let wait = timeout + Duration::from_secs(60);
+                let v = r.post_waiting("/v1/dispatches", &body, wait)?;
                 let code = v["exit_code"].as_i64().unwrap_or(1);
                 if app.out.format == Format::Table {
                     // Like ssh: the step's output on our stdout and stderr.

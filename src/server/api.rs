@@ -20,7 +20,7 @@ use super::auth::{Authenticator, Identity, Refusal};
 use super::routes_ops::*;
 use super::routes_policy::*;
 use super::routes_tokens::*;
-use super::{AppState, with_store};
+use super::{AppState, guard, with_store};
 use crate::audit::{NewEvent, types};
 use crate::error::{Error, Exit, Result};
 use crate::policy::Action;
@@ -104,16 +104,6 @@ pub struct Caller {
     pub(super) state: Arc<AppState>,
 }
 
-fn audit_async(state: &Arc<AppState>, e: NewEvent) {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(err) = s.write(|tx| tx.append_audit(e, crate::time::now_ms()).map(|_| ())) {
-            eprintln!("serve: could not write an audit event: {err}");
-        }
-    });
-}
-
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
@@ -163,43 +153,35 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| {
-            unauth(
-                "unauthenticated",
-                "send Authorization: Bearer <api token or JWT>".into(),
-            )
-        })?;
+        .filter(|b| !b.is_empty());
     let auth = &state.auth;
-    let key = auth.cache_key(bearer);
-    if let Some(id) = auth.cached(&key) {
+    let key = bearer.map(|b| auth.cache_key(b));
+    if let Some(id) = key.as_ref().and_then(|k| auth.cached(k)) {
         return Ok(id);
     }
-    let claimed = Authenticator::claimed_token_id(bearer);
-    if let Some(wait) = auth.throttled(addr, claimed.as_deref()) {
-        state.metrics.throttled.fetch_add(1, Ordering::Relaxed);
-        audit_async(
-            state,
-            NewEvent::new(
-                types::AUTH_THROTTLED,
-                &addr.map_or("-".into(), |a| a.to_string()),
-                claimed.clone(),
-            )
-            .outcome("failure")
-            .details(json!({"request_id": request_id})),
-        );
+    let claimed = bearer.and_then(Authenticator::claimed_token_id);
+    let here = json!({"request_id": request_id});
+    if let Some(t) = guard::throttled(state, addr, claimed.as_deref(), here.clone()) {
         let mut e = ApiError::new(
             Error::new(
                 Exit::Auth,
                 "throttled",
-                "too many failed authentications; slow down",
-            ),
+                "too many failed authentications from this address; slow down",
+            )
+            .with_hint(format!("retry after {} s", t.wait.as_secs().max(1))),
             request_id,
         );
         e.status = StatusCode::TOO_MANY_REQUESTS;
-        e.retry_after = Some(wait);
+        e.retry_after = Some(t.wait);
         return Err(e);
     }
+    let (Some(bearer), Some(key)) = (bearer, key) else {
+        guard::failed(state, addr, None, "unauthenticated", here);
+        return Err(unauth(
+            "unauthenticated",
+            "send Authorization: Bearer <api token or JWT>".into(),
+        ));
+    };
     let result: std::result::Result<(Identity, Instant), Refusal> = if auth
         .wants_token_lookup(bearer)
     {
@@ -213,6 +195,7 @@ async fn authenticate(
                     let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
                     s.read(|tx| tx.token(&raw.id)).ok().flatten()
                 });
+            // argon2 runs here, with the store unlocked.
             let (id, expires_at) = Authenticator::check_token(&bearer_owned, row, now)?;
             let left = Duration::from_millis(u64::try_from(expires_at - now).unwrap_or(0));
             if let Some(tid) = &id.token_id {
@@ -245,18 +228,8 @@ async fn authenticate(
         }
         Err(Refusal::Throttled(_)) => Err(unauth("throttled", "throttled".into())),
         Err(Refusal::Unauthenticated(code, msg, token_id)) => {
-            state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-            auth.record_failure(addr, token_id.as_deref().or(claimed.as_deref()));
-            audit_async(
-                state,
-                NewEvent::new(
-                    types::AUTH_FAILURE,
-                    &addr.map_or("-".into(), |a| a.to_string()),
-                    token_id,
-                )
-                .outcome("failure")
-                .details(json!({"reason": code, "request_id": request_id})),
-            );
+            let tried = token_id.as_deref().or(claimed.as_deref());
+            guard::failed(state, addr, tried, code, here);
             Err(unauth(code, msg))
         }
     }
@@ -293,7 +266,7 @@ impl Caller {
         } else {
             "denied_by_policy"
         };
-        audit_async(
+        guard::audit_async(
             &self.state,
             NewEvent::new(types::ACCESS_DENIED, &self.id.principal, Some(resource.to_owned()))
                 .outcome("denied")

@@ -1,6 +1,7 @@
 //! Who is calling: api tokens (argon2id at rest, verified once and cached
 //! by an HMAC of the raw token for at most 60 s), HS256 JWTs, and the
-//! throttling of authentication failures per address and per token id.
+//! throttling of authentication failures per address and per token id
+//! tried from it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,13 +52,29 @@ pub enum Refusal {
     /// 401: no or bad credentials. (code, message, token id if known)
     Unauthenticated(&'static str, String, Option<String>),
     /// 429: too many failures; retry after this long.
-    Throttled(Duration),
+    Throttled(Throttle),
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start: Instant,
     count: u32,
+    /// The last attempt let through while over the limit.
+    last_try: Option<Instant>,
+    /// Whether this window's throttling was audited already.
+    audited: bool,
+}
+
+/// While over the limit, a source may still try this often: throttling
+/// slows a source down, it never locks a genuine credential out.
+pub const SLOW_TRY: Duration = Duration::from_secs(1);
+
+/// A source turned away: how long to wait, and whether it is the first
+/// refusal of its window (the one that is audited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub wait: Duration,
+    pub first: bool,
 }
 
 /// Authentication state shared by all requests.
@@ -93,6 +110,7 @@ impl Authenticator {
             let mut v = Validation::new(Algorithm::HS256);
             v.algorithms = vec![Algorithm::HS256];
             v.set_required_spec_claims(&["exp", "sub"]);
+            v.validate_nbf = true;
             v.leeway = 0;
             (DecodingKey::from_secret(s), v)
         });
@@ -144,46 +162,73 @@ impl Authenticator {
         }
     }
 
-    fn window_key(addr: Option<IpAddr>, token_id: Option<&str>) -> Vec<String> {
-        let mut keys = Vec::new();
-        if let Some(a) = addr {
-            keys.push(format!("addr:{a}"));
-        }
+    /// Throttling keys: the address, and the token id *as tried from that
+    /// address*. A token id alone is public, so keying on it would let
+    /// anyone lock out its holder by sending forged tokens that carry it.
+    fn window_keys(addr: Option<IpAddr>, token_id: Option<&str>) -> Vec<String> {
+        let a = addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let mut keys = vec![format!("addr:{a}")];
         if let Some(t) = token_id {
-            keys.push(format!("token:{t}"));
+            keys.push(format!("token:{t}@{a}"));
         }
         keys
     }
 
-    /// Is this address or token id throttled? Returns how long to wait.
-    pub fn throttled(&self, addr: Option<IpAddr>, token_id: Option<&str>) -> Option<Duration> {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// Must this attempt wait? Call before any argon2 work. Over the limit a
+    /// source gets one attempt per [`SLOW_TRY`]; the others are refused.
+    pub fn throttled(&self, addr: Option<IpAddr>, token_id: Option<&str>) -> Option<Throttle> {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        Self::window_key(addr, token_id)
-            .iter()
-            .filter_map(|k| f.get(k))
-            .filter(|w| w.count >= MAX_FAILURES && now.duration_since(w.start) < WINDOW)
-            .map(|w| WINDOW - now.duration_since(w.start))
-            .max()
+        let mut worst: Option<Throttle> = None;
+        let mut over = Vec::new();
+        for k in Self::window_keys(addr, token_id) {
+            let Some(w) = f.get_mut(&k) else { continue };
+            if w.count < MAX_FAILURES || now.duration_since(w.start) >= WINDOW {
+                continue;
+            }
+            match w.last_try {
+                Some(t) if now.duration_since(t) < SLOW_TRY => {
+                    let t = Throttle {
+                        wait: SLOW_TRY - now.duration_since(t),
+                        first: !w.audited,
+                    };
+                    w.audited = true;
+                    worst = Some(worst.map_or(t, |x| Throttle {
+                        wait: x.wait.max(t.wait),
+                        first: x.first || t.first,
+                    }));
+                }
+                _ => over.push(k),
+            }
+        }
+        if worst.is_none() {
+            // Let this one through, and count it as the slot for now.
+            for k in over {
+                if let Some(w) = f.get_mut(&k) {
+                    w.last_try = Some(now);
+                }
+            }
+        }
+        worst
     }
 
-    /// Count a failure against the address and token id.
+    /// Count a failure against the address and the token id tried from it.
     pub fn record_failure(&self, addr: Option<IpAddr>, token_id: Option<&str>) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if f.len() > 100_000 {
             f.retain(|_, w| now.duration_since(w.start) < WINDOW);
         }
-        for k in Self::window_key(addr, token_id) {
-            let w = f.entry(k).or_insert(Window {
+        for k in Self::window_keys(addr, token_id) {
+            let fresh = Window {
                 start: now,
                 count: 0,
-            });
+                last_try: None,
+                audited: false,
+            };
+            let w = f.entry(k).or_insert(fresh);
             if now.duration_since(w.start) >= WINDOW {
-                *w = Window {
-                    start: now,
-                    count: 0,
-                };
+                *w = fresh;
             }
             w.count += 1;
         }
@@ -282,7 +327,10 @@ impl Authenticator {
                 ));
             }
         };
+        // `exp` may be anything up to u64::MAX; the cache holds it at most
+        // CACHE_TTL whatever it says.
         let secs_left = c.exp.saturating_sub(crate::time::now_ms() as u64 / 1000);
+        let until = Instant::now() + Duration::from_secs(secs_left).min(CACHE_TTL);
         Ok((
             Identity {
                 principal: format!("user:{}", c.sub),
@@ -292,7 +340,7 @@ impl Authenticator {
                 expires_at: Some(i64::try_from(c.exp.saturating_mul(1000)).unwrap_or(i64::MAX)),
                 method: "jwt",
             },
-            Instant::now() + Duration::from_secs(secs_left),
+            until,
         ))
     }
 }
@@ -302,6 +350,7 @@ fn jwt_reason(e: &jsonwebtoken::errors::Error) -> &'static str {
     use jsonwebtoken::errors::ErrorKind as K;
     match e.kind() {
         K::ExpiredSignature => "expired",
+        K::ImmatureSignature => "not valid yet (nbf is in the future)",
         K::InvalidAlgorithm | K::InvalidAlgorithmName => "wrong algorithm (HS256 only)",
         K::InvalidSignature => "bad signature",
         K::MissingRequiredClaim(_) => "a required claim (sub, role, exp) is missing",

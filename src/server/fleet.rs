@@ -49,11 +49,28 @@ struct Conn {
 #[derive(Default)]
 pub struct Fleet {
     conns: Mutex<HashMap<String, Conn>>,
+    /// Workers whose enrolment or resume is committing: reserved, so a
+    /// second connection is refused before it writes anything.
+    claims: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Fleet {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conn>> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserve `worker_id`'s connection; false when it is live or reserved.
+    fn try_claim(&self, worker_id: &str) -> bool {
+        let conns = self.lock();
+        !conns.contains_key(worker_id) && self.claims().insert(worker_id.to_owned())
+    }
+
+    fn release(&self, worker_id: &str) {
+        self.claims().remove(worker_id);
     }
 
     /// Ids of connected workers.
@@ -273,6 +290,47 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         }
     };
     let actor = format!("worker@{}", addr.ip());
+    let ip = Some(addr.ip());
+    // Throttled before any argon2 work, per address and per credential id
+    // tried from it.
+    let (tried, via) = match &hello {
+        ClientMsg::Enroll { token, .. } => (
+            crate::credential::RawCredential::parse(token)
+                .ok()
+                .map(|r| crate::token::display_id(&r.id)),
+            "enroll",
+        ),
+        ClientMsg::Resume { credential, .. } => (
+            crate::credential::RawCredential::parse(credential)
+                .ok()
+                .map(|r| format!("cred_{}", r.id)),
+            "resume",
+        ),
+        _ => (None, "frame"),
+    };
+    if let Some(t) = super::guard::throttled(&s, ip, tried.as_deref(), json!({"via": via})) {
+        let msg = format!(
+            "too many failed attempts from this address; retry in {} s",
+            t.wait.as_secs().max(1)
+        );
+        return refuse(socket, "throttled", &msg).await;
+    }
+    // The worker this session reserves, once enrolment or resume names it.
+    let mine: Arc<Mutex<Option<String>>> = Arc::default();
+    let claim_for = {
+        let (s, mine) = (s.clone(), mine.clone());
+        move |id: &str| {
+            let mut m = mine.lock().unwrap_or_else(|p| p.into_inner());
+            if m.as_deref() == Some(id) {
+                return true;
+            }
+            if m.is_some() || !s.fleet.try_claim(id) {
+                return false;
+            }
+            *m = Some(id.to_owned());
+            true
+        }
+    };
     let accepted = match hello {
         ClientMsg::Enroll { protocol, .. } | ClientMsg::Resume { protocol, .. }
             if protocol != PROTOCOL =>
@@ -292,18 +350,23 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             version,
             ..
         } => {
-            with_store(&s.store, move |st| {
+            let st = s.clone();
+            // The store is locked only for the reads and writes, not
+            // while argon2 checks the token.
+            tokio::task::spawn_blocking(move || {
                 worker::enroll(
-                    st,
+                    &*st.store,
                     &ctx(actor),
                     &token,
                     &machine_id,
                     &labels,
                     capacity,
                     &version,
+                    &claim_for,
                 )
             })
             .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("enrolment failed: {e}"))))
         }
         ClientMsg::Resume {
             credential,
@@ -311,10 +374,10 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             ..
         } => {
             with_store(&s.store, move |st| {
-                let resumed = worker::resume(st, &ctx(actor.clone()), &credential, &machine_id);
+                let resumed = worker::resume(st, &ctx(actor.clone()), &credential, &machine_id, &claim_for);
                 match &resumed {
                     // Reuse is audited (with the revocation) by resume itself.
-                    Err(e) if e.code != "credential_reuse" => {
+                    Err(e) if e.code != "credential_reuse" && e.code != "already_connected" => {
                         // Only the credential's public id, never its secret.
                         let id = crate::credential::RawCredential::parse(&credential)
                             .ok()
@@ -341,36 +404,33 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
     };
     let (w, credential, expires_at) = match accepted {
         Ok(x) => x,
-        Err(e) => return refuse(socket, e.code, &e.message).await,
-    };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let registered = {
-        let mut conns = s.fleet.lock();
-        if conns.contains_key(&w.id) {
-            false
-        } else {
-            conns.insert(
-                w.id.clone(),
-                Conn {
-                    name: w.name.clone(),
-                    labels: w.labels.clone(),
-                    capacity: usize::try_from(w.capacity.max(1)).unwrap_or(1),
-                    tx,
-                    pending: HashMap::new(),
-                    cancelled: Default::default(),
-                    draining: false,
-                },
-            );
-            true
+        Err(e) => {
+            if let Some(id) = mine.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                s.fleet.release(&id);
+            }
+            if e.code != "already_connected" && e.exit != crate::error::Exit::Internal {
+                s.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                s.auth.record_failure(ip, tried.as_deref());
+            }
+            return refuse(socket, e.code, &e.message).await;
         }
     };
-    if !registered {
-        return refuse(
-            socket,
-            "already_connected",
-            "this worker already has a live connection",
-        )
-        .await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    {
+        let mut conns = s.fleet.lock();
+        s.fleet.release(&w.id);
+        conns.insert(
+            w.id.clone(),
+            Conn {
+                name: w.name.clone(),
+                labels: w.labels.clone(),
+                capacity: usize::try_from(w.capacity.max(1)).unwrap_or(1),
+                tx,
+                pending: HashMap::new(),
+                cancelled: Default::default(),
+                draining: false,
+            },
+        );
     }
     let welcome = ServerMsg::Welcome {
         worker_id: worker::display_id(&w.id),

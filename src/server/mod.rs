@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod fleet;
+mod guard;
 mod routes_ops;
 mod routes_policy;
 mod routes_tokens;

@@ -51,6 +51,33 @@ pub struct Tx<'a> {
     policy_changed: bool,
 }
 
+/// The store as an operation that does slow work between its reads and its
+/// writes reaches it: locally the one open `Store`; in serve the shared one,
+/// locked for each read or write only, so slow work (argon2) never runs
+/// while others wait for the lock.
+pub trait Access {
+    /// Run `f` on the store.
+    fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T>;
+}
+
+impl Access for Store {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        f(self)
+    }
+}
+
+impl<A: Access + ?Sized> Access for &mut A {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        (**self).with(f)
+    }
+}
+
+impl Access for &std::sync::Mutex<Store> {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        f(&mut self.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 impl Store {
     /// Open (creating if needed) the state file at `path` and its key file.
     /// Refuses files that group or others can access.
@@ -69,13 +96,25 @@ impl Store {
             create_private_dir(dir)?;
         }
         let key_path = key_path(path);
-        let db_is_empty = match fs::metadata(path) {
-            Ok(m) => m.len() == 0,
+        let is_new = match fs::metadata(path) {
+            // A new state file appears whole (see `create_initialized`), so
+            // an empty one is damage or a mistake, never a state to start.
+            Ok(m) if m.len() == 0 => {
+                return Err(Error::new(
+                    Exit::Unavailable,
+                    "state_empty",
+                    format!("{} is empty: it is not a moat state file", path.display()),
+                )
+                .with_hint("restore it from backup, or remove it to start a new state"));
+            }
+            Ok(_) => false,
             Err(e) if e.kind() == ErrorKind::NotFound => true,
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
-        let pepper = load_or_create_key(&key_path, db_is_empty, strict)?;
-        create_private_file(path)?;
+        let pepper = load_or_create_key(&key_path, is_new, strict)?;
+        if is_new {
+            create_initialized(path)?;
+        }
         if strict {
             check_private(path, "state file")?;
         }
@@ -277,17 +316,35 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))
 }
 
-fn create_private_file(path: &Path) -> Result<()> {
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
+/// Create a state file with its schema in place: built under a temporary
+/// name and linked into place (a link never replaces a file, so when two
+/// processes race, the first wins and the other opens its file).
+fn create_initialized(path: &Path) -> Result<()> {
+    let tmp = path.with_extension(format!("db.new{}", rand::rng().random::<u64>()));
+    let build = || -> Result<()> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
+        let mut conn = Connection::open(&tmp)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::run(&mut conn, path)?;
+        conn.close().map_err(|(_, e)| Error::from(e))?;
+        Ok(())
+    };
+    let built = build().and_then(|()| match fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io(format!("cannot create {}", path.display()), e)),
+    });
+    for leftover in ["", "-wal", "-shm"] {
+        let mut p = tmp.clone().into_os_string();
+        p.push(leftover);
+        let _ = fs::remove_file(p);
     }
+    built
 }
 
 /// Refuse a file that group or others can read or write.

@@ -529,7 +529,14 @@ pub fn is_valid_machine_id(s: &str) -> bool {
 /// redemption a `--max-uses k` token gets exactly k bindings. A machine that
 /// is already bound reconnects without a new binding. Every refusal of a
 /// token that exists is audited with its reason.
-pub fn redeem(store: &mut Store, ctx: &Ctx, raw: &str, machine_id: &str) -> Result<Redemption> {
+/// The secret is checked (argon2) between the read and the write, with the
+/// store unlocked when `store` is shared.
+pub fn redeem(
+    mut store: impl crate::store::Access,
+    ctx: &Ctx,
+    raw: &str,
+    machine_id: &str,
+) -> Result<Redemption> {
     if !is_valid_machine_id(machine_id) {
         return Err(Error::usage(
             "a machine id is 1–128 letters, digits, '.', '_' or '-'",
@@ -540,50 +547,53 @@ pub fn redeem(store: &mut Store, ctx: &Ctx, raw: &str, machine_id: &str) -> Resu
     if raw.kind != CredentialKind::Enrol {
         return Err(auth_err(FormatError::Invalid).with_hint("enrol with an mte_ token"));
     }
-    let stored = store.read(|tx| tx.token(&raw.id))?;
+    let stored = store.with(|s| s.read(|tx| tx.token(&raw.id)))?;
     let secret_ok = stored.as_ref().is_some_and(|r| {
         r.kind == CredentialKind::Enrol && credential::verify_secret(raw.secret(), &r.secret_hash)
     });
     let target = Some(display_id(&raw.id));
-    let outcome: std::result::Result<Redemption, Error> = store.write(|tx| {
-        let refuse =
-            |tx: &mut Tx<'_>, err: Error| -> Result<std::result::Result<Redemption, Error>> {
-                let event = NewEvent::new(types::ENROLMENT_REFUSED, &ctx.actor, target.clone())
-                    .outcome("failure")
-                    .details(json!({ "reason": err.code, "machine_id": machine_id }));
-                tx.append_audit(event, ctx.now)?;
-                Ok(Err(err))
+    let outcome: std::result::Result<Redemption, Error> = store.with(|s| {
+        s.write(|tx| {
+            let refuse =
+                |tx: &mut Tx<'_>, err: Error| -> Result<std::result::Result<Redemption, Error>> {
+                    let event = NewEvent::new(types::ENROLMENT_REFUSED, &ctx.actor, target.clone())
+                        .outcome("failure")
+                        .details(json!({ "reason": err.code, "machine_id": machine_id }));
+                    tx.append_audit(event, ctx.now)?;
+                    Ok(Err(err))
+                };
+            // Re-read under the write lock: the count of bindings must be current.
+            let row = match tx.token(&raw.id)? {
+                Some(r) if secret_ok => r,
+                _ => {
+                    let err =
+                        Error::new(Exit::Auth, "invalid_token", "the enrol token is not valid");
+                    return refuse(tx, err);
+                }
             };
-        // Re-read under the write lock: the count of bindings must be current.
-        let row = match tx.token(&raw.id)? {
-            Some(r) if secret_ok => r,
-            _ => {
-                let err = Error::new(Exit::Auth, "invalid_token", "the enrol token is not valid");
+            let state = state_of(&row, ctx.now);
+            let already = row.machines.iter().any(|m| m == machine_id);
+            if state == TokenState::Revoked
+                || (!already && state != TokenState::Pending && state != TokenState::Bound)
+            {
+                let err = refusal(state, &row.id)
+                    .unwrap_or_else(|| Error::internal("unexpected token state"));
                 return refuse(tx, err);
             }
-        };
-        let state = state_of(&row, ctx.now);
-        let already = row.machines.iter().any(|m| m == machine_id);
-        if state == TokenState::Revoked
-            || (!already && state != TokenState::Pending && state != TokenState::Bound)
-        {
-            let err = refusal(state, &row.id)
-                .unwrap_or_else(|| Error::internal("unexpected token state"));
-            return refuse(tx, err);
-        }
-        if already {
-            tx.touch_token(&row.id, ctx.now)?;
-        } else {
-            tx.bind_machine(&row.id, machine_id, ctx.now)?;
-        }
-        let event = NewEvent::new(types::ENROLMENT_ACCEPTED, &ctx.actor, target.clone())
-            .details(json!({ "machine_id": machine_id, "reconnect": already }));
-        tx.append_audit(event, ctx.now)?;
-        Ok(Ok(Redemption {
-            token_id: display_id(&row.id),
-            machine_id: machine_id.to_owned(),
-            new_binding: !already,
-        }))
+            if already {
+                tx.touch_token(&row.id, ctx.now)?;
+            } else {
+                tx.bind_machine(&row.id, machine_id, ctx.now)?;
+            }
+            let event = NewEvent::new(types::ENROLMENT_ACCEPTED, &ctx.actor, target.clone())
+                .details(json!({ "machine_id": machine_id, "reconnect": already }));
+            tx.append_audit(event, ctx.now)?;
+            Ok(Ok(Redemption {
+                token_id: display_id(&row.id),
+                machine_id: machine_id.to_owned(),
+                new_binding: !already,
+            }))
+        })
     })?;
     outcome
 }

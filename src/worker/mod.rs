@@ -176,55 +176,100 @@ fn issue(tx: &mut Tx<'_>, worker_id: &str, state: &str, now: Millis) -> Result<(
 pub type Session = (WorkerRow, String, Millis);
 
 /// Enrol a machine with an enrol token (the redemption is atomic and
-/// audited), creating its worker on first enrolment.
+/// audited), creating its worker on first enrolment. `claim` reserves the
+/// worker's live connection: when it says no (the worker is connected
+/// already), nothing is written and `already_connected` is returned.
+#[allow(clippy::too_many_arguments)]
 pub fn enroll(
-    store: &mut Store,
+    mut store: impl crate::store::Access,
     ctx: &Ctx,
     token: &str,
     machine_id: &str,
     labels: &BTreeMap<String, String>,
     capacity: u32,
     version: &str,
+    claim: &dyn Fn(&str) -> bool,
 ) -> Result<Session> {
-    let red = crate::token::redeem(store, ctx, token, machine_id)?;
+    // Everything the frame says is checked before the token is used, so a
+    // refused enrolment never spends one of its uses.
+    let name = labels
+        .get("name")
+        .cloned()
+        .unwrap_or_else(|| machine_id.to_owned());
+    if !crate::policy::is_ident(&name) {
+        return Err(Error::usage(
+            "a worker name (label name=...) is 1–128 letters, digits, '.', '_', '@' or '-'",
+        ));
+    }
+    if let Ok(raw) = RawCredential::parse(token) {
+        let known = store.with(|s| s.read(|tx| tx.worker_by_binding(&raw.id, machine_id)))?;
+        if let Some(w) = known.filter(|w| w.status != "revoked") {
+            if !claim(&w.id) {
+                return Err(already_connected());
+            }
+        }
+    }
+    let red = crate::token::redeem(&mut store, ctx, token, machine_id)?;
     let token_id = red.token_id.trim_start_matches("tok_").to_owned();
-    store.write(|tx| {
-        let worker = match tx.worker_by_binding(&token_id, machine_id)? {
-            Some(w) if w.status == "revoked" => {
-                return Err(Error::new(Exit::Conflict, "worker_revoked", format!("worker {} was revoked", display_id(&w.id))));
-            }
-            Some(w) => w,
-            None => {
-                let name = labels.get("name").cloned().unwrap_or_else(|| machine_id.to_owned());
-                if !crate::policy::is_ident(&name) {
-                    return Err(Error::usage("a worker name (label name=...) is 1–128 letters, digits, '.', '_', '@' or '-'"));
+    store.with(|s| {
+        s.write(|tx| {
+            let worker = match tx.worker_by_binding(&token_id, machine_id)? {
+                Some(w) if w.status == "revoked" => {
+                    return Err(Error::new(
+                        Exit::Conflict,
+                        "worker_revoked",
+                        format!("worker {} was revoked", display_id(&w.id)),
+                    ));
                 }
-                let w = WorkerRow {
-                    id: crate::credential::random_id(),
-                    name,
-                    machine_id: machine_id.to_owned(),
-                    token_id: token_id.clone(),
-                    status: "connected".into(),
-                    labels: json!(labels),
-                    capacity: i64::from(capacity),
-                    version: Some(version.to_owned()),
-                    created_at: ctx.now,
-                    last_seen_at: Some(ctx.now),
-                    revoked_at: None,
-                    reason: None,
-                };
-                tx.insert_worker(&w)?;
-                w
+                Some(w) => w,
+                None => {
+                    let w = WorkerRow {
+                        id: crate::credential::random_id(),
+                        name: name.clone(),
+                        machine_id: machine_id.to_owned(),
+                        token_id: token_id.clone(),
+                        status: "connected".into(),
+                        labels: json!(labels),
+                        capacity: i64::from(capacity),
+                        version: Some(version.to_owned()),
+                        created_at: ctx.now,
+                        last_seen_at: Some(ctx.now),
+                        revoked_at: None,
+                        reason: None,
+                    };
+                    tx.insert_worker(&w)?;
+                    w
+                }
+            };
+            if !claim(&worker.id) {
+                return Err(already_connected());
             }
-        };
-        tx.set_worker_status(&worker.id, "connected", ctx.now)?;
-        let (cred, exp) = issue(tx, &worker.id, "current", ctx.now)?;
-        tx.promote_credential(&worker.id, cred.split('_').nth(1).unwrap_or_default(), ctx.now)?;
-        let e = NewEvent::new(types::WORKER_CONNECTED, &format!("worker:{}", worker.name), Some(display_id(&worker.id)))
+            tx.set_worker_status(&worker.id, "connected", ctx.now)?;
+            let (cred, exp) = issue(tx, &worker.id, "current", ctx.now)?;
+            tx.promote_credential(
+                &worker.id,
+                cred.split('_').nth(1).unwrap_or_default(),
+                ctx.now,
+            )?;
+            let e = NewEvent::new(
+                types::WORKER_CONNECTED,
+                &format!("worker:{}", worker.name),
+                Some(display_id(&worker.id)),
+            )
             .details(json!({"via": "enroll", "machine_id": machine_id, "token": red.token_id}));
-        tx.append_audit(e, ctx.now)?;
-        Ok((worker, cred, exp))
+            tx.append_audit(e, ctx.now)?;
+            Ok((worker, cred, exp))
+        })
     })
+}
+
+/// A second live connection for one worker.
+pub fn already_connected() -> Error {
+    Error::new(
+        Exit::Conflict,
+        "already_connected",
+        "this worker already has a live connection",
+    )
 }
 
 /// Why a resume failed, when the failure must also be written down.
@@ -234,7 +279,14 @@ fn refuse(code: &'static str, msg: &str) -> Error {
 
 /// Resume with a session credential. A rotated-out credential is treated
 /// as theft: the worker is revoked and the reuse audited.
-pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) -> Result<Session> {
+/// `claim` as for [`enroll`].
+pub fn resume(
+    store: &mut Store,
+    ctx: &Ctx,
+    credential: &str,
+    machine_id: &str,
+    claim: &dyn Fn(&str) -> bool,
+) -> Result<Session> {
     let raw = RawCredential::parse(credential).map_err(|e| refuse(e.code(), e.message()))?;
     if raw.kind != CredentialKind::Worker {
         return Err(refuse(
@@ -297,6 +349,9 @@ pub fn resume(store: &mut Store, ctx: &Ctx, credential: &str, machine_id: &str) 
                 "machine_mismatch",
                 "this credential belongs to another machine",
             )));
+        }
+        if !claim(&worker.id) {
+            return Ok(Err(already_connected()));
         }
         tx.promote_credential(&worker.id, &row.id, ctx.now)?;
         tx.set_worker_status(&worker.id, "connected", ctx.now)?;

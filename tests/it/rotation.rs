@@ -38,6 +38,7 @@ fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, Stri
                 &BTreeMap::new(),
                 1,
                 "test",
+                &|_| true,
             )
             .unwrap();
             (w.id, cred)
@@ -107,13 +108,13 @@ fn rotated_out_credentials_are_remembered_then_forgotten() {
 
     // The first credential is long forgotten: refused as unknown, and the
     // worker is not revoked by it.
-    let err = worker::resume(&mut store, &ctx(now), &first, "machine-0").unwrap_err();
+    let err = worker::resume(&mut store, &ctx(now), &first, "machine-0", &|_| true).unwrap_err();
     assert_eq!(err.code, "invalid_credential", "{}", err.message);
     let w = store.read(|tx| tx.worker(&id)).unwrap().unwrap();
     assert_ne!(w.status, "revoked");
 
     // A credential rotated out within the window is reuse: the worker is revoked.
-    let err = worker::resume(&mut store, &ctx(now), &recent, "machine-0").unwrap_err();
+    let err = worker::resume(&mut store, &ctx(now), &recent, "machine-0", &|_| true).unwrap_err();
     assert_eq!(err.code, "credential_reuse", "{}", err.message);
     let w = store.read(|tx| tx.worker(&id)).unwrap().unwrap();
     assert_eq!(w.status, "revoked");
@@ -133,7 +134,14 @@ fn an_old_credential_rotated_out_just_now_is_still_reuse() {
     beat(&mut store, &id, &mut ack, t0 + hour);
     // This heartbeat acknowledges the new credential: `first` is rotated out.
     beat(&mut store, &id, &mut ack, t0 + hour + 1000);
-    let err = worker::resume(&mut store, &ctx(t0 + hour + 2000), &first, "machine-0").unwrap_err();
+    let err = worker::resume(
+        &mut store,
+        &ctx(t0 + hour + 2000),
+        &first,
+        "machine-0",
+        &|_| true,
+    )
+    .unwrap_err();
     assert_eq!(err.code, "credential_reuse", "{}", err.message);
 }
 
@@ -188,7 +196,7 @@ fn a_version_3_state_file_upgrades() {
     assert!(retired >= 1);
     // The worker carries on from the upgraded file.
     let (session_worker, _, _) =
-        worker::resume(&mut store, &ctx(t0 + 3000), &live, "machine-0").unwrap();
+        worker::resume(&mut store, &ctx(t0 + 3000), &live, "machine-0", &|_| true).unwrap();
     assert_eq!(session_worker.id, id);
     beat(&mut store, &id, &mut ack, t0 + 4000);
 }

@@ -383,6 +383,7 @@ fn a_brute_force_is_throttled_while_a_valid_client_is_served() {
     assert_eq!(call(&s.url, "/v1/tokens", valid).0, 200);
 
     let (mut throttled, mut unauthorized, mut served) = (0, 0, 0);
+    let start = std::time::Instant::now();
     for i in 0..1000 {
         let bad = moat::credential::RawCredential::generate(moat::credential::CredentialKind::Api)
             .expose();
@@ -400,15 +401,20 @@ fn a_brute_force_is_throttled_while_a_valid_client_is_served() {
             served += 1;
         }
     }
+    // Ten failures, then one slow attempt a second (throttling slows a
+    // source down; it never locks a genuine credential out).
+    let slow = start.elapsed().as_secs() as usize + 1;
     assert!(
-        unauthorized <= 10,
-        "{unauthorized} bad tokens were checked before throttling"
+        unauthorized <= 10 + slow,
+        "{unauthorized} bad tokens were checked in {slow} s"
     );
-    assert!(throttled >= 990, "{throttled}");
+    assert!(throttled >= 990 - slow, "{throttled}");
     assert_eq!(served, 10);
     std::thread::sleep(Duration::from_millis(300));
+    // Audited once per window, not once per refusal.
     let throttles = env.json("audit", &["log", "--type", "auth_throttled"]);
-    assert!(!throttles.as_array().unwrap().is_empty());
+    let n = throttles.as_array().unwrap().len();
+    assert!((1..=2).contains(&n), "{n} throttling events for one source");
     // Secret hygiene: the valid token's secret is in neither log nor state.
     assert_no_secret(s.stderr().as_bytes(), secret_of(valid), "serve's log");
     assert_no_secret(&env.state_bytes(), secret_of(valid), "the state");
