@@ -30,6 +30,12 @@ use crate::token::Ctx;
 
 /// Largest request body.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Most bytes of request headers answered normally; more gets 431 in the
+/// error shape (up to what the HTTP layer buffers, [`HTTP_BUFFER`]).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// What the HTTP layer reads before giving up on a request head (its own
+/// bare 431 past that).
+pub const HTTP_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Per-request facts the access log needs, filled in as the request runs.
 #[derive(Clone, Default)]
@@ -236,32 +242,50 @@ async fn authenticate(
 }
 
 impl Caller {
-    /// Check `action` on `resource` with the one decision function; a denial
-    /// is audited and becomes 403.
-    pub fn authorize(&self, action: Action, resource: &str) -> std::result::Result<(), ApiError> {
-        let (kind, name) =
-            parse_resource(resource).map_err(|e| ApiError::new(e, &self.request_id))?;
-        let policy = self.state.policy.load();
+    /// The policy's answer, and whether the credential's scopes allow it.
+    fn decide(
+        &self,
+        policy: &crate::policy::engine::Compiled,
+        action: Action,
+        kind: &str,
+        name: &str,
+    ) -> (bool, bool) {
         let req = crate::policy::engine::Request {
             principal: &self.id.principal,
             action,
             kind,
             name,
         };
-        let outcome = policy.decide(&req, &self.id.groups);
+        let allow = policy.decide(&req, &self.id.groups).allow;
         let scoped = self.id.scopes.is_empty()
             || self
                 .id
                 .scopes
                 .iter()
                 .any(|s| s.action == action && s.resource.matches(kind, name));
+        (allow, scoped)
+    }
+
+    /// Would `authorize` allow this? (Nothing counted or audited.)
+    pub fn may(&self, action: Action, kind: &str, name: &str) -> bool {
+        let (allow, scoped) = self.decide(&self.state.policy.load(), action, kind, name);
+        allow && scoped
+    }
+
+    /// Check `action` on `resource` with the one decision function; a denial
+    /// is audited and becomes 403.
+    pub fn authorize(&self, action: Action, resource: &str) -> std::result::Result<(), ApiError> {
+        let (kind, name) =
+            parse_resource(resource).map_err(|e| ApiError::new(e, &self.request_id))?;
+        let policy = self.state.policy.load();
+        let (allow, scoped) = self.decide(&policy, action, kind, name);
         let m = &self.state.metrics;
-        if outcome.allow && scoped {
+        if allow && scoped {
             m.decisions_allow.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         m.decisions_deny.fetch_add(1, Ordering::Relaxed);
-        let reason = if outcome.allow {
+        let reason = if allow {
             "outside_token_scope"
         } else {
             "denied_by_policy"
@@ -369,7 +393,25 @@ async fn access_log(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(info.clone());
     let state = req.extensions().get::<Arc<AppState>>().cloned();
-    let mut resp = next.run(req).await;
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let mut resp = if header_bytes > MAX_HEADER_BYTES {
+        let mut e = ApiError::new(
+            Error::usage(format!(
+                "the request's headers are {} KiB; at most {} KiB are accepted",
+                header_bytes / 1024,
+                MAX_HEADER_BYTES / 1024
+            )),
+            &request_id,
+        );
+        e.status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        e.into_response()
+    } else {
+        next.run(req).await
+    };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

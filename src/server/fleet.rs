@@ -98,13 +98,20 @@ impl Fleet {
     }
 
     /// The name of a connected, non-draining worker with room for a step
-    /// whose label `key` is `value` (the first by name, so the choice is predictable).
-    pub fn select(&self, key: &str, value: &str) -> Option<String> {
+    /// whose label `key` is `value` and that `eligible` accepts (the caller
+    /// may run there); the first by name, so the choice is predictable.
+    pub fn select(
+        &self,
+        key: &str,
+        value: &str,
+        eligible: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let conns = self.lock();
         let mut names: Vec<&String> = conns
             .values()
             .filter(|c| !c.draining && c.pending.len() < c.capacity)
             .filter(|c| c.labels.get(key).and_then(|v| v.as_str()) == Some(value))
+            .filter(|c| eligible(&c.name))
             .map(|c| &c.name)
             .collect();
         names.sort();

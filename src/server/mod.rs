@@ -327,17 +327,19 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                     .await
                     .map_err(|e| Error::io(format!("loading TLS certificate {}", cert.display()), e))?;
-                axum_server::from_tcp_rustls(listener, config)
+                let mut server = axum_server::from_tcp_rustls(listener, config)
                     .map_err(|e| Error::io("socket setup", e))?
-                    .handle(handle)
-                    .serve(app)
-                    .await
+                    .handle(handle);
+                server.http_builder().http1().max_buf_size(api::HTTP_BUFFER);
+                server.serve(app).await
             }
-            None => axum_server::from_tcp(listener)
-                .map_err(|e| Error::io("socket setup", e))?
-                .handle(handle)
-                .serve(app)
-                .await,
+            None => {
+                let mut server = axum_server::from_tcp(listener)
+                    .map_err(|e| Error::io("socket setup", e))?
+                    .handle(handle);
+                server.http_builder().http1().max_buf_size(api::HTTP_BUFFER);
+                server.serve(app).await
+            }
         };
         watcher.abort();
         served.map_err(|e| Error::io("serving", e))

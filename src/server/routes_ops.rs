@@ -157,12 +157,18 @@ pub(super) async fn dispatch(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResu
                 &c,
             )
         })?;
-        b.to = c.state.fleet.select(k, val).ok_or_else(|| {
-            bad(
-                Error::not_found(format!("no connected worker has label {sel}")),
-                &c,
-            )
-        })?;
+        // Among the workers the caller may run on; when it may run on none,
+        // the first candidate's refusal says so (and is audited).
+        let fleet = &c.state.fleet;
+        b.to = match fleet.select(k, val, |name| c.may(Action::Run, "worker", name)) {
+            Some(name) => name,
+            None => fleet.select(k, val, |_| true).ok_or_else(|| {
+                bad(
+                    Error::not_found(format!("no connected worker has label {sel}")),
+                    &c,
+                )
+            })?,
+        };
     }
     if !crate::policy::is_ident(&b.to) {
         return Err(bad(

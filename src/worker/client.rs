@@ -312,7 +312,23 @@ fn dial(opts: &Options) -> Result<Socket> {
     let (ws, _) = tungstenite::client_tls_with_config(url.as_str(), stream, None, connector)
         .map_err(|e| {
             let text = e.to_string();
-            if text.contains(PIN_MISMATCH) {
+            let failure = match &e {
+                tungstenite::HandshakeError::Failure(f) => Some(f),
+                tungstenite::HandshakeError::Interrupted(_) => None,
+            };
+            if let Some(why) = failure
+                .and_then(certificate_problem)
+                .filter(|_| !text.contains(PIN_MISMATCH))
+            {
+                // A certificate this worker will never accept: retrying
+                // cannot help, and a person must look.
+                Error::new(
+                    Exit::Auth,
+                    "certificate_invalid",
+                    format!("{} presented a certificate this worker does not trust: {why}", opts.url),
+                )
+                .with_hint("check the host name in --server, and give the CA that signed serve's certificate with --ca-file")
+            } else if text.contains(PIN_MISMATCH) {
                 // Not the pinned key: possibly a man in the middle. Never retried.
                 Error::new(
                     Exit::Auth,
@@ -331,6 +347,22 @@ fn dial(opts: &Options) -> Result<Socket> {
             }
         })?;
     Ok(ws)
+}
+
+/// The certificate error inside a failed TLS handshake, if that is what it was.
+fn certificate_problem(e: &tungstenite::Error) -> Option<String> {
+    let rustls_error = match e {
+        tungstenite::Error::Tls(tungstenite::error::TlsError::Rustls(r)) => Some(&**r),
+        tungstenite::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    match rustls_error {
+        rustls::Error::InvalidCertificate(c) => Some(format!("{c:?}")),
+        rustls::Error::NoCertificatesPresented => Some("it presented none".into()),
+        _ => None,
+    }
 }
 
 fn set_timeout(ws: &mut Socket, d: Duration) {

@@ -8,6 +8,7 @@ mod cedar_model;
 mod common;
 mod docs;
 mod grant_cli;
+mod hostile;
 mod isolation;
 mod mint_props;
 mod minting;
