@@ -6,6 +6,7 @@ mod audit_cli;
 mod cedar_model;
 #[macro_use]
 mod common;
+mod deploy;
 mod docs;
 mod grant_cli;
 mod hostile;
