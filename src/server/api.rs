@@ -353,6 +353,29 @@ impl Caller {
         .into_response())
     }
 
+    /// Like [`Caller::run`], for operations that do slow work (argon2)
+    /// between their reads and writes: they lock the store for each read
+    /// and write only.
+    pub(super) async fn run_unlocked<T: serde::Serialize + Send + 'static>(
+        &self,
+        action: Action,
+        resource: &str,
+        f: impl FnOnce(&std::sync::Mutex<Store>, &Ctx) -> Result<T> + Send + 'static,
+    ) -> ApiResult {
+        self.authorize(action, resource)?;
+        let ctx = self.ctx();
+        let store = self.state.store.clone();
+        let out = tokio::task::spawn_blocking(move || f(&store, &ctx))
+            .await
+            .map_err(|e| ApiError::new(Error::internal(e.to_string()), &self.request_id))?
+            .map_err(|e| ApiError::new(e, &self.request_id))?;
+        Ok(Json(
+            serde_json::to_value(out)
+                .map_err(|e| ApiError::new(Error::internal(e.to_string()), &self.request_id))?,
+        )
+        .into_response())
+    }
+
     /// After a change to grants or groups: with --grant-reload auto, compile
     /// and publish a new snapshot at once.
     pub(super) async fn after_policy_change(&self) {

@@ -304,7 +304,11 @@ fn check_ttl(ttl: Duration, max: Duration, long_allowed_with_flag: bool) -> Resu
 
 /// Create a token. Returns the raw token once; only its argon2id hash is stored.
 /// Through serve, the minting rule of DESIGN §4 applies ([`mint::terms`]).
-pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Created> {
+pub fn create(
+    mut store: impl crate::store::Access,
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<Created> {
     let (ttl, max_uses) = req.validate()?;
     let principal = req.principal.as_ref().map(|p| p.to_string());
     let terms = mint::terms(
@@ -336,21 +340,23 @@ pub fn create(store: &mut Store, ctx: &Ctx, req: &CreateRequest) -> Result<Creat
         last_used_at: None,
         machines: vec![],
     };
-    store.write(|tx| {
-        tx.insert_token(&row)?;
-        let event = NewEvent::new(types::TOKEN_CREATED, &ctx.actor, Some(display_id(&row.id)))
-            .details(json!({
-                "kind": row.kind.as_str(),
-                "label": row.label,
-                "principal": row.principal,
-                "scopes": row.scopes,
-                "max_uses": row.max_uses,
-                "expires_at": rfc3339(row.expires_at),
-                "groups": row.groups,
-                "for_other": terms.for_other.then_some("superuser"),
-            }));
-        tx.append_audit(event, ctx.now)?;
-        Ok(())
+    store.with(|s| {
+        s.write(|tx| {
+            tx.insert_token(&row)?;
+            let event = NewEvent::new(types::TOKEN_CREATED, &ctx.actor, Some(display_id(&row.id)))
+                .details(json!({
+                    "kind": row.kind.as_str(),
+                    "label": row.label,
+                    "principal": row.principal,
+                    "scopes": row.scopes,
+                    "max_uses": row.max_uses,
+                    "expires_at": rfc3339(row.expires_at),
+                    "groups": row.groups,
+                    "for_other": terms.for_other.then_some("superuser"),
+                }));
+            tx.append_audit(event, ctx.now)?;
+            Ok(())
+        })
     })?;
     Ok(Created {
         token: raw.expose(),
@@ -480,7 +486,11 @@ pub fn refusal(s: TokenState, id: &str) -> Option<Error> {
 
 /// Identify a raw token without using it: which record it is, and its state.
 /// Returns the record; `Err` says why the token could not be used now.
-pub fn verify(store: &mut Store, now: Millis, raw: &str) -> Result<(TokenView, Option<Error>)> {
+pub fn verify(
+    mut store: impl crate::store::Access,
+    now: Millis,
+    raw: &str,
+) -> Result<(TokenView, Option<Error>)> {
     let raw =
         RawCredential::parse(raw).map_err(|e| Error::new(Exit::Usage, e.code(), e.message()))?;
     if raw.kind == CredentialKind::Worker {
@@ -488,7 +498,7 @@ pub fn verify(store: &mut Store, now: Millis, raw: &str) -> Result<(TokenView, O
             "this is a worker session credential; only serve can check those",
         ));
     }
-    let row = store.read(|tx| tx.token(&raw.id))?;
+    let row = store.with(|s| s.read(|tx| tx.token(&raw.id)))?;
     let row = match row {
         Some(r)
             if r.kind == raw.kind && credential::verify_secret(raw.secret(), &r.secret_hash) =>
