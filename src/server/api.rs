@@ -232,7 +232,6 @@ async fn authenticate(
             auth.remember(key, id.clone(), until);
             Ok(id)
         }
-        Err(Refusal::Throttled(_)) => Err(unauth("throttled", "throttled".into())),
         Err(Refusal::Unauthenticated(code, msg, token_id)) => {
             let tried = token_id.as_deref().or(claimed.as_deref());
             guard::failed(state, addr, tried, code, here);

@@ -51,8 +51,6 @@ fn ser_scopes<S: serde::Serializer>(v: &[Scope], s: S) -> Result<S::Ok, S::Error
 pub enum Refusal {
     /// 401: no or bad credentials. (code, message, token id if known)
     Unauthenticated(&'static str, String, Option<String>),
-    /// 429: too many failures; retry after this long.
-    Throttled(Throttle),
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -69,10 +69,11 @@ impl RunAs {
         }
         for line in passwd.lines() {
             let f: Vec<&str> = line.split(':').collect();
-            if f.len() >= 4 && (f[0] == s || num(s).is_some() && f[2] == s) {
-                if let (Some(uid), Some(gid)) = (num(f[2]), num(f[3])) {
-                    return Ok(RunAs { uid, gid });
-                }
+            if f.len() >= 4
+                && (f[0] == s || num(s).is_some() && f[2] == s)
+                && let (Some(uid), Some(gid)) = (num(f[2]), num(f[3]))
+            {
+                return Ok(RunAs { uid, gid });
             }
         }
         num(s).map(|uid| RunAs { uid, gid: uid }).ok_or_else(bad)

@@ -203,10 +203,10 @@ pub fn enroll(
     }
     if let Ok(raw) = RawCredential::parse(token) {
         let known = store.with(|s| s.read(|tx| tx.worker_by_binding(&raw.id, machine_id)))?;
-        if let Some(w) = known.filter(|w| w.status != "revoked") {
-            if !claim(&w.id) {
-                return Err(already_connected());
-            }
+        if let Some(w) = known.filter(|w| w.status != "revoked")
+            && !claim(&w.id)
+        {
+            return Err(already_connected());
         }
     }
     let red = crate::token::redeem(&mut store, ctx, token, machine_id)?;

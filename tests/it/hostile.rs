@@ -64,6 +64,18 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// `GET /v1/whoami` from `127.0.0.<n>` with `token`.
+fn whoami_from(n: u8, url: &str, token: &str) -> (u16, String, String) {
+    http_from(
+        n,
+        url,
+        "GET",
+        "/v1/whoami",
+        &[("Authorization", &bearer(token))],
+        "",
+    )
+}
+
 /// A token that carries `real`'s public id and checksum but another secret.
 fn forged(real: &str, i: usize) -> String {
     const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -102,49 +114,21 @@ fn forged_tokens_do_not_lock_out_the_real_holder() {
         .unwrap()
         .to_owned();
     for n in 2..14 {
-        let (status, _, _) = http_from(
-            n,
-            &s.url,
-            "GET",
-            "/v1/whoami",
-            &[("Authorization", &bearer(&forged(&real, n as usize)))],
-            "",
-        );
+        let (status, _, _) = whoami_from(n, &s.url, &forged(&real, n as usize));
         assert_eq!(status, 401);
     }
-    let (status, _, body) = http_from(
-        1,
-        &s.url,
-        "GET",
-        "/v1/whoami",
-        &[("Authorization", &bearer(&real))],
-        "",
-    );
+    let (status, _, body) = whoami_from(1, &s.url, &real);
     assert_eq!(status, 200, "the real holder was locked out: {body}");
 
     // One address fails eleven times: it is throttled...
     for i in 0..11 {
-        http_from(
-            20,
-            &s.url,
-            "GET",
-            "/v1/whoami",
-            &[("Authorization", &bearer(&forged(&real, 100 + i)))],
-            "",
-        );
+        whoami_from(20, &s.url, &forged(&real, 100 + i));
     }
     let fresh = env.create(&["--kind", "api", "--principal", "user:dev"])["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, head, _) = http_from(
-        20,
-        &s.url,
-        "GET",
-        "/v1/whoami",
-        &[("Authorization", &bearer(&fresh))],
-        "",
-    );
+    let (status, head, _) = whoami_from(20, &s.url, &fresh);
     assert_eq!(status, 429, "{head}");
     assert!(
         head.to_ascii_lowercase().contains("retry-after: 1"),
@@ -152,14 +136,7 @@ fn forged_tokens_do_not_lock_out_the_real_holder() {
     );
     // ...but a genuine, never-used token from it gets through after waiting.
     std::thread::sleep(Duration::from_millis(1100));
-    let (status, _, body) = http_from(
-        20,
-        &s.url,
-        "GET",
-        "/v1/whoami",
-        &[("Authorization", &bearer(&fresh))],
-        "",
-    );
+    let (status, _, body) = whoami_from(20, &s.url, &fresh);
     assert_eq!(status, 200, "{body}");
     env.assert_audit_intact();
 }
@@ -362,57 +339,14 @@ fn odd_jwts_are_answered_not_crashed_on() {
     };
     let now = moat::time::now_ms() / 1000;
     let forever = sign(json!({"sub": "admin", "role": "admin", "exp": u64::MAX}));
-    let (status, _, body) = http_from(
-        1,
-        &s.url,
-        "GET",
-        "/v1/whoami",
-        &[("Authorization", &bearer(&forever))],
-        "",
-    );
+    let (status, _, body) = whoami_from(1, &s.url, &forever);
     assert_eq!(status, 200, "{body}");
     let later =
         sign(json!({"sub": "admin", "role": "admin", "exp": now + 7200, "nbf": now + 3600}));
-    let (status, _, body) = http_from(
-        1,
-        &s.url,
-        "GET",
-        "/v1/whoami",
-        &[("Authorization", &bearer(&later))],
-        "",
-    );
+    let (status, _, body) = whoami_from(1, &s.url, &later);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("not valid yet"), "{body}");
     assert_eq!(http_from(1, &s.url, "GET", "/healthz", &[], "").0, 200);
-}
-
-/// A CA and a certificate it signed for `name` only: (ca.pem, cert.pem, key.pem).
-fn certificate_for(
-    dir: &std::path::Path,
-    name: &str,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    use std::os::unix::fs::PermissionsExt;
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec![name.to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let (ca, c, k) = (
-        dir.join(format!("{name}-ca.pem")),
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.key")),
-    );
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
-    (ca, c, k)
 }
 
 /// Defect 14: a certificate the worker will never trust stops it at once.
@@ -434,7 +368,9 @@ fn certificate_errors_stop_the_worker() {
         ],
     );
     // Wrong name: trusted CA, but the certificate names another host.
-    let (ca, cert, key) = certificate_for(env.dir.path(), "elsewhere.test");
+    let other = env.dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (ca, cert, key) = crate::serve::certificates_for(&other, &["elsewhere.test"]);
     let misnamed = Server::with_jwt(
         &env,
         &[

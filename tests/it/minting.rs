@@ -3,7 +3,7 @@
 //! passes on at most its scopes and its lifetime, a superuser mints for
 //! others and that is audited as such.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -13,6 +13,13 @@ fn as_caller(env: &Env, bearer: &str, args: &[&str]) -> std::process::Output {
         .env("MOAT_AUTH_TOKEN", bearer)
         .output()
         .unwrap()
+}
+
+/// `token create --kind api --principal P EXTRA...` as `bearer`.
+fn api_as(env: &Env, bearer: &str, principal: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["create", "--kind", "api", "--principal", principal];
+    args.extend_from_slice(extra);
+    as_caller(env, bearer, &args)
 }
 
 fn minted(out: &std::process::Output) -> Value {
@@ -30,127 +37,47 @@ fn nobody_mints_more_than_it_holds() {
     let env = Env::remote();
     let operator = jwt("op1", "operator", 3600);
     // The escalation: an operator (write on *:*) mints a token for root.
-    let out = as_caller(
-        &env,
-        &operator,
-        &["create", "--kind", "api", "--principal", "user:root"],
+    refused(
+        &api_as(&env, &operator, "user:root", &[]),
+        "only for itself",
     );
-    refused(&out, "only for itself");
     // For itself it may, and the token keeps the operator role it came from.
-    let own = minted(&as_caller(
-        &env,
-        &operator,
-        &[
-            "create",
-            "--kind",
-            "api",
-            "--principal",
-            "user:op1",
-            "--ttl",
-            "30m",
-        ],
-    ));
+    let own = minted(&api_as(&env, &operator, "user:op1", &["--ttl", "30m"]));
     let own_token = own["token"].as_str().unwrap();
-    let who = as_caller(
-        &env,
-        own_token,
-        &[
-            "create",
-            "--kind",
-            "api",
-            "--principal",
-            "user:op1",
-            "--ttl",
-            "2h",
-        ],
-    );
-    refused(&who, "outlive");
+    let longer = api_as(&env, own_token, "user:op1", &["--ttl", "2h"]);
+    refused(&longer, "outlive");
 
     // A superuser mints a narrowly scoped token for alice, who may write
     // tokens and read the audit log.
     for action in ["write:access:tokens", "read:access:audit"] {
         let (a, r) = action.split_once(':').unwrap();
-        env.json(
-            "grant",
-            &[
-                "add",
-                "--subject",
-                "user:alice",
-                "--action",
-                a,
-                "--resource",
-                r,
-            ],
-        );
+        let grant = [
+            "add",
+            "--subject",
+            "user:alice",
+            "--action",
+            a,
+            "--resource",
+            r,
+        ];
+        env.json("grant", &grant);
     }
     env.json("reload", &[]);
     let admin = jwt("admin", "admin", 3600);
-    let scoped = minted(&as_caller(
-        &env,
-        &admin,
-        &[
-            "create",
-            "--kind",
-            "api",
-            "--principal",
-            "user:alice",
-            "--scope",
-            "write:access:tokens",
-            "--ttl",
-            "20m",
-        ],
-    ));
+    let scope = ["--scope", "write:access:tokens", "--ttl", "20m"];
+    let scoped = minted(&api_as(&env, &admin, "user:alice", &scope));
     let alice = scoped["token"].as_str().unwrap();
     // That token cannot mint an unscoped one: what it makes carries its scopes.
-    let child = minted(&as_caller(
-        &env,
-        alice,
-        &["create", "--kind", "api", "--principal", "user:alice"],
-    ));
-    assert_eq!(
-        child["scopes"],
-        serde_json::json!(["write:access:tokens"]),
-        "{child}"
-    );
+    let child = minted(&api_as(&env, alice, "user:alice", &[]));
+    assert_eq!(child["scopes"], json!(["write:access:tokens"]), "{child}");
     // Nor a wider one, nor one for root, nor one that outlives it.
     refused(
-        &as_caller(
-            &env,
-            alice,
-            &[
-                "create",
-                "--kind",
-                "api",
-                "--principal",
-                "user:alice",
-                "--scope",
-                "admin:access:*",
-            ],
-        ),
+        &api_as(&env, alice, "user:alice", &["--scope", "admin:access:*"]),
         "wider",
     );
+    refused(&api_as(&env, alice, "user:root", &[]), "only for itself");
     refused(
-        &as_caller(
-            &env,
-            alice,
-            &["create", "--kind", "api", "--principal", "user:root"],
-        ),
-        "only for itself",
-    );
-    refused(
-        &as_caller(
-            &env,
-            alice,
-            &[
-                "create",
-                "--kind",
-                "api",
-                "--principal",
-                "user:alice",
-                "--ttl",
-                "1d",
-            ],
-        ),
+        &api_as(&env, alice, "user:alice", &["--ttl", "1d"]),
         "outlive",
     );
     // The default lifetime shrinks to the maker's instead.

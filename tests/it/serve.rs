@@ -28,6 +28,11 @@ fn write_private(path: &std::path::Path, text: &str) {
 /// A private CA and a certificate for localhost/127.0.0.1 signed by it:
 /// (ca.pem, cert.pem, key.pem).
 pub fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    certificates_for(dir, &["localhost", "127.0.0.1"])
+}
+
+/// A private CA and a certificate for `names` signed by it.
+pub fn certificates_for(dir: &std::path::Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -36,7 +41,7 @@ pub fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().unwrap();
     let params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     let (ca, c, k) = (
         dir.join("ca.pem"),
