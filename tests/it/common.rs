@@ -85,6 +85,15 @@ impl Server {
         )
     }
 
+    /// Start serve over TLS with this certificate and key, JWT-authenticated.
+    pub fn tls(env: &Env, cert: &Path, key: &Path) -> Server {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        Server::with_jwt(
+            env,
+            &["--cert-file", cert, "--key-file", key, "--auth-mode", "jwt"],
+        )
+    }
+
     /// Everything serve wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -356,32 +356,12 @@ fn certificate_errors_stop_the_worker() {
     moat::store::Store::open(&env.state()).unwrap();
     // Untrusted: a private CA the worker is not given.
     let (_, cert, key) = crate::serve::certificates(env.dir.path());
-    let untrusted = Server::with_jwt(
-        &env,
-        &[
-            "--cert-file",
-            cert.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--auth-mode",
-            "jwt",
-        ],
-    );
+    let untrusted = Server::tls(&env, &cert, &key);
     // Wrong name: trusted CA, but the certificate names another host.
     let other = env.dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
     let (ca, cert, key) = crate::serve::certificates_for(&other, &["elsewhere.test"]);
-    let misnamed = Server::with_jwt(
-        &env,
-        &[
-            "--cert-file",
-            cert.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--auth-mode",
-            "jwt",
-        ],
-    );
+    let misnamed = Server::tls(&env, &cert, &key);
     let ca = ca.to_str().unwrap().to_owned();
     for (server, extra) in [
         (&untrusted, vec![]),

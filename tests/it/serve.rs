@@ -137,17 +137,7 @@ fn unsafe_binds_are_refused_before_the_port_opens() {
 fn tls_with_a_private_ca_and_auth_mode_none_warns() {
     let env = Env::new();
     let (ca, cert, key) = certificates(env.dir.path());
-    let server = Server::with_jwt(
-        &env,
-        &[
-            "--cert-file",
-            cert.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--auth-mode",
-            "jwt",
-        ],
-    );
+    let server = Server::tls(&env, &cert, &key);
     assert!(server.url.starts_with("https://127.0.0.1:"));
     let url = server.url.replace("127.0.0.1", "localhost");
     let token = jwt("admin", "admin", 600);

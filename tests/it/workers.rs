@@ -627,17 +627,7 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
     let env = Env::new();
     let (ca, cert, key) = crate::serve::certificates(env.dir.path());
     moat::store::Store::open(&env.state()).unwrap();
-    let server = Server::with_jwt(
-        &env,
-        &[
-            "--cert-file",
-            cert.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--auth-mode",
-            "jwt",
-        ],
-    );
+    let server = Server::tls(&env, &cert, &key);
     let pem = std::fs::read(&cert).unwrap();
     let der = ureq::tls::parse_pem(&pem)
         .find_map(|i| match i {
