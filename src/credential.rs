@@ -181,8 +181,10 @@ pub fn random_id() -> String {
 }
 
 /// `input` made safe to echo in a message: anything shaped like a credential
-/// is cut to its prefix and public id (`mta_0a1b2c3d4e5f_…`), anything else
-/// to 24 characters, so no error ever repeats a secret it was handed.
+/// is cut to its prefix and public id (`mta_0a1b2c3d4e5f_…`), a JWT to its
+/// name, any run of 32 or more letters and digits (a secret pasted in the
+/// wrong place) to `…`, and the rest to 80 characters, so no error ever
+/// repeats a secret it was handed.
 pub fn shown(input: &str) -> String {
     let t = input.trim();
     let lower = t.get(..4).map(str::to_ascii_lowercase);
@@ -194,10 +196,32 @@ pub fn shown(input: &str) -> String {
             .collect();
         return format!("{prefix}{id}_…");
     }
-    if t.chars().count() > 24 {
-        format!("{}…", t.chars().take(24).collect::<String>())
+    if t.starts_with("eyJ") && t.contains('.') {
+        return "(a JWT)".to_owned();
+    }
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 32 {
+            out.push('…');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in t.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    if out.chars().count() > 80 {
+        format!("{}…", out.chars().take(80).collect::<String>())
     } else {
-        t.to_owned()
+        out
     }
 }
 
@@ -343,7 +367,14 @@ mod tests {
             assert!(shown(&full).contains(&raw.id));
         }
         assert_eq!(shown("tok_0a1b2c3d4e5f"), "tok_0a1b2c3d4e5f");
-        assert_eq!(shown(&"x".repeat(50)).chars().count(), 25);
+        assert_eq!(
+            shown("worker:build-runner-east-1*x"),
+            "worker:build-runner-east-1*x"
+        );
+        assert_eq!(shown(&"x".repeat(50)), "…");
+        assert_eq!(shown(&format!("user:{}", "A1".repeat(20))), "user:…");
+        assert_eq!(shown("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig"), "(a JWT)");
+        assert_eq!(shown(&"ab-".repeat(40)).chars().count(), 81);
     }
 
     #[test]

@@ -26,8 +26,11 @@ pub fn rfc3339(ms: Millis) -> String {
 /// Combinations such as `1h30m` are accepted; anything else is invalid input.
 pub fn parse_duration(input: &str) -> Result<Duration> {
     let bad = || {
-        Error::usage(format!("invalid duration '{input}'"))
-            .with_hint("write a number and a unit: 30s, 15m, 4h, 7d, 2w (or combined: 1h30m)")
+        Error::usage(format!(
+            "invalid duration '{}'",
+            crate::credential::shown(input)
+        ))
+        .with_hint("write a number and a unit: 30s, 15m, 4h, 7d, 2w (or combined: 1h30m)")
     };
     let s = input.trim();
     if s.is_empty() {
@@ -74,11 +77,12 @@ pub fn parse_since(input: &str, now: Millis) -> Result<Millis> {
     if let Ok(d) = parse_duration(input) {
         return Ok(now.saturating_sub(duration_ms(d)));
     }
-    let t = humantime::parse_rfc3339_weak(input.trim()).map_err(|_| {
-        Error::usage(format!("invalid time '{input}'")).with_hint(
+    let t =
+        humantime::parse_rfc3339_weak(input.trim()).map_err(|_| {
+            Error::usage(format!("invalid time '{}'", crate::credential::shown(input))).with_hint(
             "give a duration such as 4h or 7d, or an RFC 3339 time such as 2026-01-31T12:00:00Z",
         )
-    })?;
+        })?;
     let d = t
         .duration_since(UNIX_EPOCH)
         .map_err(|_| Error::usage(format!("time '{input}' is before 1970")))?;

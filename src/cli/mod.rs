@@ -224,7 +224,17 @@ pub fn main<C: Command>(bin: &str) -> ExitCode {
             if code == 0 {
                 let _ = e.print();
             } else {
-                let rendered = e.render().to_string();
+                // clap quotes the value it refused: a credential pasted into
+                // the wrong flag must not come back in full.
+                let mut rendered = e.render().to_string();
+                for (_, v) in e.context() {
+                    if let clap::error::ContextValue::String(raw) = v {
+                        let safe = crate::credential::shown(raw);
+                        if &safe != raw {
+                            rendered = rendered.replace(raw.as_str(), &safe);
+                        }
+                    }
+                }
                 let text = rendered
                     .strip_prefix("error: ")
                     .map_or(rendered.clone(), |r| format!("error: {r}"));

@@ -48,9 +48,11 @@ pub fn parse_resource(s: &str) -> Result<(&str, &str)> {
         {
             Ok((k, n))
         }
-        _ => Err(Error::usage(format!("invalid resource '{s}'")).with_hint(
-            "a request names one resource as <kind>:<name>, e.g. worker:build-1 (no *)",
-        )),
+        _ => Err(Error::usage(format!(
+            "invalid resource '{}'",
+            crate::credential::shown(s)
+        ))
+        .with_hint("a request names one resource as <kind>:<name>, e.g. worker:build-1 (no *)")),
     }
 }
 

@@ -49,7 +49,7 @@ impl FromStr for Subject {
         if ok {
             Ok(Subject(s.to_owned()))
         } else {
-            Err(Error::usage(format!("invalid subject '{s}'")).with_hint(
+            Err(Error::usage(format!("invalid subject '{}'", crate::credential::shown(s))).with_hint(
                 "write user:<id>, group:<name> or worker:<id>, e.g. group:ops (letters, digits, . _ @ -)",
             ))
         }
@@ -87,7 +87,8 @@ impl FromStr for Effect {
             "allow" => Ok(Effect::Allow),
             "deny" => Ok(Effect::Deny),
             _ => Err(Error::usage(format!(
-                "invalid effect '{s}': expected allow or deny"
+                "invalid effect '{}': expected allow or deny",
+                crate::credential::shown(s)
             ))),
         }
     }

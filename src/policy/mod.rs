@@ -44,7 +44,7 @@ impl FromStr for Action {
             .into_iter()
             .find(|a| a.as_str() == s)
             .ok_or_else(|| {
-                Error::usage(format!("unknown action '{s}'"))
+                Error::usage(format!("unknown action '{}'", crate::credential::shown(s)))
                     .with_hint("actions are read, run, write and admin")
             })
     }
@@ -87,7 +87,11 @@ impl FromStr for Principal {
     fn from_str(s: &str) -> Result<Self, Error> {
         match s.split_once(':') {
             Some(("user" | "worker", id)) if is_ident(id) => Ok(Principal(s.to_owned())),
-            _ => Err(Error::usage(format!("invalid principal '{s}'")).with_hint(
+            _ => Err(Error::usage(format!(
+                "invalid principal '{}'",
+                crate::credential::shown(s)
+            ))
+            .with_hint(
                 "write user:<id> or worker:<id>, e.g. user:alice (id: letters, digits, . _ @ -)",
             )),
         }
@@ -117,8 +121,11 @@ impl NamePattern {
     /// Like `parse`, quoting `full` (the whole input the name came from) in errors.
     fn parse_in(s: &str, what: &str, full: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
-            Error::usage(format!("invalid {what} '{full}': {why}"))
-                .with_hint("use an exact name, a prefix ending in one trailing * (build-*), or *")
+            Error::usage(format!(
+                "invalid {what} '{}': {why}",
+                crate::credential::shown(full)
+            ))
+            .with_hint("use an exact name, a prefix ending in one trailing * (build-*), or *")
         };
         if s.is_empty() {
             return Err(bad("it is empty"));
@@ -192,7 +199,8 @@ impl FromStr for ResourcePattern {
     fn from_str(s: &str) -> Result<Self, Error> {
         let (kind, name) = s.split_once(':').ok_or_else(|| {
             Error::usage(format!(
-                "invalid resource pattern '{s}': expected <kind>:<name>"
+                "invalid resource pattern '{}': expected <kind>:<name>",
+                crate::credential::shown(s)
             ))
             .with_hint("for example worker:build-*, vault:deploy-key, access:tokens or *:*")
         })?;
@@ -201,7 +209,9 @@ impl FromStr for ResourcePattern {
             k if is_kind(k) => Some(k.to_owned()),
             k => {
                 return Err(Error::usage(format!(
-                    "invalid resource pattern '{s}': kind '{k}' must match [a-z][a-z0-9_-]* or be *"
+                    "invalid resource pattern '{}': kind '{}' must match [a-z][a-z0-9_-]* or be *",
+                    crate::credential::shown(s),
+                    crate::credential::shown(k)
                 )));
             }
         };
@@ -227,8 +237,11 @@ impl FromStr for Scope {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let (action, resource) = s.split_once(':').ok_or_else(|| {
-            Error::usage(format!("invalid scope '{s}': expected ACTION:KIND:PATTERN"))
-                .with_hint("for example run:worker:build-* or read:access:audit")
+            Error::usage(format!(
+                "invalid scope '{}': expected ACTION:KIND:PATTERN",
+                crate::credential::shown(s)
+            ))
+            .with_hint("for example run:worker:build-* or read:access:audit")
         })?;
         Ok(Scope {
             action: action.parse()?,

@@ -32,8 +32,11 @@ impl AuthModes {
                 "jwt" => m.jwt = true,
                 "none" if s.trim() == "none" => {}
                 _ => {
-                    return Err(Error::usage(format!("invalid --auth-mode '{s}'"))
-                        .with_hint("use token, jwt, token,jwt or none"));
+                    return Err(Error::usage(format!(
+                        "invalid --auth-mode '{}'",
+                        crate::credential::shown(s)
+                    ))
+                    .with_hint("use token, jwt, token,jwt or none"));
                 }
             }
         }

@@ -67,7 +67,12 @@ pub(super) async fn grant_list(
         None => None,
         Some("active") => Some(true),
         Some("revoked") => Some(false),
-        Some(s) => return Err(bad(Error::usage(format!("invalid state '{s}'")), &c)),
+        Some(s) => {
+            return Err(bad(
+                Error::usage(format!("invalid state '{}'", crate::credential::shown(s))),
+                &c,
+            ));
+        }
     };
     let f = crate::grant::ListFilter {
         subject: q.subject,

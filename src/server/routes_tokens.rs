@@ -133,8 +133,12 @@ pub(super) async fn token_list(
         .state
         .as_deref()
         .map(|s| {
-            crate::token::TokenState::from_str(s, false)
-                .map_err(|_| bad(Error::usage(format!("invalid state '{s}'")), &c))
+            crate::token::TokenState::from_str(s, false).map_err(|_| {
+                bad(
+                    Error::usage(format!("invalid state '{}'", crate::credential::shown(s))),
+                    &c,
+                )
+            })
         })
         .transpose()?;
     c.run(Action::Read, "access:tokens", move |s, ctx| {

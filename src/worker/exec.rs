@@ -57,8 +57,11 @@ impl RunAs {
 
     fn parse_in(s: &str, passwd: &str) -> crate::Result<RunAs> {
         let bad = || {
-            crate::Error::usage(format!("--run-as '{s}': no such user"))
-                .with_hint("give a user name from /etc/passwd, a uid, or uid:gid")
+            crate::Error::usage(format!(
+                "--run-as '{}': no such user",
+                crate::credential::shown(s)
+            ))
+            .with_hint("give a user name from /etc/passwd, a uid, or uid:gid")
         };
         let num = |t: &str| t.parse::<u32>().ok();
         if let Some((u, g)) = s.split_once(':') {

@@ -272,6 +272,38 @@ fn errors_never_echo_a_credential() {
         vec!["worker", "revoke", credential.trim()],
         vec!["token", "show", &api],
         vec!["token", "revoke", &api],
+        // Pasted into the wrong flag.
+        vec![
+            "grant",
+            "check",
+            "--principal",
+            &api,
+            "--action",
+            "run",
+            "--resource",
+            "x:y",
+        ],
+        vec![
+            "grant",
+            "check",
+            "--principal",
+            "user:a",
+            "--action",
+            "run",
+            "--resource",
+            &api,
+        ],
+        vec!["token", "create", "--ttl", &api],
+        vec![
+            "grant",
+            "add",
+            "--subject",
+            &api,
+            "--action",
+            "run",
+            "--resource",
+            "x:y",
+        ],
     ] {
         let out = f.remote(args[0], &args[1..]);
         assert_ne!(code(&out), 0);
