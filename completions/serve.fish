@@ -16,9 +16,11 @@ complete -c serve -l users -d 'Authoritative user:role list for JWTs, e.g. alice
 complete -c serve -l admins -d 'Principals given the superuser grant on every start (others lose it), e.g. user:alice' -r
 complete -c serve -l grant-reload -d 'auto: compile a new snapshot after every API change; manual: wait for `reload`' -r
 complete -c serve -l secrets-file -d 'JSON object of secret name to value (mode 0600), for dispatches' -r -F
+complete -c serve -l rotate-every -d 'Rotate each worker\'s session credential this often (it lives twice as long)' -r
 complete -c serve -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c serve -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c serve -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c serve -l audit-rotations -d 'Audit every routine credential rotation (by default worker_disconnected counts them)'
 complete -c serve -l check-config -d 'Validate flags and files, print the effective configuration, and exit'
 complete -c serve -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c serve -s V -l version -d 'Print version'

@@ -64,7 +64,7 @@ fn simulated_worker(
         }
     };
     let hello = json!({"type": "enroll", "token": token, "machine_id": format!("sim-{i:06}"), "instance": "sim",
-                       "protocol": 1, "version": "sim", "labels": {"name": format!("sim-{i}")}, "capacity": 1});
+                       "protocol": moat::worker::PROTOCOL, "version": "sim", "labels": {"name": format!("sim-{i}")}, "capacity": 1});
     if ws.send(Message::text(hello.to_string())).is_err() {
         return;
     }

@@ -59,6 +59,7 @@ fn world() -> &'static World {
             admins: None,
             grant_reload: "manual".into(),
             secrets_file: None,
+            rotation: Default::default(),
         };
         let cfg = moat::server::ServeConfig::from_flags(flags).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

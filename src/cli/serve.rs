@@ -60,6 +60,12 @@ pub struct Cli {
     /// JSON object of secret name to value (mode 0600), for dispatches
     #[arg(long, value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
+    /// Rotate each worker's session credential this often (it lives twice as long)
+    #[arg(long, value_name = "D", value_parser = super::duration_arg, default_value = "10m")]
+    pub rotate_every: std::time::Duration,
+    /// Audit every routine credential rotation (by default worker_disconnected counts them)
+    #[arg(long)]
+    pub audit_rotations: bool,
     /// Validate flags and files, print the effective configuration, and exit
     #[arg(long)]
     pub check_config: bool,
@@ -87,6 +93,10 @@ impl Command for Cli {
             admins: self.admins,
             grant_reload: self.grant_reload,
             secrets_file: self.secrets_file,
+            rotation: crate::worker::Rotation {
+                every: self.rotate_every,
+                audit: self.audit_rotations,
+            },
         };
         let cfg = match ServeConfig::from_flags(flags.clone()) {
             Ok(c) => c,

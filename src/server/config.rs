@@ -72,6 +72,8 @@ pub struct ServeConfig {
     pub auto_reload: bool,
     /// `--secrets-file`, read and checked once at start.
     pub secrets: Secrets,
+    /// How worker credentials rotate.
+    pub rotation: crate::worker::Rotation,
 }
 
 /// Secret values by name. `Debug` shows the names only.
@@ -132,12 +134,22 @@ pub struct ServeFlags {
     pub admins: Option<String>,
     pub grant_reload: String,
     pub secrets_file: Option<PathBuf>,
+    /// `--rotate-every` and `--audit-rotations`.
+    pub rotation: crate::worker::Rotation,
 }
 
 impl ServeConfig {
     /// Validate everything, refusing unsafe combinations before any bind.
     pub fn from_flags(f: ServeFlags) -> Result<Self> {
         let auth = AuthModes::parse(&f.auth_mode)?;
+        if f.rotation.every < std::time::Duration::from_secs(1)
+            || f.rotation.every > std::time::Duration::from_secs(86_400)
+        {
+            return Err(refuse(
+                "--rotate-every must be between 1s and 24h".into(),
+                "the default, 10m, suits most fleets",
+            ));
+        }
         let loopback = is_loopback(&f.host);
         let tls = match (&f.cert_file, &f.key_file) {
             (Some(c), Some(k)) => Some((c.clone(), k.clone())),
@@ -254,6 +266,7 @@ impl ServeConfig {
             admins,
             auto_reload,
             secrets,
+            rotation: f.rotation,
         })
     }
 }

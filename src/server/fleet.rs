@@ -145,11 +145,13 @@ impl Fleet {
     }
 }
 
-/// A heartbeat waiting for its credential.
+/// A heartbeat waiting for the store (a rotation, an acknowledgement, or
+/// `last_seen_at` falling due).
 struct Beat {
     worker: String,
     ack: Option<String>,
-    reply: oneshot::Sender<Result<(String, crate::time::Millis)>>,
+    issue: bool,
+    reply: oneshot::Sender<Result<Option<worker::Issued>>>,
 }
 
 /// Rotates credentials for heartbeats on its own thread, committing all the
@@ -169,7 +171,10 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 
 impl Rotator {
     /// Start the rotation thread; it ends when the rotator is dropped.
-    pub fn start(store: Arc<Mutex<crate::store::Store>>) -> Result<Rotator> {
+    pub fn start(
+        store: Arc<Mutex<crate::store::Store>>,
+        rotation: worker::Rotation,
+    ) -> Result<Rotator> {
         let (tx, rx) = std::sync::mpsc::channel::<Beat>();
         std::thread::Builder::new()
             .name("moat-rotate".into())
@@ -189,9 +194,13 @@ impl Rotator {
                     let now = crate::time::now_ms();
                     let mut answers = Vec::with_capacity(batch.len());
                     for chunk in batch.chunks(CHUNK) {
-                        let beats: Vec<(&str, Option<&str>)> = chunk
+                        let beats: Vec<worker::Beat<'_>> = chunk
                             .iter()
-                            .map(|b| (b.worker.as_str(), b.ack.as_deref()))
+                            .map(|b| worker::Beat {
+                                worker: &b.worker,
+                                ack: b.ack.as_deref(),
+                                issue: b.issue,
+                            })
                             .collect();
                         // Let waiting requests have the store first (bounded).
                         for _ in 0..100 {
@@ -202,7 +211,7 @@ impl Rotator {
                         }
                         let done = {
                             let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
-                            worker::rotate_many(&mut st, now, &beats)
+                            worker::rotate_many(&mut st, now, &beats, &rotation)
                         };
                         match done {
                             Ok(a) => answers.extend(a),
@@ -222,12 +231,13 @@ impl Rotator {
         Ok(Rotator { tx })
     }
 
-    /// Queue one worker's rotation; the answer arrives when its batch commits.
-    fn submit(&self, worker: &str, ack: Option<String>) -> Rotation {
+    /// Queue one worker's heartbeat; the answer arrives when its batch commits.
+    fn submit(&self, worker: &str, ack: Option<String>, issue: bool) -> Rotation {
         let (reply, answer) = oneshot::channel();
         let beat = Beat {
             worker: worker.to_owned(),
             ack,
+            issue,
             reply,
         };
         // If the thread is gone the receiver reports it (the sender is dropped).
@@ -236,8 +246,8 @@ impl Rotator {
     }
 }
 
-/// A rotation in flight.
-type Rotation = oneshot::Receiver<Result<(String, crate::time::Millis)>>;
+/// A heartbeat's store work in flight.
+type Rotation = oneshot::Receiver<Result<Option<worker::Issued>>>;
 
 /// `GET /v1/workers/connect`: upgrade, then run the session.
 pub async fn connect(
@@ -369,6 +379,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                     &labels,
                     capacity,
                     &version,
+                    &st.cfg.rotation,
                     &claim_for,
                 )
             })
@@ -446,26 +457,34 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         expires_at: crate::time::rfc3339(expires_at),
         heartbeat_s: HEARTBEAT_S,
     };
+    let mut rotations = 0;
     if send(&mut socket, &welcome).await {
-        run(&s, &mut socket, &mut rx, &w.id, &w.name).await;
+        rotations = run(&s, &mut socket, &mut rx, &w.id, &w.name).await;
     }
     s.fleet.lock().remove(&w.id);
     let id = w.id.clone();
     let _ = with_store(&s.store, move |st| {
-        worker::disconnected(st, &ctx("serve".into()), &id)
+        worker::disconnected(st, &ctx("serve".into()), &id, rotations)
     })
     .await;
 }
 
+/// The live session; returns how many credential rotations it had.
 async fn run(
     s: &Arc<AppState>,
     socket: &mut WebSocket,
     rx: &mut mpsc::UnboundedReceiver<ServerMsg>,
     id: &str,
     name: &str,
-) {
+) -> u64 {
     let quiet_limit = Duration::from_secs(HEARTBEAT_S * 5);
     let mut last_heard = Instant::now();
+    // Heartbeats are answered from memory; the store hears of this worker
+    // when its credential falls due for rotation, when it acknowledges a
+    // new one, and once every LAST_SEEN_EVERY.
+    let mut rotated_at = Instant::now();
+    let mut seen_at = Instant::now();
+    let mut rotations = 0;
     // The heartbeat being rotated. The loop keeps forwarding dispatches and
     // results while it waits; a heartbeat that comes meanwhile only counts
     // as a sign of life (the worker has no newer credential to acknowledge).
@@ -479,17 +498,22 @@ async fn run(
                 }
             }, if rotation.is_some() => {
                 rotation = None;
-                match answer.unwrap_or_else(|_| Err(Error::internal("the credential rotation thread stopped"))) {
-                    Ok((credential, exp)) => {
-                        if !send(socket, &ServerMsg::HeartbeatAck { credential, expires_at: crate::time::rfc3339(exp) }).await {
-                            return;
-                        }
+                seen_at = Instant::now();
+                let ack = match answer.unwrap_or_else(|_| Err(Error::internal("the credential rotation thread stopped"))) {
+                    Ok(Some((credential, exp))) => {
+                        rotations += 1;
+                        rotated_at = Instant::now();
+                        ServerMsg::HeartbeatAck { credential: Some(credential), expires_at: Some(crate::time::rfc3339(exp)) }
                     }
+                    Ok(None) => ServerMsg::HeartbeatAck { credential: None, expires_at: None },
                     Err(e) => {
                         eprintln!("serve: worker {name}: heartbeat failed: {} ({})", e.message, e.code);
                         let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
-                        return;
+                        return rotations;
                     }
+                };
+                if !send(socket, &ack).await {
+                    return rotations;
                 }
             }
             frame = socket.recv() => {
@@ -498,22 +522,28 @@ async fn run(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Binary(_))) => {
                         let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: "binary frames are not part of the protocol".into() }).await;
-                        return;
+                        return rotations;
                     }
-                    _ => return,
+                    _ => return rotations,
                 };
                 last_heard = Instant::now();
                 let msg: ClientMsg = match serde_json::from_str(&text) {
                     Ok(m) => m,
                     Err(e) => {
                         let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: format!("unreadable frame: {e}") }).await;
-                        return;
+                        return rotations;
                     }
                 };
                 match msg {
                     ClientMsg::Heartbeat { ack } => {
-                        if rotation.is_none() {
-                            rotation = Some(s.rotator.submit(id, ack));
+                        if rotation.is_some() {
+                            continue;
+                        }
+                        let due = rotated_at.elapsed() >= s.cfg.rotation.every;
+                        if ack.is_some() || due || seen_at.elapsed() >= worker::LAST_SEEN_EVERY {
+                            rotation = Some(s.rotator.submit(id, ack, due));
+                        } else if !send(socket, &ServerMsg::HeartbeatAck { credential: None, expires_at: None }).await {
+                            return rotations;
                         }
                     }
                     ClientMsg::Result { id: did, exit_code, stdout, stderr, duration_ms } => {
@@ -531,26 +561,26 @@ async fn run(
                             Some(w) => { let _ = w.send(StepResult { exit_code, stdout, stderr, duration_ms }); }
                             None => {
                                 let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: format!("no dispatch {did} is waiting") }).await;
-                                return;
+                                return rotations;
                             }
                         }
                     }
                     ClientMsg::Enroll { .. } | ClientMsg::Resume { .. } => {
                         let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: "already connected".into() }).await;
-                        return;
+                        return rotations;
                     }
                 }
             }
             out = rx.recv() => {
-                let Some(m) = out else { return };
+                let Some(m) = out else { return rotations };
                 let revoked = matches!(m, ServerMsg::Revoked { .. });
                 if !send(socket, &m).await || revoked {
                     let _ = socket.send(Message::Close(None)).await;
-                    return;
+                    return rotations;
                 }
             }
             _ = tokio::time::sleep(quiet_limit.saturating_sub(last_heard.elapsed())) => {
-                return;
+                return rotations;
             }
         }
     }

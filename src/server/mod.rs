@@ -210,9 +210,10 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         cfg.users.clone(),
     );
     let store = Arc::new(Mutex::new(store));
+    let rotation = cfg.rotation;
     Ok(Arc::new(AppState {
         cfg,
-        rotator: fleet::Rotator::start(store.clone())?,
+        rotator: fleet::Rotator::start(store.clone(), rotation)?,
         store,
         policy: ArcSwap::from_pointee(compiled),
         auth,

@@ -528,10 +528,18 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
         let Some(msg) = recv(&mut ws)? else { continue };
         last_heard = Instant::now();
         match msg {
-            ServerMsg::HeartbeatAck { credential, .. } => {
+            // A credential only when a rotation fell due; save it, then
+            // acknowledge it with the next heartbeat.
+            ServerMsg::HeartbeatAck {
+                credential: Some(credential),
+                ..
+            } => {
                 cache.save_credential(&credential)?;
                 ack = credential.split('_').nth(1).map(str::to_owned);
             }
+            ServerMsg::HeartbeatAck {
+                credential: None, ..
+            } => {}
             ServerMsg::Dispatch {
                 id,
                 argv,

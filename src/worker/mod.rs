@@ -18,12 +18,47 @@ use crate::store::{CredentialRow, Store, Tx, WorkerRow};
 use crate::time::{Millis, rfc3339};
 use crate::token::Ctx;
 
-/// Protocol version spoken by this build.
-pub const PROTOCOL: u32 = 1;
-/// Seconds between heartbeats (each one rotates the session credential).
+/// Protocol version spoken by this build. 2: a `heartbeat_ack` carries a
+/// credential only when one falls due.
+pub const PROTOCOL: u32 = 2;
+/// Seconds between heartbeats: signs of life, answered from memory.
 pub const HEARTBEAT_S: u64 = 2;
-/// Lifetime of a session credential.
-pub const CREDENTIAL_TTL_MS: Millis = 10 * 60 * 1000;
+/// How often a connected worker's `last_seen_at` reaches the store.
+pub const LAST_SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Default period of credential rotation (`serve --rotate-every`).
+pub const DEFAULT_ROTATE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How session credentials rotate: on their own period, apart from
+/// heartbeats (`serve --rotate-every`), and whether each rotation is
+/// audited (`serve --audit-rotations`; by default they are counted on the
+/// worker's disconnect event instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub every: std::time::Duration,
+    pub audit: bool,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation {
+            every: DEFAULT_ROTATE_EVERY,
+            audit: false,
+        }
+    }
+}
+
+impl Rotation {
+    /// A credential lives two rotation periods.
+    pub fn credential_ttl_ms(&self) -> Millis {
+        2 * crate::time::duration_ms(self.every)
+    }
+
+    /// How long a rotated-out credential is remembered: at least one
+    /// rotation period, and at least [`REUSE_MEMORY_MS`].
+    pub fn reuse_window_ms(&self) -> Millis {
+        crate::time::duration_ms(self.every).max(REUSE_MEMORY_MS)
+    }
+}
 
 /// Frames a worker sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,9 +109,12 @@ pub enum ServerMsg {
         expires_at: String,
         heartbeat_s: u64,
     },
+    /// `credential` only when a rotation fell due.
     HeartbeatAck {
-        credential: String,
-        expires_at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
     },
     Dispatch {
         id: String,
@@ -154,11 +192,17 @@ pub fn parse_id(s: &str) -> Result<String> {
 }
 
 /// A new session credential for a worker (stored as an HMAC of its secret).
-fn issue(tx: &mut Tx<'_>, worker_id: &str, state: &str, now: Millis) -> Result<(String, Millis)> {
+fn issue(
+    tx: &mut Tx<'_>,
+    worker_id: &str,
+    state: &str,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<(String, Millis)> {
     let raw = RawCredential::generate(CredentialKind::Worker);
     let mac = KeyedHmac::new(tx.pepper());
     let hash = String::from_utf8_lossy(&hex32(&mac.mac(&[raw.secret().as_bytes()]))).into_owned();
-    let expires_at = now + CREDENTIAL_TTL_MS;
+    let expires_at = now + ttl_ms;
     tx.insert_credential(
         &CredentialRow {
             id: raw.id.clone(),
@@ -188,6 +232,7 @@ pub fn enroll(
     labels: &BTreeMap<String, String>,
     capacity: u32,
     version: &str,
+    rotation: &Rotation,
     claim: &dyn Fn(&str) -> bool,
 ) -> Result<Session> {
     // Everything the frame says is checked before the token is used, so a
@@ -245,7 +290,13 @@ pub fn enroll(
                 return Err(already_connected());
             }
             tx.set_worker_status(&worker.id, "connected", ctx.now)?;
-            let (cred, exp) = issue(tx, &worker.id, "current", ctx.now)?;
+            let (cred, exp) = issue(
+                tx,
+                &worker.id,
+                "current",
+                ctx.now,
+                rotation.credential_ttl_ms(),
+            )?;
             tx.promote_credential(
                 &worker.id,
                 cred.split('_').nth(1).unwrap_or_default(),
@@ -366,47 +417,70 @@ pub fn resume(
     })?
 }
 
-/// A heartbeat: promote the credential the worker acknowledged, issue the
-/// next one (pending until acknowledged) and audit the rotation.
+/// A credential issued by a rotation, with its expiry.
+pub type Issued = (String, Millis);
+
+/// One heartbeat that needs the store: `ack` names the credential the worker
+/// saved last (promote it); `issue` says a rotation fell due (issue the next
+/// credential, pending until acknowledged). Either way `last_seen_at` moves.
+#[derive(Debug, Clone, Copy)]
+pub struct Beat<'a> {
+    pub worker: &'a str,
+    pub ack: Option<&'a str>,
+    pub issue: bool,
+}
+
+/// A rotation for one worker: promote what it acknowledged and issue the
+/// next credential.
 pub fn rotate(
     store: &mut Store,
     ctx: &Ctx,
     worker_id: &str,
     ack: Option<&str>,
+    rotation: &Rotation,
 ) -> Result<(String, Millis)> {
-    store.write(|tx| rotate_in(tx, ctx.now, worker_id, ack))?
+    let beat = Beat {
+        worker: worker_id,
+        ack,
+        issue: true,
+    };
+    let issued = store.write(|tx| beat_in(tx, ctx.now, &beat, rotation))??;
+    issued.ok_or_else(|| Error::internal("a rotation issued no credential"))
 }
 
-/// Many workers' heartbeats in one write transaction (serve batches the
-/// heartbeats that arrive together, so a fleet costs one commit per batch
-/// rather than one per heartbeat). Each answer is that worker's own: one
-/// refusal does not affect the others.
+/// Many workers' heartbeats in one write transaction (serve batches those
+/// that arrive together, so a fleet costs one commit per batch rather than
+/// one per heartbeat). Each answer is that worker's own: one refusal does
+/// not affect the others. An answer holds the new credential when one was
+/// issued.
 pub fn rotate_many(
     store: &mut Store,
     now: Millis,
-    beats: &[(&str, Option<&str>)],
-) -> Result<Vec<Result<(String, Millis)>>> {
+    beats: &[Beat<'_>],
+    rotation: &Rotation,
+) -> Result<Vec<Result<Option<Issued>>>> {
     store.write(|tx| {
         beats
             .iter()
-            .map(|&(id, ack)| rotate_in(tx, now, id, ack))
+            .map(|b| beat_in(tx, now, b, rotation))
             .collect()
     })
 }
 
-/// How long a rotated-out credential is remembered so that presenting it
-/// revokes the worker. Older ones are forgotten (and refused as unknown), so
-/// the state file does not grow with every heartbeat.
+/// How long a rotated-out credential is remembered at the least, so that
+/// presenting it revokes the worker. Older ones are forgotten (and refused
+/// as unknown), so the state file does not grow with every rotation.
 pub const REUSE_MEMORY_MS: Millis = 2 * 60 * 1000;
 
-/// One rotation inside a write transaction. The outer error is a storage
+/// One heartbeat inside a write transaction. The outer error is a storage
 /// failure (abandon the transaction); the inner one refuses this worker.
-fn rotate_in(
+fn beat_in(
     tx: &mut Tx<'_>,
     now: Millis,
-    worker_id: &str,
-    ack: Option<&str>,
-) -> Result<Result<(String, Millis)>> {
+    beat: &Beat<'_>,
+    rotation: &Rotation,
+) -> Result<Result<Option<Issued>>> {
+    let worker_id = beat.worker;
     let Some(worker) = tx.worker(worker_id)? else {
         return Ok(Err(Error::not_found("worker is gone")));
     };
@@ -418,7 +492,7 @@ fn rotate_in(
         )));
     }
     // The ack names the credential id the worker saved (or the whole credential).
-    let acked = match ack {
+    let acked = match beat.ack {
         Some(a) => {
             let id = RawCredential::parse(a).map_or_else(|_| a.to_owned(), |r| r.id);
             tx.credential(&id)?
@@ -429,22 +503,28 @@ fn rotate_in(
     if let Some(c) = acked {
         tx.promote_credential(worker_id, &c.id, now)?;
     }
-    tx.retire_pending(worker_id, now)?;
-    tx.forget_retired(worker_id, now - REUSE_MEMORY_MS)?;
-    let (cred, exp) = issue(tx, worker_id, "pending", now)?;
+    let mut issued = None;
+    if beat.issue {
+        tx.retire_pending(worker_id, now)?;
+        tx.forget_retired(worker_id, now - rotation.reuse_window_ms())?;
+        let (cred, exp) = issue(tx, worker_id, "pending", now, rotation.credential_ttl_ms())?;
+        if rotation.audit {
+            let e = NewEvent::new(
+                types::CREDENTIAL_ROTATED,
+                &format!("worker:{}", worker.name),
+                Some(display_id(worker_id)),
+            )
+            .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
+            tx.append_audit(e, now)?;
+        }
+        issued = Some((cred, exp));
+    }
     tx.touch_worker(worker_id, now)?;
-    let e = NewEvent::new(
-        types::CREDENTIAL_ROTATED,
-        &format!("worker:{}", worker.name),
-        Some(display_id(worker_id)),
-    )
-    .details(json!({"credential": cred.split('_').nth(1).unwrap_or_default()}));
-    tx.append_audit(e, now)?;
-    Ok(Ok((cred, exp)))
+    Ok(Ok(issued))
 }
 
-/// The socket closed.
-pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str) -> Result<()> {
+/// The socket closed, after `rotations` credential rotations.
+pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str, rotations: u64) -> Result<()> {
     store.write(|tx| {
         let Some(w) = tx.worker(worker_id)? else {
             return Ok(());
@@ -456,7 +536,8 @@ pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str) -> Result<()>
             types::WORKER_DISCONNECTED,
             &format!("worker:{}", w.name),
             Some(display_id(worker_id)),
-        );
+        )
+        .details(json!({ "rotations": rotations }));
         tx.append_audit(e, ctx.now).map(|_| ())
     })
 }

@@ -165,7 +165,7 @@ fn anonymous_requests_are_audited_and_throttled() {
 }
 
 fn enrol_frame(token: &str, machine: &str, labels: Value) -> String {
-    json!({"type": "enroll", "token": token, "machine_id": machine, "instance": "i", "protocol": 1,
+    json!({"type": "enroll", "token": token, "machine_id": machine, "instance": "i", "protocol": moat::worker::PROTOCOL,
            "version": "test", "labels": labels, "capacity": 1})
     .to_string()
 }
@@ -422,7 +422,7 @@ fn a_duplicate_connection_writes_nothing() {
     let machine = std::fs::read_to_string(f.cache("dup-1").join("machine-id")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let before = audit_count(&f.env, "worker_connected");
-    let frame = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": 1}).to_string();
+    let frame = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine.trim(), "instance": "x", "protocol": moat::worker::PROTOCOL}).to_string();
     assert_eq!(first_frame(1, &f.server.url, &frame), "already_connected");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(

@@ -10,6 +10,7 @@ mod deploy;
 mod docs;
 mod grant_cli;
 mod hostile;
+mod idle;
 mod isolation;
 mod mint_props;
 mod minting;

@@ -15,6 +15,12 @@ fn ctx(now: i64) -> Ctx {
     Ctx::new("test", now)
 }
 
+/// Rotations every second, each audited (`serve --rotate-every 1s --audit-rotations`).
+const EVERY_SECOND: worker::Rotation = worker::Rotation {
+    every: Duration::from_secs(1),
+    audit: true,
+};
+
 /// A store with `n` enrolled workers: (id, first credential) each.
 fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, String)>) {
     let mut store = Store::open(&dir.join("state.db")).unwrap();
@@ -38,6 +44,7 @@ fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, Stri
                 &BTreeMap::new(),
                 1,
                 "test",
+                &EVERY_SECOND,
                 &|_| true,
             )
             .unwrap();
@@ -57,7 +64,7 @@ fn count(dir: &std::path::Path, sql: &str) -> i64 {
 
 /// Heartbeat like a worker: acknowledge the credential received last.
 fn beat(store: &mut Store, id: &str, ack: &mut Option<String>, now: i64) -> String {
-    let (cred, _) = worker::rotate(store, &ctx(now), id, ack.as_deref()).unwrap();
+    let (cred, _) = worker::rotate(store, &ctx(now), id, ack.as_deref(), &EVERY_SECOND).unwrap();
     *ack = Some(cred.clone());
     cred
 }
@@ -68,8 +75,15 @@ fn a_batch_answers_each_worker_on_its_own() {
     let now = moat::time::now_ms();
     let (mut store, ws) = fleet(dir.path(), 3, now);
     worker::revoke(&mut store, &ctx(now), &[ws[1].0.clone()], "test").unwrap();
-    let beats: Vec<(&str, Option<&str>)> = ws.iter().map(|(id, _)| (id.as_str(), None)).collect();
-    let answers = worker::rotate_many(&mut store, now + 1, &beats).unwrap();
+    let beats: Vec<worker::Beat<'_>> = ws
+        .iter()
+        .map(|(id, _)| worker::Beat {
+            worker: id,
+            ack: None,
+            issue: true,
+        })
+        .collect();
+    let answers = worker::rotate_many(&mut store, now + 1, &beats, &EVERY_SECOND).unwrap();
     assert_eq!(answers.len(), 3);
     assert!(answers[0].is_ok());
     assert_eq!(answers[1].as_ref().unwrap_err().code, "worker_revoked");

@@ -98,7 +98,14 @@ pub(crate) struct Fleet {
 }
 
 impl Fleet {
+    /// A serve that rotates credentials every 2 s and audits each rotation,
+    /// so tests see rotations within a few heartbeats.
     pub(crate) fn new() -> Fleet {
+        Fleet::with(&["--rotate-every", "2s", "--audit-rotations"])
+    }
+
+    /// A serve with the test secrets file and `extra` flags.
+    pub(crate) fn with(extra: &[&str]) -> Fleet {
         let env = Env::new();
         let secrets = env.dir.path().join("secrets.json");
         std::fs::write(
@@ -112,11 +119,15 @@ impl Fleet {
         let server = Server::with_jwt(
             &env,
             &[
-                "--auth-mode",
-                "jwt",
-                "--secrets-file",
-                secrets.to_str().unwrap(),
-            ],
+                &[
+                    "--auth-mode",
+                    "jwt",
+                    "--secrets-file",
+                    secrets.to_str().unwrap(),
+                ],
+                extra,
+            ]
+            .concat(),
         );
         Fleet {
             env,
@@ -363,7 +374,7 @@ fn worker_revocation_cuts_the_live_socket() {
 /// Present a (captured) credential as a resuming worker would; serve's reply.
 fn resume_with(url: &str, credential: &str, machine_id: &str) -> Value {
     let mut s = raw_socket(url);
-    let hello = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine_id.trim(), "instance": "x", "protocol": 1});
+    let hello = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine_id.trim(), "instance": "x", "protocol": moat::worker::PROTOCOL});
     s.send(Message::text(hello.to_string())).unwrap();
     next_text(&mut s)
 }

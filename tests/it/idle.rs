@@ -1,0 +1,164 @@
+//! A fleet at rest costs nothing (DESIGN §7, §9.10; issue: idle fleet,
+//! items 1 and 2): credentials rotate on their own period, not per
+//! heartbeat; an idle worker appends no audit event and does not grow the
+//! state file; a restart of serve brings every worker back by resume.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::workers::{Fleet, WorkerProc};
+
+fn state_sizes(env: &Env) -> Vec<u64> {
+    ["state.db", "state.db-wal"]
+        .iter()
+        .map(|f| {
+            std::fs::metadata(env.state().with_file_name(f))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+fn events(env: &Env) -> usize {
+    env.json("audit", &["log"]).as_array().unwrap().len()
+}
+
+#[test]
+fn credentials_rotate_on_their_period_not_per_heartbeat() {
+    let f = Fleet::with(&["--rotate-every", "3s"]);
+    let _w = f.start_worker("periodic", &[]);
+    let file = f.cache("periodic").join("credential");
+    let first = std::fs::read_to_string(&file).unwrap();
+    let mut seen = BTreeSet::from([first.clone()]);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(c) = std::fs::read_to_string(&file) {
+            seen.insert(c);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Five heartbeats in 10 s; a rotation every 3 s (at the heartbeat that
+    // finds it due) makes two or three credentials after the first.
+    assert!(
+        (3..=4).contains(&seen.len()),
+        "{} credentials in 10 s",
+        seen.len()
+    );
+    // The first one was rotated out: presenting it is theft.
+    let machine = std::fs::read_to_string(f.cache("periodic").join("machine-id")).unwrap();
+    let frame = serde_json::json!({"type": "resume", "credential": first.trim(), "machine_id": machine.trim(),
+                                   "instance": "x", "protocol": moat::worker::PROTOCOL});
+    let mut s = tungstenite::connect(format!(
+        "{}/v1/workers/connect",
+        f.server.url.replacen("http", "ws", 1)
+    ))
+    .unwrap()
+    .0;
+    s.send(tungstenite::Message::text(frame.to_string()))
+        .unwrap();
+    let reply = loop {
+        if let tungstenite::Message::Text(t) = s.read().unwrap() {
+            break serde_json::from_str::<serde_json::Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(reply["code"], "credential_reuse", "{reply}");
+    // No rotation was audited one by one; the disconnect counts them.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = f.env.json("audit", &["log"]);
+    let log = log.as_array().unwrap();
+    assert!(!log.iter().any(|e| e["type"] == "credential_rotated"));
+    let gone = log
+        .iter()
+        .find(|e| e["type"] == "worker_disconnected")
+        .unwrap();
+    assert!(
+        gone["details"]["rotations"].as_u64().unwrap() >= 2,
+        "{gone}"
+    );
+    f.env.assert_audit_intact();
+}
+
+#[test]
+fn an_idle_worker_writes_nothing() {
+    let f = Fleet::with(&[]);
+    let w = f.start_worker("idle-1", &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (before, sizes, credential) = (
+        events(&f.env),
+        state_sizes(&f.env),
+        std::fs::read_to_string(f.cache("idle-1").join("credential")).unwrap(),
+    );
+    // Six heartbeats.
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(events(&f.env), before, "audit events while idle");
+    assert_eq!(state_sizes(&f.env), sizes, "the state grew while idle");
+    let now = std::fs::read_to_string(f.cache("idle-1").join("credential")).unwrap();
+    assert_eq!(now, credential, "a credential rotated before its period");
+    assert!(!w.log().contains("connection lost"), "{}", w.log());
+    // Still alive and fresh enough for `worker list --stale`.
+    let stale = f.remote("worker", &["list", "--stale", "1m", "--format", "json"]);
+    assert_eq!(String::from_utf8_lossy(&stale.stdout).trim(), "[]");
+    let connected = f.workers();
+    assert_eq!(connected[0]["status"], "connected");
+}
+
+#[test]
+fn every_worker_resumes_after_serve_is_killed() {
+    const N: usize = 12;
+    let mut f = Fleet::with(&[]);
+    let port = f.server.url.rsplit(':').next().unwrap().to_owned();
+    let workers: Vec<WorkerProc> = (0..N)
+        .map(|i| f.start_worker(&format!("fleet-{i}"), &[]))
+        .collect();
+    let enrolled = f
+        .env
+        .json("audit", &["log", "--type", "enrolment_accepted"]);
+    let enrolled = enrolled.as_array().unwrap().len();
+    // Killed, not stopped: no graceful goodbye to anyone.
+    let _ = f.server.child.kill();
+    let _ = f.server.child.wait();
+    let secrets = f.env.dir.path().join("secrets.json");
+    f.server = Server::start(
+        f.env.dir.path(),
+        &f.env.state(),
+        &[
+            "--auth-mode",
+            "jwt",
+            "--port",
+            &port,
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+        ],
+        &[("MOAT_JWT_SECRET", JWT_SECRET)],
+    );
+    let start = Instant::now();
+    loop {
+        let up = f
+            .workers()
+            .iter()
+            .filter(|w| w["status"] == "connected")
+            .count();
+        if up == N {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{up} of {N} resumed in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let again = f
+        .env
+        .json("audit", &["log", "--type", "enrolment_accepted"]);
+    assert_eq!(
+        again.as_array().unwrap().len(),
+        enrolled,
+        "a worker enrolled again"
+    );
+    assert!(f.workers().iter().all(|w| w["status"] != "revoked"));
+    for w in &workers {
+        assert!(!w.log().contains("revoked"), "{}", w.log());
+    }
+    f.env.assert_audit_intact();
+}
