@@ -232,19 +232,41 @@ pub fn is_valid_id(s: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Run `f` on the one long-lived argon2 thread. argon2id needs 19 MiB per
-/// call; made on whichever thread happened to ask, those buffers end up
-/// spread over many malloc arenas and stay resident (a serve enrolling a
-/// thousand workers grew to 17 GB). On one thread the same memory is reused.
+/// Most memory the argon2 pool may use at once (19 MiB per thread).
+pub const ARGON2_MEMORY_CAP: usize = 256 * 1024 * 1024;
+
+/// Threads in the argon2 pool: one per core, within [`ARGON2_MEMORY_CAP`].
+pub fn argon2_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.clamp(1, ARGON2_MEMORY_CAP / (19 * 1024 * 1024))
+}
+
+/// Run `f` on the argon2 pool: a fixed set of long-lived threads, one per
+/// core (so an enrolment storm uses every core, not one), within a memory
+/// cap. argon2id needs 19 MiB per call; made on whichever thread happened to
+/// ask, those buffers end up spread over many malloc arenas and stay
+/// resident (a serve enrolling a thousand workers grew to 17 GB). On a few
+/// fixed threads the same memory is reused.
 fn on_argon2_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     static TX: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     let tx = TX.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new()
-            .name("argon2".into())
-            .spawn(move || rx.into_iter().for_each(|job| job()));
-        if spawned.is_err() {
-            // No thread: every send below fails and the job runs inline.
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..argon2_threads() {
+            let rx = rx.clone();
+            // A thread that cannot start leaves the others; with none at
+            // all every send below fails and the job runs inline.
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                });
         }
         Mutex::new(tx)
     });
@@ -344,6 +366,29 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argon2_work_spreads_over_the_pool() {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    on_argon2_thread(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        std::thread::current().name().map(str::to_owned)
+                    })
+                })
+            })
+            .collect();
+        let names: std::collections::BTreeSet<_> =
+            calls.into_iter().map(|c| c.join().unwrap()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.as_deref().is_some_and(|n| n.starts_with("argon2-")))
+        );
+        assert_eq!(names.len(), argon2_threads().min(8), "{names:?}");
+        assert!(argon2_threads() * 19 * 1024 * 1024 <= ARGON2_MEMORY_CAP);
+    }
 
     #[test]
     fn shown_input_never_holds_a_secret() {
