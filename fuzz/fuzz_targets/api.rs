@@ -60,6 +60,7 @@ fn world() -> &'static World {
             grant_reload: "manual".into(),
             secrets_file: None,
             rotation: Default::default(),
+            max_workers: 100,
         };
         let cfg = moat::server::ServeConfig::from_flags(flags).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

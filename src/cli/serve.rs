@@ -66,6 +66,9 @@ pub struct Cli {
     /// Audit every routine credential rotation (by default worker_disconnected counts them)
     #[arg(long)]
     pub audit_rotations: bool,
+    /// Live worker connections accepted at once (needs as many open files)
+    #[arg(long, default_value_t = crate::server::config::DEFAULT_MAX_WORKERS, value_name = "N")]
+    pub max_workers: usize,
     /// Validate flags and files, print the effective configuration, and exit
     #[arg(long)]
     pub check_config: bool,
@@ -97,6 +100,7 @@ impl Command for Cli {
                 every: self.rotate_every,
                 audit: self.audit_rotations,
             },
+            max_workers: self.max_workers,
         };
         let cfg = match ServeConfig::from_flags(flags.clone()) {
             Ok(c) => c,
@@ -120,6 +124,9 @@ impl Command for Cli {
             }
         };
         if self.check_config {
+            if let Some(w) = server::config::ensure_open_files(cfg.max_workers) {
+                eprintln!("{w}");
+            }
             app.out.record(&serde_json::json!({
                 "ok": true,
                 "state": cfg.state,
@@ -129,6 +136,9 @@ impl Command for Cli {
                 "auth_mode": cfg.auth.describe(),
                 "admins": cfg.admins.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                 "grant_reload": if cfg.auto_reload { "auto" } else { "manual" },
+                "rotate_every": crate::time::format_duration(cfg.rotation.every),
+                "audit_rotations": cfg.rotation.audit,
+                "max_workers": cfg.max_workers,
             }))?;
             return Ok(Exit::Success);
         }

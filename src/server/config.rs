@@ -74,6 +74,8 @@ pub struct ServeConfig {
     pub secrets: Secrets,
     /// How worker credentials rotate.
     pub rotation: crate::worker::Rotation,
+    /// Live worker sockets accepted at once.
+    pub max_workers: usize,
 }
 
 /// Secret values by name. `Debug` shows the names only.
@@ -119,8 +121,11 @@ fn read_private(path: &Path, what: &str) -> Result<String> {
     read_text(f, what)
 }
 
+/// Default of `--max-workers`.
+pub const DEFAULT_MAX_WORKERS: usize = 20_000;
+
 /// The raw flag values, as clap parsed them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServeFlags {
     pub state: PathBuf,
     pub host: String,
@@ -136,12 +141,42 @@ pub struct ServeFlags {
     pub secrets_file: Option<PathBuf>,
     /// `--rotate-every` and `--audit-rotations`.
     pub rotation: crate::worker::Rotation,
+    /// `--max-workers`: live worker sockets accepted at once.
+    pub max_workers: usize,
+}
+
+impl Default for ServeFlags {
+    /// What serve's flags default to (the state path and auth mode aside).
+    fn default() -> Self {
+        ServeFlags {
+            state: PathBuf::new(),
+            host: "127.0.0.1".into(),
+            port: 8443,
+            cert_file: None,
+            key_file: None,
+            auth_mode: String::new(),
+            jwt_secret_file: None,
+            jwt_secret_env: None,
+            users: None,
+            admins: None,
+            grant_reload: "manual".into(),
+            secrets_file: None,
+            rotation: crate::worker::Rotation::default(),
+            max_workers: DEFAULT_MAX_WORKERS,
+        }
+    }
 }
 
 impl ServeConfig {
     /// Validate everything, refusing unsafe combinations before any bind.
     pub fn from_flags(f: ServeFlags) -> Result<Self> {
         let auth = AuthModes::parse(&f.auth_mode)?;
+        if f.max_workers == 0 {
+            return Err(refuse(
+                "--max-workers must be at least 1".into(),
+                "the default is 20000",
+            ));
+        }
         if f.rotation.every < std::time::Duration::from_secs(1)
             || f.rotation.every > std::time::Duration::from_secs(86_400)
         {
@@ -267,6 +302,7 @@ impl ServeConfig {
             auto_reload,
             secrets,
             rotation: f.rotation,
+            max_workers: f.max_workers,
         })
     }
 }
@@ -314,4 +350,39 @@ mod tests {
         );
         assert!(ServeConfig::from_flags(flags("127.0.0.1", "none")).is_ok());
     }
+}
+
+/// File descriptors serve needs beside its worker sockets (API clients,
+/// the state file, the runtime).
+pub const SPARE_FILES: u64 = 1024;
+
+/// Make room for `max_workers` sockets: raise the soft open-files limit
+/// toward the hard one, and say what to raise when even that is too low.
+/// Returns the warning, if any.
+pub fn ensure_open_files(max_workers: usize) -> Option<String> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let need = max_workers as u64 + SPARE_FILES;
+    let lim = getrlimit(Resource::Nofile);
+    let (soft, hard) = (
+        lim.current.unwrap_or(u64::MAX),
+        lim.maximum.unwrap_or(u64::MAX),
+    );
+    if soft >= need {
+        return None;
+    }
+    let raised = need.min(hard);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(raised),
+            maximum: lim.maximum,
+        },
+    );
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    (now < need).then(|| {
+        format!(
+            "serve: warning: open files are limited to {now} (ulimit -n), but --max-workers {max_workers} needs {need}; \
+             raise it (LimitNOFILE= in the systemd unit, or ulimit -n {need}) or lower --max-workers"
+        )
+    })
 }

@@ -288,6 +288,13 @@ fn ctx(actor: String) -> Ctx {
 }
 
 async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
+    if s.fleet.len() >= s.cfg.max_workers {
+        let msg = format!(
+            "serve holds its --max-workers {} connections; try another server or later",
+            s.cfg.max_workers
+        );
+        return refuse(socket, "serve_full", &msg).await;
+    }
     let first = match tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
         Ok(Some(Ok(Message::Text(t)))) => t,
         Ok(Some(Ok(_))) => {

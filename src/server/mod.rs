@@ -258,6 +258,9 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
         if cfg.auth.is_none() {
             eprintln!("serve: warning: --auth-mode none is deprecated and only allowed on loopback: every caller is an administrator");
         }
+        if let Some(w) = config::ensure_open_files(cfg.max_workers) {
+            eprintln!("{w}");
+        }
         let tls = cfg.tls.clone();
         let host = cfg.host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let state = prepare(cfg)?;

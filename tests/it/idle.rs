@@ -162,3 +162,40 @@ fn every_worker_resumes_after_serve_is_killed() {
     }
     f.env.assert_audit_intact();
 }
+
+/// Past `--max-workers` a socket is refused (the worker retries later), and
+/// an open-files limit too low for it is reported at start.
+#[test]
+fn serve_bounds_its_workers_and_says_what_to_raise() {
+    let f = Fleet::with(&["--max-workers", "1"]);
+    let _w = f.start_worker("only-1", &[]);
+    let ws = format!(
+        "{}/v1/workers/connect",
+        f.server.url.replacen("http", "ws", 1)
+    );
+    let (mut s, _) = tungstenite::connect(ws).unwrap();
+    let hello = serde_json::json!({"type": "resume", "credential": "mtw_x", "machine_id": "m",
+                                   "instance": "i", "protocol": moat::worker::PROTOCOL});
+    s.send(tungstenite::Message::text(hello.to_string()))
+        .unwrap();
+    let reply = loop {
+        if let tungstenite::Message::Text(t) = s.read().unwrap() {
+            break serde_json::from_str::<serde_json::Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(reply["code"], "serve_full", "{reply}");
+
+    let env = Env::new();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 256 && exec \"$0\" --port 0 --max-workers 5000 --check-config",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("serve"))
+        .env_clear()
+        .env("MOAT_STATE", env.state())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ulimit -n") && err.contains("6024"), "{err}");
+}
