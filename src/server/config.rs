@@ -307,6 +307,41 @@ impl ServeConfig {
     }
 }
 
+/// File descriptors serve needs beside its worker sockets (API clients,
+/// the state file, the runtime).
+pub const SPARE_FILES: u64 = 1024;
+
+/// Make room for `max_workers` sockets: raise the soft open-files limit
+/// toward the hard one, and say what to raise when even that is too low.
+/// Returns the warning, if any.
+pub fn ensure_open_files(max_workers: usize) -> Option<String> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let need = max_workers as u64 + SPARE_FILES;
+    let lim = getrlimit(Resource::Nofile);
+    let (soft, hard) = (
+        lim.current.unwrap_or(u64::MAX),
+        lim.maximum.unwrap_or(u64::MAX),
+    );
+    if soft >= need {
+        return None;
+    }
+    let raised = need.min(hard);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(raised),
+            maximum: lim.maximum,
+        },
+    );
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    (now < need).then(|| {
+        format!(
+            "serve: warning: open files are limited to {now} (ulimit -n), but --max-workers {max_workers} needs {need}; \
+             raise it (LimitNOFILE= in the systemd unit, or ulimit -n {need}) or lower --max-workers"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,39 +385,4 @@ mod tests {
         );
         assert!(ServeConfig::from_flags(flags("127.0.0.1", "none")).is_ok());
     }
-}
-
-/// File descriptors serve needs beside its worker sockets (API clients,
-/// the state file, the runtime).
-pub const SPARE_FILES: u64 = 1024;
-
-/// Make room for `max_workers` sockets: raise the soft open-files limit
-/// toward the hard one, and say what to raise when even that is too low.
-/// Returns the warning, if any.
-pub fn ensure_open_files(max_workers: usize) -> Option<String> {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let need = max_workers as u64 + SPARE_FILES;
-    let lim = getrlimit(Resource::Nofile);
-    let (soft, hard) = (
-        lim.current.unwrap_or(u64::MAX),
-        lim.maximum.unwrap_or(u64::MAX),
-    );
-    if soft >= need {
-        return None;
-    }
-    let raised = need.min(hard);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(raised),
-            maximum: lim.maximum,
-        },
-    );
-    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    (now < need).then(|| {
-        format!(
-            "serve: warning: open files are limited to {now} (ulimit -n), but --max-workers {max_workers} needs {need}; \
-             raise it (LimitNOFILE= in the systemd unit, or ulimit -n {need}) or lower --max-workers"
-        )
-    })
 }
