@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod fleet;
 mod guard;
+mod rotator;
 mod routes_ops;
 mod routes_policy;
 mod routes_tokens;
@@ -50,7 +51,7 @@ pub struct AppState {
     /// Live worker connections.
     pub fleet: fleet::Fleet,
     /// Rotates credentials for heartbeats, many per transaction.
-    pub rotator: fleet::Rotator,
+    pub rotator: rotator::Rotator,
     /// `--secrets-file`: name → value. Only ever sent inside a dispatch.
     pub secrets: std::collections::BTreeMap<String, String>,
     /// The snapshot version the enforced policy was compiled from.
@@ -213,7 +214,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let rotation = cfg.rotation;
     Ok(Arc::new(AppState {
         cfg,
-        rotator: fleet::Rotator::start(store.clone(), rotation)?,
+        rotator: rotator::Rotator::start(store.clone(), rotation)?,
         store,
         policy: ArcSwap::from_pointee(compiled),
         auth,

@@ -261,8 +261,13 @@ impl Env {
         self.json("token", &full)
     }
 
-    /// Every file in the state directory, by name.
+    /// Every file in the state directory, by name. With a serve running,
+    /// first let its WAL checkpoint (every 500 ms) land, so that a change
+    /// copied from the WAL into the database is not mistaken for a write.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        if self.remote.is_some() {
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
         snapshot_dir(self.state().parent().expect("state dir"))
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tungstenite::Message;
 
 use crate::common::*;
-use crate::workers::{Fleet, WorkerProc};
+use crate::workers::{Fleet, WorkerProc, wait_for_file};
 
 /// A TCP connection to `url`'s port from the loopback address `127.0.0.<n>`.
 fn connect_from(n: u8, url: &str) -> TcpStream {
@@ -261,7 +261,7 @@ fn a_refused_enrolment_spends_no_use() {
 fn errors_never_echo_a_credential() {
     let f = Fleet::new();
     let _w = f.start_worker("echo-1", &[]);
-    let credential = std::fs::read_to_string(f.cache("echo-1").join("credential")).unwrap();
+    let credential = wait_for_file(&f.cache("echo-1").join("credential"));
     let api = f.env.create(&["--kind", "api", "--principal", "user:x"])["token"]
         .as_str()
         .unwrap()
@@ -418,7 +418,7 @@ fn certificate_errors_stop_the_worker() {
 fn a_duplicate_connection_writes_nothing() {
     let f = Fleet::new();
     let w = f.start_worker("dup-1", &[]);
-    let credential = std::fs::read_to_string(f.cache("dup-1").join("credential")).unwrap();
+    let credential = wait_for_file(&f.cache("dup-1").join("credential"));
     let machine = std::fs::read_to_string(f.cache("dup-1").join("machine-id")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let before = audit_count(&f.env, "worker_connected");

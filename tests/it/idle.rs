@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::workers::{Fleet, WorkerProc};
+use crate::workers::{Fleet, WorkerProc, wait_for_file};
 
 fn state_sizes(env: &Env) -> Vec<u64> {
     ["state.db", "state.db-wal"]
@@ -29,7 +29,7 @@ fn credentials_rotate_on_their_period_not_per_heartbeat() {
     let f = Fleet::with(&["--rotate-every", "3s"]);
     let _w = f.start_worker("periodic", &[]);
     let file = f.cache("periodic").join("credential");
-    let first = std::fs::read_to_string(&file).unwrap();
+    let first = wait_for_file(&file);
     let mut seen = BTreeSet::from([first.clone()]);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
@@ -87,7 +87,7 @@ fn an_idle_worker_writes_nothing() {
     let (before, sizes, credential) = (
         events(&f.env),
         state_sizes(&f.env),
-        std::fs::read_to_string(f.cache("idle-1").join("credential")).unwrap(),
+        wait_for_file(&f.cache("idle-1").join("credential")),
     );
     // Six heartbeats.
     std::thread::sleep(Duration::from_secs(12));

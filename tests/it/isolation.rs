@@ -171,7 +171,7 @@ fn a_step_cannot_read_what_the_worker_holds() {
     let w = f.start_worker("iso-1", &["--capacity", "2"]);
     let pid = w.child.id();
     let cache = f.cache("iso-1");
-    assert!(cache.join("credential").exists());
+    crate::workers::wait_for_file(&cache.join("credential"));
     // A first step leaves a marker in its directory and stays a while.
     let first = std::thread::spawn({
         let url = f.server.url.clone();

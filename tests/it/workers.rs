@@ -380,7 +380,7 @@ fn resume_with(url: &str, credential: &str, machine_id: &str) -> Value {
 }
 
 /// The contents of a file the worker writes, once it exists.
-fn wait_for_file(p: &Path) -> String {
+pub(crate) fn wait_for_file(p: &Path) -> String {
     let start = Instant::now();
     loop {
         if let Ok(s) = std::fs::read_to_string(p) {
