@@ -280,13 +280,20 @@ pub fn run_cancellable(
             .chain(argv[1..].iter().map(Into::into))
             .collect(),
     };
+    let mut step_env: Vec<(String, std::ffi::OsString)> = vec![
+        ("PATH".into(), STEP_PATH.into()),
+        ("HOME".into(), dir.path().into()),
+        ("TMPDIR".into(), dir.path().into()),
+    ];
+    step_env.extend(env.iter().map(|(k, v)| (k.clone(), v.into())));
     let mut cmd = Command::new(&iso.supervisor);
     cmd.args(plan.to_args())
         .env_clear()
-        .env("PATH", STEP_PATH)
-        .env("HOME", dir.path())
-        .env("TMPDIR", dir.path())
-        .envs(env)
+        .envs(
+            step_env
+                .into_iter()
+                .map(|(k, v)| (format!("{}{k}", supervise::ENV_PREFIX), v)),
+        )
         .current_dir(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

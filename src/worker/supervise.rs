@@ -19,6 +19,12 @@ use rustix::process::{Pid, Signal, WaitOptions};
 /// The hidden first argument that turns `worker` into a step supervisor.
 pub const SUBCOMMAND: &str = "__moat-step";
 
+/// The step's environment reaches the supervisor under this prefix, so that
+/// the dynamic loader never acts on it (a dispatch's `LD_PRELOAD` would
+/// otherwise run in the supervisor before Landlock confines it); the
+/// supervisor hands it to the step without the prefix.
+pub const ENV_PREFIX: &str = "MOAT_STEP_ENV_";
+
 /// How long a step's processes get between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
 
@@ -263,8 +269,16 @@ pub fn main(args: &[OsString]) -> i32 {
             }
         }
     }
+    let step_env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let name = k.to_str()?.strip_prefix(ENV_PREFIX)?;
+            Some((OsString::from(name), v))
+        })
+        .collect();
     let child = std::process::Command::new(&plan.argv[0])
         .args(&plan.argv[1..])
+        .env_clear()
+        .envs(step_env)
         .spawn();
     let child = match child {
         Ok(c) => c,

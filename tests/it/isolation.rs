@@ -299,3 +299,34 @@ fn unsafe_or_useless_worker_flags_are_refused() {
         assert!(w.log().contains("as root"), "{}", w.log());
     }
 }
+
+/// A dispatch's loader variables (`LD_PRELOAD`) reach the step, never the
+/// supervisor, which runs before the step is confined.
+#[test]
+fn loader_variables_skip_the_supervisor() {
+    let env = BTreeMap::from([("LD_PRELOAD".to_owned(), "/nonexistent/moat.so".to_owned())]);
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "tr '\\0' '\\n' < /proc/$PPID/environ; echo step=$LD_PRELOAD",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let r = exec::run(&argv, &env, "", Duration::from_secs(10), &isolation(&[]));
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("MOAT_STEP_ENV_LD_PRELOAD="),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.lines().any(|l| l.starts_with("LD_PRELOAD=")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("step=/nonexistent/moat.so"),
+        "{}",
+        r.stdout
+    );
+}
