@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::workers::{Fleet, WorkerProc, wait_for_file};
+use crate::workers::{Fleet, WorkerProc, resume_with, wait_for_file};
 
 fn state_sizes(env: &Env) -> Vec<u64> {
     ["state.db", "state.db-wal"]
@@ -47,21 +47,7 @@ fn credentials_rotate_on_their_period_not_per_heartbeat() {
     );
     // The first one was rotated out: presenting it is theft.
     let machine = std::fs::read_to_string(f.cache("periodic").join("machine-id")).unwrap();
-    let frame = serde_json::json!({"type": "resume", "credential": first.trim(), "machine_id": machine.trim(),
-                                   "instance": "x", "protocol": moat::worker::PROTOCOL});
-    let mut s = tungstenite::connect(format!(
-        "{}/v1/workers/connect",
-        f.server.url.replacen("http", "ws", 1)
-    ))
-    .unwrap()
-    .0;
-    s.send(tungstenite::Message::text(frame.to_string()))
-        .unwrap();
-    let reply = loop {
-        if let tungstenite::Message::Text(t) = s.read().unwrap() {
-            break serde_json::from_str::<serde_json::Value>(&t).unwrap();
-        }
-    };
+    let reply = resume_with(&f.server.url, &first, &machine);
     assert_eq!(reply["code"], "credential_reuse", "{reply}");
     // No rotation was audited one by one; the disconnect counts them.
     std::thread::sleep(Duration::from_millis(500));
@@ -107,7 +93,6 @@ fn an_idle_worker_writes_nothing() {
 fn every_worker_resumes_after_serve_is_killed() {
     const N: usize = 12;
     let mut f = Fleet::with(&[]);
-    let port = f.server.url.rsplit(':').next().unwrap().to_owned();
     let workers: Vec<WorkerProc> = (0..N)
         .map(|i| f.start_worker(&format!("fleet-{i}"), &[]))
         .collect();
@@ -116,22 +101,7 @@ fn every_worker_resumes_after_serve_is_killed() {
         .json("audit", &["log", "--type", "enrolment_accepted"]);
     let enrolled = enrolled.as_array().unwrap().len();
     // Killed, not stopped: no graceful goodbye to anyone.
-    let _ = f.server.child.kill();
-    let _ = f.server.child.wait();
-    let secrets = f.env.dir.path().join("secrets.json");
-    f.server = Server::start(
-        f.env.dir.path(),
-        &f.env.state(),
-        &[
-            "--auth-mode",
-            "jwt",
-            "--port",
-            &port,
-            "--secrets-file",
-            secrets.to_str().unwrap(),
-        ],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
-    );
+    f.restart(true);
     let start = Instant::now();
     loop {
         let up = f
@@ -169,20 +139,7 @@ fn every_worker_resumes_after_serve_is_killed() {
 fn serve_bounds_its_workers_and_says_what_to_raise() {
     let f = Fleet::with(&["--max-workers", "1"]);
     let _w = f.start_worker("only-1", &[]);
-    let ws = format!(
-        "{}/v1/workers/connect",
-        f.server.url.replacen("http", "ws", 1)
-    );
-    let (mut s, _) = tungstenite::connect(ws).unwrap();
-    let hello = serde_json::json!({"type": "resume", "credential": "mtw_x", "machine_id": "m",
-                                   "instance": "i", "protocol": moat::worker::PROTOCOL});
-    s.send(tungstenite::Message::text(hello.to_string()))
-        .unwrap();
-    let reply = loop {
-        if let tungstenite::Message::Text(t) = s.read().unwrap() {
-            break serde_json::from_str::<serde_json::Value>(&t).unwrap();
-        }
-    };
+    let reply = resume_with(&f.server.url, "mtw_x", "m");
     assert_eq!(reply["code"], "serve_full", "{reply}");
 
     let env = Env::new();

@@ -136,6 +136,33 @@ impl Fleet {
         }
     }
 
+    /// Stop serve (or kill it, with no goodbye to anyone) and start it again
+    /// on the same port and state, with the default flags.
+    pub(crate) fn restart(&mut self, kill: bool) {
+        let port = self.server.url.rsplit(':').next().unwrap().to_owned();
+        if kill {
+            let _ = self.server.child.kill();
+            let _ = self.server.child.wait();
+        } else {
+            self.server.stop();
+        }
+        let secrets = self.env.dir.path().join("secrets.json");
+        let args = [
+            "--auth-mode",
+            "jwt",
+            "--port",
+            &port,
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+        ];
+        self.server = Server::start(
+            self.env.dir.path(),
+            &self.env.state(),
+            &args,
+            &[("MOAT_JWT_SECRET", JWT_SECRET)],
+        );
+    }
+
     pub(crate) fn remote(&self, bin: &str, args: &[&str]) -> std::process::Output {
         self.env
             .cmd(bin)
@@ -372,7 +399,8 @@ fn worker_revocation_cuts_the_live_socket() {
 }
 
 /// Present a (captured) credential as a resuming worker would; serve's reply.
-fn resume_with(url: &str, credential: &str, machine_id: &str) -> Value {
+/// Resume with `credential` on a raw socket; serve's first answer.
+pub(crate) fn resume_with(url: &str, credential: &str, machine_id: &str) -> Value {
     let mut s = raw_socket(url);
     let hello = json!({"type": "resume", "credential": credential.trim(), "machine_id": machine_id.trim(), "instance": "x", "protocol": moat::worker::PROTOCOL});
     s.send(Message::text(hello.to_string())).unwrap();
@@ -541,22 +569,7 @@ fn steps_time_out_with_their_children_and_the_allow_list_holds() {
 fn workers_reconnect_after_a_server_restart() {
     let mut f = Fleet::new();
     let _w = f.start_worker("steady", &[]);
-    let port = f.server.url.rsplit(':').next().unwrap().to_owned();
-    f.server.stop();
-    let secrets = f.env.dir.path().join("secrets.json");
-    f.server = Server::start(
-        f.env.dir.path(),
-        &f.env.state(),
-        &[
-            "--auth-mode",
-            "jwt",
-            "--port",
-            &port,
-            "--secrets-file",
-            secrets.to_str().unwrap(),
-        ],
-        &[("MOAT_JWT_SECRET", JWT_SECRET)],
-    );
+    f.restart(false);
     // Backoff is capped at 5 s; allow one full cap plus the handshake.
     let restarted = Instant::now();
     while f.dispatch("steady", &[], &["true"]).0 != 0 {
