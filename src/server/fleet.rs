@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -331,8 +330,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                 s.fleet.release(&id);
             }
             if e.code != "already_connected" && e.exit != crate::error::Exit::Internal {
-                s.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-                s.auth.record_failure(ip, tried.as_deref());
+                super::guard::counted(&s, ip, tried.as_deref());
             }
             return refuse(socket, e.code, &e.message).await;
         }

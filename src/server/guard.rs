@@ -56,6 +56,14 @@ pub(super) fn throttled(
     Some(t)
 }
 
+/// A failed attempt, counted against the source (and metered) without an
+/// audit event: for refusals already audited by the operation itself
+/// (`enrolment_refused`).
+pub(super) fn counted(state: &Arc<AppState>, addr: Option<IpAddr>, token_id: Option<&str>) {
+    state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+    state.auth.record_failure(addr, token_id);
+}
+
 /// A failed authentication: counted against the source and audited.
 pub(super) fn failed(
     state: &Arc<AppState>,
@@ -64,8 +72,7 @@ pub(super) fn failed(
     code: &str,
     details: Value,
 ) {
-    state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-    state.auth.record_failure(addr, token_id);
+    counted(state, addr, token_id);
     let mut d = details;
     d["reason"] = json!(code);
     audit_async(
