@@ -1,151 +1,115 @@
 //! Fleet simulator: N simulated workers (real WebSocket clients speaking the
-//! worker protocol) held connected to a real `serve` with 1 s heartbeats.
-//! Reports serve's RSS and CPU while holding them, and the round-trip of
-//! dispatches through the HTTP API to the simulated workers (which answer
-//! at once, so the figure is serve's overhead, not a step's run time).
+//! worker protocol, as async tasks on one thread, not one OS thread each)
+//! against a real `serve`, through the life of a fleet: an enrolment storm,
+//! an idle hold, dispatches, then `serve` killed and restarted under them
+//! (the reconnect storm).
 //!
-//! Usage: cargo run --release --example fleet-sim -- N [SECONDS]
+//! It reports serve's RSS and CPU, the state file's growth and the audit
+//! events appended while the fleet idles (both per hour), dispatch latency,
+//! and how long all workers took to resume after the restart.
+//!
+//! Usage: cargo run --release --example fleet-sim -- --workers N
 //! (expects target/release/serve; scripts/bench-fleet builds it)
 
 use std::io::BufRead;
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tungstenite::Message;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const SECRET: &str = "fleet-sim-jwt-secret-of-at-least-32-bytes";
 
-fn proc_stat(pid: u32) -> (u64, u64) {
+#[derive(Parser)]
+struct Args {
+    /// Simulated workers.
+    #[arg(long, default_value_t = 1000)]
+    workers: usize,
+    /// Seconds to hold the idle fleet while measuring.
+    #[arg(long, default_value_t = 120)]
+    hold: u64,
+    /// serve's --rotate-every (its default is 10m).
+    #[arg(long, default_value = "10m")]
+    rotate_every: String,
+    /// Dispatches to send after the hold.
+    #[arg(long, default_value_t = 500)]
+    dispatches: usize,
+    /// Enrolments in flight at once (machines booting together).
+    #[arg(long, default_value_t = 256)]
+    enrol_concurrency: usize,
+    /// Skip the kill-and-restart phase.
+    #[arg(long)]
+    no_restart: bool,
+}
+
+/// What the simulated workers count, shared by all of them.
+#[derive(Default)]
+struct Counts {
+    connected: AtomicUsize,
+    enrolled: AtomicUsize,
+    resumed: AtomicUsize,
+    rotations: AtomicUsize,
+    refused: AtomicUsize,
+    revoked: AtomicUsize,
+    reconnects: AtomicUsize,
+    stop: AtomicBool,
+}
+
+struct Sim {
+    addr: SocketAddr,
+    token: String,
+    counts: Counts,
+    enrol_slots: tokio::sync::Semaphore,
+}
+
+/// /proc/<pid>: (CPU ticks, RSS kB, peak RSS kB).
+fn proc_stat(pid: u32) -> (u64, u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
+    let fields: Vec<u64> = stat
         .rsplit(')')
         .next()
         .unwrap_or("")
         .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
         .collect();
-    let ticks = fields
-        .get(11)
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        + fields
-            .get(12)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (ticks, rss_kb)
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (ticks, kb("VmRSS:"), kb("VmHWM:"))
 }
 
-fn simulated_worker(
-    url: String,
-    token: String,
-    i: usize,
-    stop: Arc<AtomicBool>,
-    connected: Arc<AtomicUsize>,
-) {
-    // A burst of connects can overflow the listen backlog: retry a few times.
-    let mut attempt = 0;
-    let mut ws = loop {
-        match tungstenite::connect(url.as_str()) {
-            Ok((ws, _)) => break ws,
-            Err(_) if attempt < 20 => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(200 * attempt));
-            }
-            Err(_) => return,
-        }
-    };
-    let hello = json!({"type": "enroll", "token": token, "machine_id": format!("sim-{i:06}"), "instance": "sim",
-                       "protocol": moat::worker::PROTOCOL, "version": "sim", "labels": {"name": format!("sim-{i}")}, "capacity": 1});
-    if ws.send(Message::text(hello.to_string())).is_err() {
-        return;
-    }
-    match ws.read() {
-        Ok(Message::Text(t)) if t.contains("welcome") => {}
-        _ => return,
-    }
-    connected.fetch_add(1, Ordering::Relaxed);
-    let mut ack: Option<String> = None;
-    let mut next = Instant::now() + Duration::from_secs(1);
-    while !stop.load(Ordering::Relaxed) {
-        // Sleep in read until the next heartbeat is due (a dispatch wakes it),
-        // so 5,000 simulated workers do not busy the cores serve runs on.
-        let wait = next
-            .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_millis(1), Duration::from_millis(500));
-        if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
-            let _ = s.set_read_timeout(Some(wait));
-        }
-        if Instant::now() >= next {
-            if ws
-                .send(Message::text(
-                    json!({"type": "heartbeat", "ack": ack.take()}).to_string(),
-                ))
-                .is_err()
-            {
-                break;
-            }
-            next += Duration::from_secs(1);
-        }
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
-                match v["type"].as_str() {
-                    Some("heartbeat_ack") => {
-                        ack = v["credential"]
-                            .as_str()
-                            .and_then(|c| c.split('_').nth(1))
-                            .map(str::to_owned)
-                    }
-                    Some("dispatch") => {
-                        let r = json!({"type": "result", "id": v["id"], "exit_code": 0, "stdout": "ok\n", "stderr": "", "duration_ms": 0});
-                        if ws.send(Message::text(r.to_string())).is_err() {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => break,
-        }
-    }
-    connected.fetch_sub(1, Ordering::Relaxed);
+/// The state file with its write-ahead log, in bytes.
+fn state_bytes(state: &Path) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", state.display())).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let hold: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    let mut store = moat::store::Store::open(&state).unwrap();
-    let ctx = moat::token::Ctx::new("sim", moat::time::now_ms());
-    let req = moat::token::CreateRequest {
-        kind: moat::credential::CredentialKind::Enrol,
-        ttl: Some(Duration::from_secs(3600)),
-        allow_long_ttl: false,
-        max_uses: Some(moat::token::MaxUses::Unlimited),
-        label: None,
-        principal: None,
-        scopes: vec![],
-    };
-    let token = moat::token::create(&mut store, &ctx, &req).unwrap().token;
-    drop(store);
+fn audit_seq(state: &Path) -> i64 {
+    moat::store::Store::open(state)
+        .and_then(|mut s| s.read(|tx| tx.audit_head()))
+        .ok()
+        .flatten()
+        .map_or(0, |h| h.seq)
+}
 
+fn start_serve(state: &Path, port: u16, rotate_every: &str, log: &Path) -> (Child, SocketAddr) {
     let serve_bin = std::env::current_exe()
         .unwrap()
         .parent()
@@ -153,61 +117,180 @@ fn main() {
         .parent()
         .unwrap()
         .join("serve");
-    let mut child = std::process::Command::new(&serve_bin)
+    let mut child = Command::new(&serve_bin)
         .env_clear()
-        .env("MOAT_STATE", &state)
+        .env("MOAT_STATE", state)
         .env("MOAT_JWT_SECRET", SECRET)
-        .args(["--port", "0", "--auth-mode", "jwt"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .args(["--port", &port.to_string(), "--auth-mode", "jwt"])
+        .args(["--rotate-every", rotate_every])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let pid = child.id();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let base = serde_json::from_str::<Value>(&line).unwrap()["listening"]
+    let listening = serde_json::from_str::<Value>(&line).unwrap_or(Value::Null)["listening"]
         .as_str()
-        .unwrap()
-        .to_owned();
-    let ws_url = format!("{}/v1/workers/connect", base.replacen("http", "ws", 1));
+        .unwrap_or_else(|| panic!("serve did not start: {line}"))
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    (child, listening)
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let connected = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..n)
-        .map(|i| {
-            let (u, t, s, c) = (
-                ws_url.clone(),
-                token.clone(),
-                stop.clone(),
-                connected.clone(),
-            );
-            std::thread::Builder::new()
-                .stack_size(128 * 1024)
-                .spawn(move || simulated_worker(u, t, i, s, c))
-                .unwrap()
-        })
-        .collect();
-    while connected.load(Ordering::Relaxed) < n && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(200));
+enum End {
+    Lost,
+    Done,
+}
+
+/// One simulated worker for the whole run: enrol, then resume after every
+/// lost connection, waiting between attempts as the real worker does.
+async fn worker(sim: Arc<Sim>, i: usize) {
+    let mut credential: Option<String> = None;
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        match session(&sim, i, &mut credential).await {
+            Ok(End::Done) => return,
+            Ok(End::Lost) | Err(_) => {}
+        }
+        if sim.counts.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        sim.counts.reconnects.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(moat::worker::client::reconnect_delay(failures)).await;
     }
-    let enrol_time = started.elapsed();
-    eprintln!(
-        "{} of {n} workers connected in {:.1} s",
-        connected.load(Ordering::Relaxed),
-        enrol_time.as_secs_f64()
-    );
-    std::thread::sleep(Duration::from_secs(3));
+}
 
-    let (t0, _) = proc_stat(pid);
-    let window = Instant::now();
-    std::thread::sleep(Duration::from_secs(hold));
-    let (t1, rss_kb) = proc_stat(pid);
-    let hz = 100.0;
-    let cpu = (t1 - t0) as f64 / hz / window.elapsed().as_secs_f64();
+async fn session(
+    sim: &Sim,
+    i: usize,
+    credential: &mut Option<String>,
+) -> Result<End, Box<dyn std::error::Error>> {
+    let c = &sim.counts;
+    let _slot = match credential {
+        None => Some(sim.enrol_slots.acquire().await?),
+        Some(_) => None,
+    };
+    // Spread sources over loopback addresses: one address has ~28,000
+    // ephemeral ports, and a restart leaves many in TIME_WAIT.
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + (i % 64) as u8)),
+        0,
+    ))?;
+    let stream = socket.connect(sim.addr).await?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let url = format!("ws://{}/v1/workers/connect", sim.addr);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
+    let hello = match credential {
+        None => json!({"type": "enroll", "token": sim.token, "machine_id": format!("sim-{i:06}"),
+                       "instance": "sim", "protocol": moat::worker::PROTOCOL, "version": "sim",
+                       "labels": {"name": format!("sim-{i}")}, "capacity": 1}),
+        Some(cred) => {
+            json!({"type": "resume", "credential": cred, "machine_id": format!("sim-{i:06}"),
+                             "instance": "sim", "protocol": moat::worker::PROTOCOL})
+        }
+    };
+    ws.send(Message::text(hello.to_string())).await?;
+    let heartbeat = match ws.next().await {
+        Some(Ok(Message::Text(t))) => {
+            let v: Value = serde_json::from_str(&t)?;
+            if v["type"] != "welcome" {
+                c.refused.fetch_add(1, Ordering::Relaxed);
+                eprintln!("worker {i}: refused: {t}");
+                return Ok(End::Done);
+            }
+            match credential {
+                None => c.enrolled.fetch_add(1, Ordering::Relaxed),
+                Some(_) => c.resumed.fetch_add(1, Ordering::Relaxed),
+            };
+            *credential = v["credential"].as_str().map(str::to_owned);
+            Duration::from_secs(v["heartbeat_s"].as_u64().unwrap_or(2))
+        }
+        _ => return Ok(End::Lost),
+    };
+    drop(_slot);
+    c.connected.fetch_add(1, Ordering::Relaxed);
+    let end = beat(sim, &mut ws, heartbeat, credential).await;
+    c.connected.fetch_sub(1, Ordering::Relaxed);
+    end
+}
 
+async fn beat<S>(
+    sim: &Sim,
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    heartbeat: Duration,
+    credential: &mut Option<String>,
+) -> Result<End, Box<dyn std::error::Error>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let c = &sim.counts;
+    let mut ack: Option<String> = None;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if c.stop.load(Ordering::Relaxed) {
+            return Ok(End::Done);
+        }
+        tokio::select! {
+            _ = tick.tick() => {
+                ws.send(Message::text(json!({"type": "heartbeat", "ack": ack.take()}).to_string())).await?;
+            }
+            frame = ws.next() => {
+                let Some(Ok(frame)) = frame else { return Ok(End::Lost) };
+                let Message::Text(t) = frame else { continue };
+                let v: Value = serde_json::from_str(&t)?;
+                match v["type"].as_str() {
+                    Some("heartbeat_ack") => {
+                        if let Some(cred) = v["credential"].as_str() {
+                            c.rotations.fetch_add(1, Ordering::Relaxed);
+                            ack = cred.split('_').nth(1).map(str::to_owned);
+                            *credential = Some(cred.to_owned());
+                        }
+                    }
+                    Some("dispatch") => {
+                        let r = json!({"type": "result", "id": v["id"], "exit_code": 0, "stdout": "ok\n",
+                                       "stderr": "", "duration_ms": 0});
+                        ws.send(Message::text(r.to_string())).await?;
+                    }
+                    Some("revoked") => {
+                        c.revoked.fetch_add(1, Ordering::Relaxed);
+                        return Ok(End::Done);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn wait_connected(c: &Counts, n: usize, limit: Duration) -> Duration {
+    let t = Instant::now();
+    while c.connected.load(Ordering::Relaxed) < n && t.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.elapsed()
+}
+
+fn pct(v: &[Duration], p: usize) -> f64 {
+    v.get((v.len() * p / 100).min(v.len().saturating_sub(1)))
+        .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+}
+
+/// Dispatch round-trips to random workers, each beside a `GET /healthz`
+/// (the same HTTP path without the store or a worker).
+fn dispatch(base: &str, n: usize, count: usize) -> (Vec<Duration>, Vec<Duration>) {
     let jwt = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": "sim", "role": "admin", "exp": moat::time::now_ms() / 1000 + 3600}),
@@ -218,9 +301,8 @@ fn main() {
         .http_status_as_error(false)
         .build()
         .into();
-    let mut lat = Vec::new();
-    let mut health = Vec::new();
-    for i in 0..300 {
+    let (mut lat, mut health) = (Vec::new(), Vec::new());
+    for i in 0..count {
         let t = Instant::now();
         let mut r = agent
             .post(format!("{base}/v1/dispatches"))
@@ -231,8 +313,6 @@ fn main() {
         if r.status() == 200 {
             lat.push(t.elapsed());
         }
-        // The same path without the store or a worker: tells serve's
-        // scheduling delays apart from the dispatch's own.
         let t = Instant::now();
         if let Ok(mut r) = agent.get(format!("{base}/healthz")).call() {
             let _ = r.body_mut().read_to_string();
@@ -241,30 +321,191 @@ fn main() {
     }
     lat.sort();
     health.sort();
-    let connected_end = connected.load(Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
+    (lat, health)
+}
+
+fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLock<Arc<Sim>>>) {
+    let n = args.workers;
+    let log = dir.join("serve.log");
+    let (mut child, addr) = start_serve(&state, 0, &args.rotate_every, &log);
+    let base = format!("http://{addr}");
+    let token = {
+        let mut store = moat::store::Store::open(&state).unwrap();
+        let ctx = moat::token::Ctx::new("sim", moat::time::now_ms());
+        let req = moat::token::CreateRequest {
+            kind: moat::credential::CredentialKind::Enrol,
+            ttl: Some(Duration::from_secs(3600)),
+            allow_long_ttl: false,
+            max_uses: Some(moat::token::MaxUses::Unlimited),
+            label: None,
+            principal: None,
+            scopes: vec![],
+        };
+        moat::token::create(&mut store, &ctx, &req).unwrap().token
+    };
+    let sim = Arc::new(Sim {
+        addr,
+        token,
+        counts: Counts::default(),
+        enrol_slots: tokio::sync::Semaphore::new(args.enrol_concurrency),
+    });
+    let _ = sim_slot.set(sim.clone());
+    let c = &sim.counts;
+
+    // 1. Enrolment storm.
+    let enrol_time = wait_connected(c, n, Duration::from_secs(600));
+    let (_, _, enrol_peak) = proc_stat(child.id());
+    eprintln!(
+        "{} of {n} enrolled in {:.1} s ({:.0}/s), serve peak RSS {} MB",
+        c.enrolled.load(Ordering::Relaxed),
+        enrol_time.as_secs_f64(),
+        n as f64 / enrol_time.as_secs_f64(),
+        enrol_peak / 1024
+    );
+
+    // 2. The idle fleet. Let the first last_seen_at writes and the enrolment
+    // burst's threads settle, then measure.
+    std::thread::sleep(Duration::from_secs(10));
+    let (t0, rss0, _) = proc_stat(child.id());
+    let (bytes0, seq0, rot0) = (
+        state_bytes(&state),
+        audit_seq(&state),
+        c.rotations.load(Ordering::Relaxed),
+    );
+    let window = Instant::now();
+    std::thread::sleep(Duration::from_secs(args.hold));
+    let secs = window.elapsed().as_secs_f64();
+    let (t1, rss1, _) = proc_stat(child.id());
+    let (bytes1, seq1, rot1) = (
+        state_bytes(&state),
+        audit_seq(&state),
+        c.rotations.load(Ordering::Relaxed),
+    );
+    let cpu = (t1 - t0) as f64 / 100.0 / secs;
+    let per_hour = 3600.0 / secs;
+    let growth_mb_h = (bytes1 as f64 - bytes0 as f64) / 1e6 * per_hour;
+    let audit_h = (seq1 - seq0) as f64 * per_hour;
+    eprintln!(
+        "idle {secs:.0} s: CPU {cpu:.3} cores, RSS {} → {} MB, state {bytes0} → {bytes1} B, audit +{}, rotations {}",
+        rss0 / 1024,
+        rss1 / 1024,
+        seq1 - seq0,
+        rot1 - rot0
+    );
+
+    // 3. Dispatches.
+    let (lat, health) = dispatch(&base, n, args.dispatches);
+    eprintln!(
+        "dispatch p50 {:.2} p99 {:.2} ms ({} ok)",
+        pct(&lat, 50),
+        pct(&lat, 99),
+        lat.len()
+    );
+
+    // 4. Kill serve under the fleet and start it again on the same port.
+    let mut storm = None;
+    if !args.no_restart {
+        let (resumed0, enrolled0) = (
+            c.resumed.load(Ordering::Relaxed),
+            c.enrolled.load(Ordering::Relaxed),
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        let t = Instant::now();
+        while c.connected.load(Ordering::Relaxed) > 0 && t.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (restarted, _) = start_serve(&state, addr.port(), &args.rotate_every, &log);
+        child = restarted;
+        let back = wait_connected(c, n, Duration::from_secs(120));
+        std::thread::sleep(Duration::from_secs(2));
+        let (_, rss_after, _) = proc_stat(child.id());
+        storm = Some((
+            back,
+            c.resumed.load(Ordering::Relaxed) - resumed0,
+            c.enrolled.load(Ordering::Relaxed) - enrolled0,
+            rss_after,
+        ));
+        eprintln!(
+            "restart: {} resumed in {:.1} s",
+            c.resumed.load(Ordering::Relaxed) - resumed0,
+            back.as_secs_f64()
+        );
+    }
+
+    let connected_end = c.connected.load(Ordering::Relaxed);
+    c.stop.store(true, Ordering::Relaxed);
     let _ = child.kill();
     let _ = child.wait();
-    for t in threads {
-        let _ = t.join();
-    }
-    let _ = TcpStream::connect("127.0.0.1:1");
+
     println!(
-        "| workers | connected at end | enrol all | serve RSS | serve CPU (cores) | dispatch p50 | dispatch p95 | dispatch p99 | dispatches ok | /healthz p99 |"
+        "| workers | enrolled | enrol rate | serve peak RSS (enrolment) | idle RSS | idle CPU | state growth | audit events | rotations seen | dispatch p50 / p95 / p99 | `/healthz` p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    let pct = |v: &[Duration], p: usize| {
-        v.get(v.len() * p / 100)
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
-    };
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {n} | {connected_end} | {:.1} s | {:.0} MB | {cpu:.2} | {:.2} ms | {:.2} ms | {:.2} ms | {}/300 | {:.2} ms |",
-        enrol_time.as_secs_f64(),
-        rss_kb as f64 / 1024.0,
+        "| {n} | {} | {:.0}/s | {} MB | {} MB | {cpu:.3} cores | {growth_mb_h:.2} MB/h | {audit_h:.0}/h | {} in {secs:.0} s | {:.2} / {:.2} / {:.2} ms ({}/{}) | {:.2} ms |",
+        c.enrolled.load(Ordering::Relaxed),
+        n as f64 / enrol_time.as_secs_f64(),
+        enrol_peak / 1024,
+        rss1 / 1024,
+        rot1 - rot0,
         pct(&lat, 50),
         pct(&lat, 95),
         pct(&lat, 99),
         lat.len(),
+        args.dispatches,
         pct(&health, 99),
     );
+    if let Some((back, resumed, enrolled, rss)) = storm {
+        println!();
+        println!(
+            "| workers | resumed after restart | re-enrolled | revoked | refused | all back in | serve RSS after | connected at end |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        println!(
+            "| {n} | {resumed} | {enrolled} | {} | {} | {:.1} s | {} MB | {connected_end} |",
+            c.revoked.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed),
+            back.as_secs_f64(),
+            rss / 1024,
+        );
+    }
+    println!(
+        "\nserve --rotate-every {}; idle window {secs:.0} s; {} reconnect attempts in all",
+        args.rotate_every,
+        c.reconnects.load(Ordering::Relaxed)
+    );
+}
+
+fn main() {
+    let args = Args::parse();
+    let n = args.workers;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    // The simulated workers: async tasks on one thread, so the simulator
+    // takes at most one of the cores it shares with serve.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let slot: Arc<std::sync::OnceLock<Arc<Sim>>> = Arc::default();
+    let (s2, d2, st2) = (slot.clone(), dir.path().to_owned(), state.clone());
+    let control = std::thread::spawn(move || run(args, st2, d2, s2));
+    rt.block_on(async {
+        while slot.get().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let sim = slot.get().unwrap().clone();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| tokio::spawn(worker(sim.clone(), i)))
+            .collect();
+        while !control.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sim.counts.stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.abort();
+        }
+    });
+    control.join().unwrap();
 }

@@ -193,7 +193,7 @@ async fn authenticate(
     {
         let bearer_owned = bearer.to_owned();
         let store = state.store.clone();
-        tokio::task::spawn_blocking(move || {
+        super::with_slow_slot(state, move || {
             let now = crate::time::now_ms();
             let row = crate::credential::RawCredential::parse(&bearer_owned)
                 .ok()
@@ -364,9 +364,9 @@ impl Caller {
         self.authorize(action, resource)?;
         let ctx = self.ctx();
         let store = self.state.store.clone();
-        let out = tokio::task::spawn_blocking(move || f(&store, &ctx))
+        let out = super::with_slow_slot(&self.state, move || f(&store, &ctx))
             .await
-            .map_err(|e| ApiError::new(Error::internal(e.to_string()), &self.request_id))?
+            .and_then(|r| r)
             .map_err(|e| ApiError::new(e, &self.request_id))?;
         Ok(Json(
             serde_json::to_value(out)

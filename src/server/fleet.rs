@@ -273,7 +273,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             let st = s.clone();
             // The store is locked only for the reads and writes, not
             // while argon2 checks the token.
-            tokio::task::spawn_blocking(move || {
+            super::with_slow_slot(&s, move || {
                 worker::enroll(
                     &*st.store,
                     &ctx(actor),
@@ -287,7 +287,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                 )
             })
             .await
-            .unwrap_or_else(|e| Err(Error::internal(format!("enrolment failed: {e}"))))
+            .and_then(|r| r)
         }
         ClientMsg::Resume {
             credential,

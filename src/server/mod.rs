@@ -60,6 +60,8 @@ pub struct AppState {
     revocations: Mutex<(i64, i64)>,
     /// Worker revocation fingerprint seen last, to cut revoked workers' sockets.
     worker_revocations: Mutex<(i64, i64)>,
+    /// Admission to argon2 work: see [`with_slow_slot`].
+    slow: tokio::sync::Semaphore,
 }
 
 /// Requests waiting for the store. The credential rotation thread steps
@@ -82,6 +84,31 @@ pub async fn with_store<T: Send + 'static>(
     })
     .await
     .map_err(|e| Error::internal(format!("worker thread failed: {e}")))?
+}
+
+/// Blocking work that verifies or hashes a secret (argon2) in flight at
+/// once. The argon2 pool itself has one thread per core; requests beyond
+/// this wait here as cheap async tasks instead of each holding a blocking
+/// thread (and its malloc arena) while they queue for the pool, so an
+/// enrolment storm of thousands of machines costs queue slots, not memory.
+pub fn slow_slots() -> usize {
+    crate::credential::argon2_threads() * 2
+}
+
+/// Run `f`, which does argon2 work, on a blocking thread once one of the
+/// [`slow_slots`] is free.
+pub async fn with_slow_slot<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let _slot = state
+        .slow
+        .acquire()
+        .await
+        .map_err(|e| Error::internal(format!("the argon2 queue closed: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("worker thread failed: {e}")))
 }
 
 /// The superuser grant `--admins` materializes for a principal.
@@ -224,6 +251,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         loaded: Mutex::new(active),
         revocations: Mutex::new(revs),
         worker_revocations: Mutex::new(worker_revs),
+        slow: tokio::sync::Semaphore::new(slow_slots()),
     }))
 }
 

@@ -622,13 +622,20 @@ pub fn run(opts: Options) -> Result<Exit> {
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        let base = Duration::from_millis(250)
-            .saturating_mul(1u32 << failures.min(6))
-            .min(MAX_BACKOFF);
-        let jitter =
-            Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
-        std::thread::sleep(base / 2 + jitter);
+        std::thread::sleep(reconnect_delay(failures));
     }
+}
+
+/// How long to wait before reconnect attempt `failures` (1 for the first):
+/// exponential from 250 ms, capped at [`MAX_BACKOFF`], and spread over its
+/// upper half at random so a fleet that lost its `serve` at one moment does
+/// not come back at one moment.
+pub fn reconnect_delay(failures: u32) -> Duration {
+    let base = Duration::from_millis(250)
+        .saturating_mul(1u32 << failures.min(6))
+        .min(MAX_BACKOFF);
+    let jitter = Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
+    base / 2 + jitter
 }
 
 /// Say at start what does not isolate steps as well as it could.
