@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'serve' -ScriptBlock {
             [CompletionResult]::new('--grant-reload', '--grant-reload', [CompletionResultType]::ParameterName, 'auto: compile a new snapshot after every API change; manual: wait for `reload`')
             [CompletionResult]::new('--secrets-file', '--secrets-file', [CompletionResultType]::ParameterName, 'JSON object of secret name to value (mode 0600), for dispatches')
             [CompletionResult]::new('--rotate-every', '--rotate-every', [CompletionResultType]::ParameterName, 'Rotate each worker''s session credential this often (it lives twice as long)')
+            [CompletionResult]::new('--heartbeat-every', '--heartbeat-every', [CompletionResultType]::ParameterName, 'How often workers send a sign of life; one silent for 5 of them is dropped')
             [CompletionResult]::new('--max-workers', '--max-workers', [CompletionResultType]::ParameterName, 'Live worker connections accepted at once (needs as many open files)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only essential output (e.g. just the raw token for `token create`)')

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[serve] = {|@words|
             cand --grant-reload 'auto: compile a new snapshot after every API change; manual: wait for `reload`'
             cand --secrets-file 'JSON object of secret name to value (mode 0600), for dispatches'
             cand --rotate-every 'Rotate each worker''s session credential this often (it lives twice as long)'
+            cand --heartbeat-every 'How often workers send a sign of life; one silent for 5 of them is dropped'
             cand --max-workers 'Live worker connections accepted at once (needs as many open files)'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'

@@ -17,6 +17,7 @@ complete -c serve -l admins -d 'Principals given the superuser grant on every st
 complete -c serve -l grant-reload -d 'auto: compile a new snapshot after every API change; manual: wait for `reload`' -r
 complete -c serve -l secrets-file -d 'JSON object of secret name to value (mode 0600), for dispatches' -r -F
 complete -c serve -l rotate-every -d 'Rotate each worker\'s session credential this often (it lives twice as long)' -r
+complete -c serve -l heartbeat-every -d 'How often workers send a sign of life; one silent for 5 of them is dropped' -r
 complete -c serve -l max-workers -d 'Live worker connections accepted at once (needs as many open files)' -r
 complete -c serve -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c serve -s v -l verbose -d 'Print more about what is happening, on stderr'

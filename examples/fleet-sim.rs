@@ -121,6 +121,7 @@ fn start_serve(state: &Path, port: u16, rotate_every: &str, log: &Path) -> (Chil
         .env_clear()
         .env("MOAT_STATE", state)
         .env("MOAT_JWT_SECRET", SECRET)
+        .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
         .args(["--port", &port.to_string(), "--auth-mode", "jwt"])
         .args(["--rotate-every", rotate_every])
         .stdout(Stdio::piped())

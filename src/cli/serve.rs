@@ -63,6 +63,9 @@ pub struct Cli {
     /// Rotate each worker's session credential this often (it lives twice as long)
     #[arg(long, value_name = "D", value_parser = super::duration_arg, default_value = "10m")]
     pub rotate_every: std::time::Duration,
+    /// How often workers send a sign of life; one silent for 5 of them is dropped
+    #[arg(long, value_name = "D", value_parser = super::duration_arg, default_value = "5s")]
+    pub heartbeat_every: std::time::Duration,
     /// Audit every routine credential rotation (by default worker_disconnected counts them)
     #[arg(long)]
     pub audit_rotations: bool,
@@ -100,6 +103,7 @@ impl Command for Cli {
                 every: self.rotate_every,
                 audit: self.audit_rotations,
             },
+            heartbeat: self.heartbeat_every,
             max_workers: self.max_workers,
         };
         let cfg = match ServeConfig::from_flags(flags.clone()) {
@@ -138,6 +142,7 @@ impl Command for Cli {
                 "grant_reload": if cfg.auto_reload { "auto" } else { "manual" },
                 "rotate_every": crate::time::format_duration(cfg.rotation.every),
                 "audit_rotations": cfg.rotation.audit,
+                "heartbeat_every": crate::time::format_duration(cfg.heartbeat),
                 "max_workers": cfg.max_workers,
             }))?;
             return Ok(Exit::Success);

@@ -74,6 +74,8 @@ pub struct ServeConfig {
     pub secrets: Secrets,
     /// How worker credentials rotate.
     pub rotation: crate::worker::Rotation,
+    /// `--heartbeat-every`: how often workers send a sign of life.
+    pub heartbeat: std::time::Duration,
     /// Live worker sockets accepted at once.
     pub max_workers: usize,
 }
@@ -141,6 +143,8 @@ pub struct ServeFlags {
     pub secrets_file: Option<PathBuf>,
     /// `--rotate-every` and `--audit-rotations`.
     pub rotation: crate::worker::Rotation,
+    /// `--heartbeat-every`.
+    pub heartbeat: std::time::Duration,
     /// `--max-workers`: live worker sockets accepted at once.
     pub max_workers: usize,
 }
@@ -162,6 +166,7 @@ impl Default for ServeFlags {
             grant_reload: "manual".into(),
             secrets_file: None,
             rotation: crate::worker::Rotation::default(),
+            heartbeat: crate::worker::DEFAULT_HEARTBEAT,
             max_workers: DEFAULT_MAX_WORKERS,
         }
     }
@@ -183,6 +188,14 @@ impl ServeConfig {
             return Err(refuse(
                 "--rotate-every must be between 1s and 24h".into(),
                 "the default, 10m, suits most fleets",
+            ));
+        }
+        if !crate::worker::HEARTBEAT_RANGE_S.contains(&f.heartbeat.as_secs())
+            || f.heartbeat.subsec_nanos() != 0
+        {
+            return Err(refuse(
+                "--heartbeat-every must be whole seconds between 1s and 60s".into(),
+                "the default, 5s, notices a lost worker within 25s",
             ));
         }
         let loopback = is_loopback(&f.host);
@@ -302,6 +315,7 @@ impl ServeConfig {
             auto_reload,
             secrets,
             rotation: f.rotation,
+            heartbeat: f.heartbeat,
             max_workers: f.max_workers,
         })
     }

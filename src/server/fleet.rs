@@ -19,7 +19,7 @@ use super::{AppState, with_store};
 use crate::audit::{NewEvent, types};
 use crate::error::{Error, Result};
 use crate::token::Ctx;
-use crate::worker::{self, ClientMsg, HEARTBEAT_S, PROTOCOL, ServerMsg};
+use crate::worker::{self, ClientMsg, PROTOCOL, QUIET_BEATS, ServerMsg};
 
 /// Largest frame accepted from a worker.
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -357,7 +357,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         name: w.name.clone(),
         credential,
         expires_at: crate::time::rfc3339(expires_at),
-        heartbeat_s: HEARTBEAT_S,
+        heartbeat_s: s.cfg.heartbeat.as_secs(),
     };
     let mut rotations = 0;
     if send(&mut socket, &welcome).await {
@@ -379,7 +379,7 @@ async fn run(
     id: &str,
     name: &str,
 ) -> u64 {
-    let quiet_limit = Duration::from_secs(HEARTBEAT_S * 5);
+    let quiet_limit = s.cfg.heartbeat * QUIET_BEATS;
     let mut last_heard = Instant::now();
     // Heartbeats are answered from memory; the store hears of this worker
     // when its credential falls due for rotation, when it acknowledges a
@@ -391,6 +391,10 @@ async fn run(
     // results while it waits; a heartbeat that comes meanwhile only counts
     // as a sign of life (the worker has no newer credential to acknowledge).
     let mut rotation: Option<Rotation> = None;
+    // One timer for the session, moved only when it fires early (a new
+    // timer per frame cost a timer-wheel insert and remove per heartbeat).
+    let quiet = tokio::time::sleep(quiet_limit);
+    tokio::pin!(quiet);
     loop {
         tokio::select! {
             answer = async {
@@ -481,8 +485,11 @@ async fn run(
                     return rotations;
                 }
             }
-            _ = tokio::time::sleep(quiet_limit.saturating_sub(last_heard.elapsed())) => {
-                return rotations;
+            () = &mut quiet => {
+                if last_heard.elapsed() >= quiet_limit {
+                    return rotations;
+                }
+                quiet.as_mut().reset((last_heard + quiet_limit).into());
             }
         }
     }

@@ -275,11 +275,12 @@ pub fn audit_start(
 /// Bind, announce, serve until SIGTERM/SIGINT, then drain for up to 5 s.
 pub fn run(cfg: ServeConfig) -> Result<()> {
     crate::tls::init();
-    // Store work is serialized by one connection anyway; a small blocking
-    // pool keeps argon2's 19 MiB buffers from piling up in hundreds of
-    // per-thread malloc arenas under an enrolment burst.
+    // Store work is serialized by one connection anyway, and argon2 runs on
+    // its own pool (admitted by `with_slow_slot`, which holds at most
+    // `slow_slots()` of these threads): a small blocking pool leaves room
+    // for store work during an enrolment burst without growing malloc arenas.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(4)
+        .max_blocking_threads(8)
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the runtime", e))?;

@@ -18,7 +18,7 @@ use rand::RngExt;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use super::{ClientMsg, HEARTBEAT_S, PROTOCOL, ServerMsg, exec};
+use super::{ClientMsg, HEARTBEAT_RANGE_S, PROTOCOL, QUIET_BEATS, ServerMsg, exec};
 use crate::error::{Error, Exit, Result};
 
 /// What `worker connect` runs with.
@@ -470,15 +470,20 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
             "serve did not answer",
         ));
     };
-    match welcome {
+    // The period serve asks for, kept within what the protocol allows.
+    let heartbeat = match welcome {
         ServerMsg::Welcome {
             worker_id,
             name,
             credential,
+            heartbeat_s,
             ..
         } => {
             cache.save_credential(&credential)?;
             eprintln!("worker: connected as {name} ({worker_id})");
+            Duration::from_secs(
+                heartbeat_s.clamp(*HEARTBEAT_RANGE_S.start(), *HEARTBEAT_RANGE_S.end()),
+            )
         }
         ServerMsg::Error { code, message } => {
             if let Some(e) = permanent(&code, &message) {
@@ -501,7 +506,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 format!("unexpected first frame: {other:?}"),
             ));
         }
-    }
+    };
 
     set_timeout(&mut ws, Duration::from_millis(100));
     let (done_tx, done_rx) = mpsc::channel::<ClientMsg>();
@@ -509,7 +514,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
     // Steps in flight, by dispatch id: set the flag to cancel one.
     let mut running: std::collections::HashMap<String, Arc<AtomicBool>> =
         std::collections::HashMap::new();
-    let mut next_beat = Instant::now() + Duration::from_secs(HEARTBEAT_S);
+    let mut next_beat = Instant::now() + heartbeat;
     let mut last_heard = Instant::now();
     loop {
         while let Ok(result) = done_rx.try_recv() {
@@ -520,9 +525,9 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
         }
         if Instant::now() >= next_beat {
             send(&mut ws, &ClientMsg::Heartbeat { ack: ack.take() })?;
-            next_beat = Instant::now() + Duration::from_secs(HEARTBEAT_S);
+            next_beat = Instant::now() + heartbeat;
         }
-        if last_heard.elapsed() > Duration::from_secs(HEARTBEAT_S * 5) {
+        if last_heard.elapsed() > heartbeat * QUIET_BEATS {
             return Err(Error::new(Exit::Unavailable, "timeout", "serve went quiet"));
         }
         let Some(msg) = recv(&mut ws)? else { continue };

@@ -21,8 +21,15 @@ use crate::token::Ctx;
 /// Protocol version spoken by this build. 2: a `heartbeat_ack` carries a
 /// credential only when one falls due.
 pub const PROTOCOL: u32 = 2;
-/// Seconds between heartbeats: signs of life, answered from memory.
-pub const HEARTBEAT_S: u64 = 2;
+/// Time between heartbeats unless `serve --heartbeat-every` says otherwise
+/// (serve tells each worker in its `welcome`). Heartbeats are signs of life,
+/// answered from memory; a session silent for [`QUIET_BEATS`] of them is
+/// dropped by either side.
+pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Heartbeats a session may miss before it counts as lost.
+pub const QUIET_BEATS: u32 = 5;
+/// The heartbeat periods serve may ask for, in seconds.
+pub const HEARTBEAT_RANGE_S: std::ops::RangeInclusive<u64> = 1..=60;
 /// How often a connected worker's `last_seen_at` reaches the store.
 pub const LAST_SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Default period of credential rotation (`serve --rotate-every`).

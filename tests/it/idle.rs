@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::workers::{Fleet, WorkerProc, resume_with, wait_for_file};
+use crate::workers::{Fleet, WorkerProc, next_text, raw_socket, resume_with, wait_for_file};
 
 fn state_sizes(env: &Env) -> Vec<u64> {
     ["state.db", "state.db-wal"]
@@ -87,6 +87,47 @@ fn an_idle_worker_writes_nothing() {
     assert_eq!(String::from_utf8_lossy(&stale.stdout).trim(), "[]");
     let connected = f.workers();
     assert_eq!(connected[0]["status"], "connected");
+}
+
+/// serve sets the heartbeat period (`--heartbeat-every`) and tells each
+/// worker in its welcome; a real worker keeps to it (its own default, 5 s,
+/// would be dropped by a 1 s serve), and a session that stays silent for
+/// five periods is dropped.
+#[test]
+fn serve_sets_the_heartbeat_and_drops_a_silent_session() {
+    let f = Fleet::with(&["--heartbeat-every", "1s"]);
+    let w = f.start_worker("brisk", &[]);
+    f.wait_connected("brisk", Duration::from_secs(10));
+
+    let token = f.enrol_token(&[]);
+    let mut s = raw_socket(&f.server.url);
+    if let tungstenite::stream::MaybeTlsStream::Plain(t) = s.get_mut() {
+        t.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    let hello = serde_json::json!({"type": "enroll", "token": token, "machine_id": "silent-machine", "instance": "i",
+                                   "protocol": moat::worker::PROTOCOL, "version": "0", "labels": {"name": "silent"}});
+    s.send(tungstenite::Message::text(hello.to_string()))
+        .unwrap();
+    let welcome = next_text(&mut s);
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["heartbeat_s"], 1, "{welcome}");
+    let start = Instant::now();
+    // No heartbeat from here on: serve closes the socket.
+    assert_eq!(next_text(&mut s), serde_json::Value::Null);
+    let gone = start.elapsed();
+    assert!(
+        gone >= Duration::from_millis(4500) && gone < Duration::from_secs(10),
+        "a silent session was dropped after {gone:?}, not after five 1 s heartbeats"
+    );
+    // The real worker, meanwhile, kept its one session.
+    assert!(!w.log().contains("connection lost"), "{}", w.log());
+    assert_eq!(w.log().matches("connected as").count(), 1, "{}", w.log());
+    let brisk = f
+        .workers()
+        .into_iter()
+        .find(|w| w["name"] == "brisk")
+        .unwrap();
+    assert_eq!(brisk["status"], "connected");
 }
 
 #[test]

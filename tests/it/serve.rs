@@ -131,6 +131,15 @@ fn unsafe_binds_are_refused_before_the_port_opens() {
         ],
     );
     assert_eq!(v["ok"], true);
+    assert_eq!(v["heartbeat_every"], "5s", "{v}");
+    for bad in ["0s", "90s", "2m"] {
+        serve_refuses(
+            &env,
+            &["--heartbeat-every", bad],
+            &[],
+            "--heartbeat-every must be whole seconds between 1s and 60s",
+        );
+    }
 }
 
 #[test]

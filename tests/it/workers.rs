@@ -104,8 +104,14 @@ impl Fleet {
         Fleet::with(&["--rotate-every", "2s", "--audit-rotations"])
     }
 
-    /// A serve with the test secrets file and `extra` flags.
+    /// A serve with the test secrets file and `extra` flags; heartbeats
+    /// every 2 s unless `extra` says otherwise.
     pub(crate) fn with(extra: &[&str]) -> Fleet {
+        let beat: &[&str] = if extra.contains(&"--heartbeat-every") {
+            &[]
+        } else {
+            &["--heartbeat-every", "2s"]
+        };
         let env = Env::new();
         let secrets = env.dir.path().join("secrets.json");
         std::fs::write(
@@ -125,6 +131,7 @@ impl Fleet {
                     "--secrets-file",
                     secrets.to_str().unwrap(),
                 ],
+                beat,
                 extra,
             ]
             .concat(),
@@ -154,6 +161,8 @@ impl Fleet {
             &port,
             "--secrets-file",
             secrets.to_str().unwrap(),
+            "--heartbeat-every",
+            "2s",
         ];
         self.server = Server::start(
             self.env.dir.path(),
@@ -424,13 +433,15 @@ pub(crate) fn wait_for_file(p: &Path) -> String {
 }
 
 /// A raw protocol client, for frames a real worker would never send.
-fn raw_socket(url: &str) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
+pub(crate) fn raw_socket(
+    url: &str,
+) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
     let ws = format!("{}/v1/workers/connect", url.replacen("http", "ws", 1));
     let (s, _) = tungstenite::connect(ws.as_str()).unwrap();
     s
 }
 
-fn next_text(
+pub(crate) fn next_text(
     s: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
 ) -> Value {
     loop {
