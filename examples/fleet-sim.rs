@@ -67,6 +67,8 @@ struct Sim {
     token: String,
     counts: Counts,
     enrol_slots: tokio::sync::Semaphore,
+    /// Why sessions failed, and how often.
+    errors: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 /// /proc/<pid>: (CPU ticks, RSS kB, peak RSS kB).
@@ -155,7 +157,11 @@ async fn worker(sim: Arc<Sim>, i: usize) {
         let started = Instant::now();
         match session(&sim, i, &mut credential).await {
             Ok(End::Done) => return,
-            Ok(End::Lost) | Err(_) => {}
+            Ok(End::Lost) => {}
+            Err(e) => {
+                let mut errors = sim.errors.lock().unwrap();
+                *errors.entry(e.to_string()).or_default() += 1;
+            }
         }
         if sim.counts.stop.load(Ordering::Relaxed) {
             return;
@@ -349,6 +355,7 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         token,
         counts: Counts::default(),
         enrol_slots: tokio::sync::Semaphore::new(args.enrol_concurrency),
+        errors: Default::default(),
     });
     let _ = sim_slot.set(sim.clone());
     let c = &sim.counts;
@@ -363,6 +370,10 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         n as f64 / enrol_time.as_secs_f64(),
         enrol_peak / 1024
     );
+
+    for (e, k) in sim.errors.lock().unwrap().iter() {
+        eprintln!("  while enrolling, {k} sessions failed: {e}");
+    }
 
     // 2. The idle fleet. Let the first last_seen_at writes and the enrolment
     // burst's threads settle, then measure.
@@ -509,4 +520,8 @@ fn main() {
         }
     });
     control.join().unwrap();
+    // FLEET_SIM_KEEP=1 leaves the state file for a look.
+    if std::env::var_os("FLEET_SIM_KEEP").is_some() {
+        eprintln!("state kept in {}", dir.keep().display());
+    }
 }

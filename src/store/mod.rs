@@ -138,6 +138,7 @@ impl Store {
         // Up to 16 MiB of page cache (allocated as used): a long-running
         // serve otherwise re-reads its hot pages from the OS on every write.
         conn.pragma_update(None, "cache_size", -16384)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let mut store = Store {
             conn,
             pepper,
@@ -163,6 +164,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Checkpointer { conn })
     }
@@ -243,6 +245,12 @@ pub struct VacuumReport {
     /// Bytes it uses after.
     pub bytes_after: u64,
 }
+
+/// The size the write-ahead log is cut back to when it starts over. A
+/// burst (an enrolment storm) grows it; without a limit the file keeps its
+/// high-water size for good (12 MB after 500 enrolments, ~140 MB after
+/// 10,000, in the fleet simulator).
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// Copies the WAL back into the state file from its own connection.
 pub struct Checkpointer {
