@@ -510,10 +510,14 @@ fn staged_set_for(tx: &Tx<'_>, principal: &str) -> Result<PolicySet> {
     Ok(PolicySet::new(grants, members))
 }
 
-/// Compile the policy to decide with: the active snapshot, or the staged
-/// tables (labelled version 0) when `staged`. With `only`, just what
-/// deciding for that one principal reads ([`PolicySet::only_for`]): a
-/// single check then skips compiling everyone else's grants.
+/// Compile the policy to decide with: what serve enforces (the active
+/// snapshot plus the superuser grants `serve --admins` keeps, which take
+/// effect at serve's start whatever `--grant-reload` says), or the staged
+/// tables (labelled version 0) when `staged`. The one loader of the
+/// enforced policy: serve, local `grant check` and batch checks all use it,
+/// so a local and a remote check agree. With `only`, just what deciding for
+/// that one principal reads ([`PolicySet::only_for`]): a single check then
+/// skips compiling everyone else's grants.
 pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Result<Compiled> {
     store.read(|tx| {
         if staged {
@@ -523,20 +527,30 @@ pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Resul
             }
             .compile(0));
         }
+        let admins = tx.grants(&GrantFilter {
+            source: Some("admins".into()),
+            active: Some(true),
+            ..Default::default()
+        })?;
         let Some(v) = tx.active_snapshot()? else {
-            return Ok(PolicySet::default().compile(0));
+            let mut set = PolicySet::default();
+            set.grants.extend(admins);
+            return Ok(set.compile(0));
         };
         // No grant or membership has changed since snapshot v was made (or
-        // last found equal to them): the tables hold exactly its content,
-        // and the principal's rows are a few index lookups away.
+        // last found equal to them): the tables hold exactly its content
+        // (the live admins grants included), and the principal's rows are
+        // a few index lookups away.
         if let Some(p) = only
             && tx.tables_match_snapshot(v)?
         {
             return Ok(staged_set_for(tx, p)?.compile(v));
         }
-        let active = tx
+        let mut active = tx
             .snapshot_set_for(v, only)?
             .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
+        active.set.grants.retain(|g| g.source != "admins");
+        active.set.grants.extend(admins);
         Ok(active.set.compile(v))
     })
 }

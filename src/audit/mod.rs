@@ -42,6 +42,7 @@ pub mod types {
     pub const WORKER_CONNECTED: &str = "worker_connected";
     pub const WORKER_DISCONNECTED: &str = "worker_disconnected";
     pub const WORKER_REVOKED: &str = "worker_revoked";
+    pub const WORKER_DRAINED: &str = "worker_drained";
     pub const CREDENTIAL_ROTATED: &str = "credential_rotated";
     pub const CREDENTIAL_REUSE: &str = "credential_reuse";
     pub const DISPATCH_SENT: &str = "dispatch_sent";
@@ -73,6 +74,7 @@ pub mod types {
         WORKER_CONNECTED,
         WORKER_DISCONNECTED,
         WORKER_REVOKED,
+        WORKER_DRAINED,
         CREDENTIAL_ROTATED,
         CREDENTIAL_REUSE,
         DISPATCH_SENT,

@@ -211,12 +211,11 @@ impl Command for Cli {
             }
             Cmd::Drain { id } => {
                 worker::parse_id(&id)?;
-                let Some(r) = app.remote()? else {
-                    return Err(Error::usage(
-                        "worker drain talks to the running serve: give --server",
-                    ));
-                };
-                let v = r.post(&format!("/v1/workers/{id}/drain"), &json!({}))?;
+                let path = format!("/v1/workers/{id}/drain");
+                let v = app.call(
+                    |r| r.post(&path, &json!({})),
+                    |s| worker::drain(s, &ctx, &id, false),
+                )?;
                 app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }

@@ -136,8 +136,10 @@ impl Fleet {
     pub fn drain(&self, worker_id: &str) -> bool {
         match self.lock().get_mut(worker_id) {
             Some(c) => {
-                c.draining = true;
-                let _ = c.tx.send(ServerMsg::Drain);
+                if !c.draining {
+                    c.draining = true;
+                    let _ = c.tx.send(ServerMsg::Drain);
+                }
                 true
             }
             None => false,
@@ -493,6 +495,18 @@ async fn run(
             }
         }
     }
+}
+
+/// Tell live sessions of workers marked draining in the store (by a local
+/// `worker drain`) that they are; a session already told is left alone.
+pub fn pass_on_drains(s: &AppState, store: &mut crate::store::Store) -> Result<()> {
+    if s.fleet.is_empty() {
+        return Ok(());
+    }
+    for id in store.read(|tx| tx.workers_draining())? {
+        s.fleet.drain(&id);
+    }
+    Ok(())
 }
 
 /// Cut the sockets of workers revoked since the last look (by this serve,

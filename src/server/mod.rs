@@ -23,7 +23,6 @@ use crate::audit::NewEvent;
 use crate::error::{Error, Result};
 use crate::policy::engine::Compiled;
 use crate::policy::grant::{Actions, Effect, Grant, Subject};
-use crate::policy::snapshot::PolicySet;
 use crate::policy::{NamePattern, ResourcePattern};
 use crate::store::{GrantFilter, Store};
 use crate::token::Ctx;
@@ -168,23 +167,11 @@ pub fn materialize_admins(
     })
 }
 
-/// Compile what serve enforces: the active snapshot plus the `admins` grants
-/// (config takes effect at boot, whatever --grant-reload says).
+/// What serve enforces ([`crate::grant::load_policy`]) and the snapshot
+/// version it was compiled from.
 fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>)> {
-    store.read(|tx| {
-        let (active, mut set) = match crate::reload::active_set(tx)? {
-            Some((v, a)) => (Some(v), a.set),
-            None => (None, PolicySet::default()),
-        };
-        let admins = tx.grants(&GrantFilter {
-            source: Some("admins".into()),
-            active: Some(true),
-            ..Default::default()
-        })?;
-        set.grants.retain(|g| g.source != "admins");
-        set.grants.extend(admins);
-        Ok((set.compile(active.unwrap_or(0)), active))
-    })
+    let active = store.read(|tx| tx.active_snapshot())?;
+    Ok((crate::grant::load_policy(store, false, None)?, active))
 }
 
 impl AppState {
@@ -203,6 +190,7 @@ impl AppState {
             }
         }
         fleet::kick_revoked(self, &mut store)?;
+        fleet::pass_on_drains(self, &mut store)?;
         let loaded = *self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if loaded != active {
             self.swap_policy(&mut store)?;

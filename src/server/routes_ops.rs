@@ -4,10 +4,9 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::api::{ApiResult, Caller, Checked, IdsBody, JsonBody, bad, body};
-use super::with_store;
 use crate::error::{Error, Result};
 use crate::policy::Action;
 
@@ -135,17 +134,11 @@ pub(super) async fn worker_revoke(c: Caller, JsonBody(v): JsonBody<Value>) -> Ap
 pub(super) async fn worker_drain(c: Caller, Checked(Path(id)): Checked<Path<String>>) -> ApiResult {
     let bare = crate::worker::parse_id(&id).map_err(|e| bad(e, &c))?;
     c.authorize(Action::Write, "access:workers")?;
-    let drained = c.state.fleet.drain(&bare);
-    let view = with_store(&c.state.store, move |s| {
-        let now = crate::time::now_ms();
-        s.write(|tx| tx.set_worker_status(&bare, "draining", now))?;
-        crate::worker::show(s, &bare)
+    let connected = c.state.fleet.drain(&bare);
+    c.run(Action::Write, "access:workers", move |s, ctx| {
+        crate::worker::drain(s, ctx, &bare, connected)
     })
     .await
-    .map_err(|e| bad(e, &c))?;
-    let mut v = serde_json::to_value(view).map_err(|e| bad(Error::internal(e.to_string()), &c))?;
-    v["connected"] = json!(drained);
-    Ok(Json(v).into_response())
 }
 
 pub(super) async fn dispatch(c: Caller, JsonBody(v): JsonBody<Value>) -> ApiResult {

@@ -146,6 +146,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tokens ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 7: draining workers, found in a few index lookups by serve's watcher
+    // (a local `worker drain` reaches a running serve that way).
+    r#"
+    CREATE INDEX workers_draining ON workers(id) WHERE status = 'draining';
+    "#,
 ];
 
 /// The schema version this binary writes.

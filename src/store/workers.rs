@@ -109,6 +109,25 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Mark a worker draining, whether connected or not; its `last_seen_at`
+    /// stays what it was.
+    pub fn set_worker_draining(&mut self, id: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE workers SET status = 'draining' WHERE id = ?1 AND status != 'revoked'",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Workers marked draining.
+    pub fn workers_draining(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT id FROM workers WHERE status = 'draining'")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// At serve's start no worker can be connected yet.
     pub fn reset_worker_status(&mut self) -> Result<()> {
         self.tx.execute(

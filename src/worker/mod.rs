@@ -549,6 +549,49 @@ pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str, rotations: u6
     })
 }
 
+/// What `worker drain` prints: the worker, and whether serve told a live
+/// session (always false for a local drain).
+#[derive(Debug, Clone, Serialize)]
+pub struct Drained {
+    #[serde(flatten)]
+    pub worker: WorkerView,
+    pub connected: bool,
+}
+
+/// Drain a worker: it finishes the steps it runs and is sent no new one.
+/// The status and its `worker_drained` event are one transaction. Through
+/// serve, `connected` says whether a live session was told at once; a
+/// local drain leaves that to a running serve's watcher (within a second).
+pub fn drain(store: &mut Store, ctx: &Ctx, id: &str, connected: bool) -> Result<Drained> {
+    let id = parse_id(id)?;
+    store.write(|tx| {
+        let w = tx
+            .worker(&id)?
+            .ok_or_else(|| Error::not_found(format!("no worker {}", display_id(&id))))?;
+        if w.status == "revoked" {
+            return Err(Error::new(
+                Exit::Conflict,
+                "already_revoked",
+                format!(
+                    "worker {} is revoked: there is nothing to drain",
+                    display_id(&id)
+                ),
+            ));
+        }
+        tx.set_worker_draining(&id)?;
+        let e = NewEvent::new(types::WORKER_DRAINED, &ctx.actor, Some(display_id(&id)))
+            .details(json!({ "connected": connected }));
+        tx.append_audit(e, ctx.now)?;
+        let w = tx
+            .worker(&id)?
+            .ok_or_else(|| Error::internal("worker vanished"))?;
+        Ok(Drained {
+            worker: WorkerView::from(&w),
+            connected,
+        })
+    })
+}
+
 /// Revoke workers, all or nothing.
 pub fn revoke(
     store: &mut Store,

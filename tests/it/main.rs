@@ -8,6 +8,7 @@ mod cedar_model;
 mod common;
 mod deploy;
 mod docs;
+mod drain;
 mod grant_cli;
 mod hostile;
 mod idle;

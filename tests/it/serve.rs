@@ -643,3 +643,74 @@ fn malformed_requests_get_the_json_error_shape_and_change_nothing() {
     assert_eq!(env.json("reload", &["history"]), serde_json::json!([]));
     env.assert_audit_intact();
 }
+
+/// Local and remote `grant check` read one enforced policy: the active
+/// snapshot plus the superuser grants `--admins` keeps. Before, the local
+/// check saw an `--admins` principal only after the next `reload`.
+#[test]
+fn local_and_remote_checks_agree_for_admins() {
+    let env = Env::new();
+    // A snapshot that predates the --admins grant, so the tables no longer
+    // match it once serve has materialized the grant.
+    env.json(
+        "grant",
+        &[
+            "add",
+            "--subject",
+            "user:dave",
+            "--action",
+            "read",
+            "--resource",
+            "token:*",
+        ],
+    );
+    env.json("reload", &[]);
+    let s = Server::start(
+        env.dir.path(),
+        &env.state(),
+        &["--admins", "user:carol"],
+        &[],
+    );
+    let t = env.create(&["--kind", "api", "--principal", "user:carol"]);
+    for (principal, action, resource) in [
+        ("user:carol", "admin", "access:tokens"),
+        ("user:carol", "write", "access:workers"),
+        ("user:dave", "read", "token:x"),
+        ("user:dave", "write", "access:workers"),
+        ("user:erin", "read", "token:x"),
+    ] {
+        let args = [
+            "check",
+            "--principal",
+            principal,
+            "--action",
+            action,
+            "--resource",
+            resource,
+            "--format",
+            "json",
+        ];
+        let local = env.run("grant", &args, b"");
+        let remote = env
+            .cmd("grant")
+            .args(args)
+            .args(["--server", &s.url])
+            .env("MOAT_AUTH_TOKEN", t["token"].as_str().unwrap())
+            .output()
+            .unwrap();
+        let decision = |o: &std::process::Output| {
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+            (code(o), v["decision"].clone())
+        };
+        assert_eq!(
+            decision(&local),
+            decision(&remote),
+            "{principal} {action} {resource}: local {} / remote {}",
+            String::from_utf8_lossy(&local.stdout),
+            String::from_utf8_lossy(&remote.stdout)
+        );
+        if principal == "user:carol" {
+            assert_eq!(decision(&local).1, "allow", "{}", stderr(&local));
+        }
+    }
+}
