@@ -177,6 +177,7 @@ fn a_version_3_state_file_upgrades() {
     conn.execute_batch(
         "ALTER TABLE snapshots DROP COLUMN packed;
          ALTER TABLE tokens DROP COLUMN groups;
+         DROP INDEX workers_draining;
          DROP INDEX workers_by_revoked;
          DROP INDEX worker_credentials_by_worker;
          ALTER TABLE worker_credentials DROP COLUMN retired_at;

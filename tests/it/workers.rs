@@ -639,6 +639,8 @@ pub fn worker_event_types() -> std::collections::BTreeSet<String> {
     );
     f.wait_connected("cov", Duration::from_secs(10));
     assert_eq!(f.dispatch("cov", &["--secret", "GREETING"], &["true"]).0, 0);
+    let id = f.workers()[0]["id"].as_str().unwrap().to_owned();
+    assert!(f.remote("worker", &["drain", &id]).status.success());
     let captured = wait_for_file(&cache.join("credential"));
     let machine = std::fs::read_to_string(cache.join("machine-id")).unwrap();
     std::thread::sleep(Duration::from_secs(5));
