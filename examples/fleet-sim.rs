@@ -385,7 +385,19 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         c.rotations.load(Ordering::Relaxed),
     );
     let window = Instant::now();
-    std::thread::sleep(Duration::from_secs(args.hold));
+    // The state file's size each minute: growth that levels off is
+    // bounded, growth that keeps its pace is not.
+    while window.elapsed() < Duration::from_secs(args.hold) {
+        let left = Duration::from_secs(args.hold).saturating_sub(window.elapsed());
+        std::thread::sleep(left.min(Duration::from_secs(60)));
+        eprintln!(
+            "  {:>4.0} s: state {} B, audit seq {}, rotations {}",
+            window.elapsed().as_secs_f64(),
+            state_bytes(&state),
+            audit_seq(&state),
+            c.rotations.load(Ordering::Relaxed)
+        );
+    }
     let secs = window.elapsed().as_secs_f64();
     let (t1, rss1, _) = proc_stat(child.id());
     let (bytes1, seq1, rot1) = (

@@ -46,21 +46,14 @@ fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
+        // serve's defaults for the rest, so a new flag does not break this target.
         let flags = moat::server::ServeFlags {
             state: dir.path().join("state.db"),
-            host: "127.0.0.1".into(),
             port: 0,
-            cert_file: None,
-            key_file: None,
             auth_mode: "jwt".into(),
-            jwt_secret_file: None,
             jwt_secret_env: Some(SECRET.into()),
-            users: None,
-            admins: None,
-            grant_reload: "manual".into(),
-            secrets_file: None,
-            rotation: Default::default(),
             max_workers: 100,
+            ..Default::default()
         };
         let cfg = moat::server::ServeConfig::from_flags(flags).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
