@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(echoed.chars().count() <= 81, "{echoed}");
     let mut run = 0;
     for c in echoed.chars() {
-        run = if c.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        run = if c.is_ascii_alphanumeric() {
+            run + 1
+        } else {
+            0
+        };
         assert!(run < 32, "{echoed}");
     }
     let _ = moat::token::parse_id(s);
