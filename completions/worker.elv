@@ -37,7 +37,7 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand list 'List workers (revoked ones with --all)'
             cand show 'Show one worker'
             cand revoke 'Revoke workers and disconnect them now (ids, or - for stdin)'
-            cand drain 'Stop sending new steps to a worker (needs --server)'
+            cand drain 'Stop sending new steps to a worker (audited; a running serve tells its live session)'
             cand dispatch 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -145,7 +145,7 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand list 'List workers (revoked ones with --all)'
             cand show 'Show one worker'
             cand revoke 'Revoke workers and disconnect them now (ids, or - for stdin)'
-            cand drain 'Stop sending new steps to a worker (needs --server)'
+            cand drain 'Stop sending new steps to a worker (audited; a running serve tells its live session)'
             cand dispatch 'Run a step on a worker and print its result; the exit code mirrors the step''s (needs --server)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }

@@ -41,7 +41,7 @@ complete -c worker -n "__fish_worker_needs_command" -f -a "connect" -d 'Enrol (o
 complete -c worker -n "__fish_worker_needs_command" -f -a "list" -d 'List workers (revoked ones with --all)'
 complete -c worker -n "__fish_worker_needs_command" -f -a "show" -d 'Show one worker'
 complete -c worker -n "__fish_worker_needs_command" -f -a "revoke" -d 'Revoke workers and disconnect them now (ids, or - for stdin)'
-complete -c worker -n "__fish_worker_needs_command" -f -a "drain" -d 'Stop sending new steps to a worker (needs --server)'
+complete -c worker -n "__fish_worker_needs_command" -f -a "drain" -d 'Stop sending new steps to a worker (audited; a running serve tells its live session)'
 complete -c worker -n "__fish_worker_needs_command" -f -a "dispatch" -d 'Run a step on a worker and print its result; the exit code mirrors the step\'s (needs --server)'
 complete -c worker -n "__fish_worker_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c worker -n "__fish_worker_using_subcommand connect" -l token -d 'Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`' -r
@@ -129,6 +129,6 @@ complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "list" -d 'List workers (revoked ones with --all)'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "show" -d 'Show one worker'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "revoke" -d 'Revoke workers and disconnect them now (ids, or - for stdin)'
-complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "drain" -d 'Stop sending new steps to a worker (needs --server)'
+complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "drain" -d 'Stop sending new steps to a worker (audited; a running serve tells its live session)'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "dispatch" -d 'Run a step on a worker and print its result; the exit code mirrors the step\'s (needs --server)'
 complete -c worker -n "__fish_worker_using_subcommand help; and not __fish_seen_subcommand_from connect list show revoke drain dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -93,7 +93,7 @@ pub enum Cmd {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
-    /// Stop sending new steps to a worker (needs --server)
+    /// Stop sending new steps to a worker (audited; a running serve tells its live session)
     Drain { id: String },
     /// Run a step on a worker and print its result; the exit code mirrors the step's (needs --server)
     Dispatch {
