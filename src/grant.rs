@@ -527,14 +527,17 @@ pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Resul
             }
             .compile(0));
         }
-        let admins = tx.grants(&GrantFilter {
-            source: Some("admins".into()),
-            active: Some(true),
-            ..Default::default()
-        })?;
+        // Read only where the tables do not already hold them.
+        let admins = || {
+            tx.grants(&GrantFilter {
+                source: Some("admins".into()),
+                active: Some(true),
+                ..Default::default()
+            })
+        };
         let Some(v) = tx.active_snapshot()? else {
             let mut set = PolicySet::default();
-            set.grants.extend(admins);
+            set.grants.extend(admins()?);
             return Ok(set.compile(0));
         };
         // No grant or membership has changed since snapshot v was made (or
@@ -550,7 +553,7 @@ pub fn load_policy(store: &mut Store, staged: bool, only: Option<&str>) -> Resul
             .snapshot_set_for(v, only)?
             .ok_or_else(|| Error::internal(format!("active snapshot {v} is missing")))?;
         active.set.grants.retain(|g| g.source != "admins");
-        active.set.grants.extend(admins);
+        active.set.grants.extend(admins()?);
         Ok(active.set.compile(v))
     })
 }

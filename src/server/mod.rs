@@ -168,10 +168,12 @@ pub fn materialize_admins(
 }
 
 /// What serve enforces ([`crate::grant::load_policy`]) and the snapshot
-/// version it was compiled from.
+/// version it was compiled from (none when no snapshot is active: the
+/// compiled policy is then labelled 0, a version no snapshot has).
 fn load_policy(store: &mut Store) -> Result<(Compiled, Option<i64>)> {
-    let active = store.read(|tx| tx.active_snapshot())?;
-    Ok((crate::grant::load_policy(store, false, None)?, active))
+    let compiled = crate::grant::load_policy(store, false, None)?;
+    let version = compiled.version();
+    Ok((compiled, (version != 0).then_some(version)))
 }
 
 impl AppState {
