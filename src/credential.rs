@@ -74,10 +74,10 @@ pub enum FormatError {
 
 impl FormatError {
     /// The stable refusal code.
-    pub const fn code(self) -> &'static str {
+    pub const fn code(self) -> crate::error::Code {
         match self {
-            FormatError::Invalid => "invalid_token",
-            FormatError::ChecksumMismatch => "checksum_mismatch",
+            FormatError::Invalid => crate::error::Code::InvalidToken,
+            FormatError::ChecksumMismatch => crate::error::Code::ChecksumMismatch,
         }
     }
 

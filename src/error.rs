@@ -79,13 +79,273 @@ impl Exit {
     }
 }
 
+/// Every error code: stable, documented, matched on by scripts, and the
+/// same on the wire (`{"error":{"code"}}`, worker frames) and in
+/// `--format json`. A code this build does not know (from a newer serve)
+/// arrives as [`Code::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    AlreadyActive,
+    AlreadyConnected,
+    AlreadyRevoked,
+    AuditAnchorInvalid,
+    BadFrame,
+    BrokenPipe,
+    BuiltinGrant,
+    CertificateInvalid,
+    ChainBroken,
+    ChecksumMismatch,
+    ConnectionLost,
+    CredentialExpired,
+    CredentialReuse,
+    DispatchTimeout,
+    EnrolmentRefused,
+    Forbidden,
+    InsecurePermissions,
+    Internal,
+    InvalidCredential,
+    InvalidInput,
+    InvalidJwt,
+    InvalidToken,
+    Io,
+    KeyInvalid,
+    KeyMissing,
+    MachineMismatch,
+    MalformedFrame,
+    NoWelcome,
+    NotFound,
+    NotImplemented,
+    OutOfOrder,
+    PinMismatch,
+    ProtocolMismatch,
+    Refused,
+    ServerError,
+    ServerUnreachable,
+    StateCorrupt,
+    StateEmpty,
+    StateLocked,
+    StateTooNew,
+    StateUnavailable,
+    Throttled,
+    Timeout,
+    TokenExhausted,
+    TokenExpired,
+    TokenRevoked,
+    TokenUnusable,
+    Unauthenticated,
+    UnknownUser,
+    UnsafeConfiguration,
+    WorkerBusy,
+    WorkerLost,
+    WorkerRevoked,
+    ServeFull,
+    /// A code from a newer peer that this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl Code {
+    /// Every code, in alphabetical order.
+    pub const ALL: &[Code] = &[
+        Code::AlreadyActive,
+        Code::AlreadyConnected,
+        Code::AlreadyRevoked,
+        Code::AuditAnchorInvalid,
+        Code::BadFrame,
+        Code::BrokenPipe,
+        Code::BuiltinGrant,
+        Code::CertificateInvalid,
+        Code::ChainBroken,
+        Code::ChecksumMismatch,
+        Code::ConnectionLost,
+        Code::CredentialExpired,
+        Code::CredentialReuse,
+        Code::DispatchTimeout,
+        Code::EnrolmentRefused,
+        Code::Forbidden,
+        Code::InsecurePermissions,
+        Code::Internal,
+        Code::InvalidCredential,
+        Code::InvalidInput,
+        Code::InvalidJwt,
+        Code::InvalidToken,
+        Code::Io,
+        Code::KeyInvalid,
+        Code::KeyMissing,
+        Code::MachineMismatch,
+        Code::MalformedFrame,
+        Code::NoWelcome,
+        Code::NotFound,
+        Code::NotImplemented,
+        Code::OutOfOrder,
+        Code::PinMismatch,
+        Code::ProtocolMismatch,
+        Code::Refused,
+        Code::ServerError,
+        Code::ServerUnreachable,
+        Code::StateCorrupt,
+        Code::StateEmpty,
+        Code::StateLocked,
+        Code::StateTooNew,
+        Code::StateUnavailable,
+        Code::Throttled,
+        Code::Timeout,
+        Code::TokenExhausted,
+        Code::TokenExpired,
+        Code::TokenRevoked,
+        Code::TokenUnusable,
+        Code::Unauthenticated,
+        Code::UnknownUser,
+        Code::UnsafeConfiguration,
+        Code::WorkerBusy,
+        Code::WorkerLost,
+        Code::WorkerRevoked,
+        Code::ServeFull,
+        Code::Other,
+    ];
+
+    /// The code as written on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::AlreadyActive => "already_active",
+            Code::AlreadyConnected => "already_connected",
+            Code::AlreadyRevoked => "already_revoked",
+            Code::AuditAnchorInvalid => "audit_anchor_invalid",
+            Code::BadFrame => "bad_frame",
+            Code::BrokenPipe => "broken_pipe",
+            Code::BuiltinGrant => "builtin_grant",
+            Code::CertificateInvalid => "certificate_invalid",
+            Code::ChainBroken => "chain_broken",
+            Code::ChecksumMismatch => "checksum_mismatch",
+            Code::ConnectionLost => "connection_lost",
+            Code::CredentialExpired => "credential_expired",
+            Code::CredentialReuse => "credential_reuse",
+            Code::DispatchTimeout => "dispatch_timeout",
+            Code::EnrolmentRefused => "enrolment_refused",
+            Code::Forbidden => "forbidden",
+            Code::InsecurePermissions => "insecure_permissions",
+            Code::Internal => "internal",
+            Code::InvalidCredential => "invalid_credential",
+            Code::InvalidInput => "invalid_input",
+            Code::InvalidJwt => "invalid_jwt",
+            Code::InvalidToken => "invalid_token",
+            Code::Io => "io",
+            Code::KeyInvalid => "key_invalid",
+            Code::KeyMissing => "key_missing",
+            Code::MachineMismatch => "machine_mismatch",
+            Code::MalformedFrame => "malformed_frame",
+            Code::NoWelcome => "no_welcome",
+            Code::NotFound => "not_found",
+            Code::NotImplemented => "not_implemented",
+            Code::OutOfOrder => "out_of_order",
+            Code::PinMismatch => "pin_mismatch",
+            Code::ProtocolMismatch => "protocol_mismatch",
+            Code::Refused => "refused",
+            Code::ServerError => "server_error",
+            Code::ServerUnreachable => "server_unreachable",
+            Code::StateCorrupt => "state_corrupt",
+            Code::StateEmpty => "state_empty",
+            Code::StateLocked => "state_locked",
+            Code::StateTooNew => "state_too_new",
+            Code::StateUnavailable => "state_unavailable",
+            Code::Throttled => "throttled",
+            Code::Timeout => "timeout",
+            Code::TokenExhausted => "token_exhausted",
+            Code::TokenExpired => "token_expired",
+            Code::TokenRevoked => "token_revoked",
+            Code::TokenUnusable => "token_unusable",
+            Code::Unauthenticated => "unauthenticated",
+            Code::UnknownUser => "unknown_user",
+            Code::UnsafeConfiguration => "unsafe_configuration",
+            Code::WorkerBusy => "worker_busy",
+            Code::WorkerLost => "worker_lost",
+            Code::WorkerRevoked => "worker_revoked",
+            Code::ServeFull => "serve_full",
+            Code::Other => "other",
+        }
+    }
+
+    /// The exit class a code has when it arrives without one (worker frames).
+    pub const fn exit(self) -> Exit {
+        match self {
+            Code::AlreadyActive
+            | Code::AlreadyConnected
+            | Code::AlreadyRevoked
+            | Code::BuiltinGrant
+            | Code::ChainBroken
+            | Code::CredentialReuse
+            | Code::TokenExhausted
+            | Code::TokenExpired
+            | Code::TokenRevoked
+            | Code::TokenUnusable
+            | Code::WorkerBusy
+            | Code::WorkerRevoked => Exit::Conflict,
+            Code::AuditAnchorInvalid => Exit::Negative,
+            Code::BadFrame
+            | Code::ConnectionLost
+            | Code::DispatchTimeout
+            | Code::InsecurePermissions
+            | Code::Io
+            | Code::KeyInvalid
+            | Code::KeyMissing
+            | Code::NoWelcome
+            | Code::Refused
+            | Code::ServerUnreachable
+            | Code::StateCorrupt
+            | Code::StateEmpty
+            | Code::StateLocked
+            | Code::StateTooNew
+            | Code::StateUnavailable
+            | Code::Timeout
+            | Code::WorkerLost => Exit::Unavailable,
+            Code::BrokenPipe => Exit::Success,
+            Code::CertificateInvalid
+            | Code::ChecksumMismatch
+            | Code::CredentialExpired
+            | Code::EnrolmentRefused
+            | Code::Forbidden
+            | Code::InvalidCredential
+            | Code::InvalidJwt
+            | Code::InvalidToken
+            | Code::MachineMismatch
+            | Code::PinMismatch
+            | Code::Throttled
+            | Code::Unauthenticated
+            | Code::UnknownUser => Exit::Auth,
+            Code::Internal | Code::NotImplemented | Code::ServerError => Exit::Internal,
+            Code::InvalidInput
+            | Code::MalformedFrame
+            | Code::OutOfOrder
+            | Code::ProtocolMismatch
+            | Code::UnsafeConfiguration => Exit::Usage,
+            Code::NotFound => Exit::NotFound,
+            Code::ServeFull => Exit::Unavailable,
+            Code::Other => Exit::Internal,
+        }
+    }
+}
+
+/// Compare with the code as written (`err.code == "not_found"`).
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A library error. `code` is the stable, documented identifier scripts match
 /// on (`token_expired`, `not_found`, ...); `message` is for people and never
 /// contains a secret.
 #[derive(Debug)]
 pub struct Error {
     pub exit: Exit,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub hint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -96,7 +356,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A new error with an exit class, stable code and message.
-    pub fn new(exit: Exit, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(exit: Exit, code: Code, message: impl Into<String>) -> Self {
         Error {
             exit,
             code,
@@ -108,24 +368,24 @@ impl Error {
 
     /// Invalid input (exit 2, code `invalid_input`).
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::new(Exit::Usage, "invalid_input", message)
+        Error::new(Exit::Usage, Code::InvalidInput, message)
     }
 
     /// Not found (exit 3, code `not_found`).
     pub fn not_found(message: impl Into<String>) -> Self {
-        Error::new(Exit::NotFound, "not_found", message)
+        Error::new(Exit::NotFound, Code::NotFound, message)
     }
 
     /// A bug (exit 70, code `internal`).
     pub fn internal(message: impl Into<String>) -> Self {
-        Error::new(Exit::Internal, "internal", message)
+        Error::new(Exit::Internal, Code::Internal, message)
     }
 
     /// A command or mode that exists in the design but is not built yet.
     pub fn not_implemented(what: &str) -> Self {
         Error::new(
             Exit::Internal,
-            "not_implemented",
+            Code::NotImplemented,
             format!("{what} is not implemented yet"),
         )
     }
@@ -133,7 +393,7 @@ impl Error {
     /// I/O trouble (exit 6, code `io`), keeping the OS error as the source.
     pub fn io(context: impl Into<String>, err: std::io::Error) -> Self {
         let message = format!("{}: {err}", context.into());
-        Error::new(Exit::Unavailable, "io", message).with_source(err)
+        Error::new(Exit::Unavailable, Code::Io, message).with_source(err)
     }
 
     /// Attach a hint shown after the message.
@@ -160,26 +420,6 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
-        let exit_code = match err.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                (Exit::Unavailable, "state_locked")
-            }
-            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::DiskFull) => {
-                (Exit::Unavailable, "io")
-            }
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                (Exit::Unavailable, "state_corrupt")
-            }
-            _ => (Exit::Internal, "internal"),
-        };
-        let message = format!("state database: {err}");
-        Error::new(exit_code.0, exit_code.1, message).with_source(err)
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{NewEvent, types};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::policy::engine::{Compiled, Membership, Request, parse_resource};
 use crate::policy::grant::{Actions, Effect, Grant, Subject, builtin_grants, is_group_name};
 use crate::policy::snapshot::PolicySet;
@@ -186,7 +186,7 @@ pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String]) -> Result<Vec<GrantV
             if id.starts_with("grt_builtin_") {
                 return Err(Error::new(
                     Exit::Conflict,
-                    "builtin_grant",
+                    Code::BuiltinGrant,
                     format!("{id} is a built-in role grant and cannot be revoked"),
                 )
                 .with_hint(
@@ -199,7 +199,7 @@ pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String]) -> Result<Vec<GrantV
             if !g.active {
                 return Err(Error::new(
                     Exit::Conflict,
-                    "already_revoked",
+                    Code::AlreadyRevoked,
                     format!("grant {id} is already revoked"),
                 )
                 .with_hint("nothing was changed; drop it from the list and retry"));

@@ -9,6 +9,7 @@
 //! - [`token`]: token lifecycle and redemption
 //! - [`audit`]: the hash-chained audit trail
 //! - [`policy`]: principals, actions, resource patterns, scopes (pure)
+//! - [`ops`]: every management operation once: request, response, route
 //! - [`cli`], [`output`], [`input`]: the shared command-line layer
 //! - [`docs`]: man pages and shell completions from the clap definitions
 
@@ -20,6 +21,7 @@ pub mod env;
 pub mod error;
 pub mod grant;
 pub mod input;
+pub mod ops;
 pub mod output;
 pub mod policy;
 pub mod reload;

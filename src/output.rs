@@ -8,7 +8,7 @@ use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 
 /// Output format (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,7 +78,7 @@ pub struct Output {
 
 fn write_err(e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        Error::new(Exit::Success, "broken_pipe", "stdout was closed")
+        Error::new(Exit::Success, Code::BrokenPipe, "stdout was closed")
     } else {
         Error::io("writing to stdout", e)
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::{NewEvent, types};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::grant::staged_set;
 use crate::policy::snapshot::{Diff, PolicySet, digest};
 use crate::store::{SnapshotRow, SnapshotSet, Store, Tx};
@@ -182,7 +182,7 @@ pub fn rollback(store: &mut Store, ctx: &Ctx, version: i64) -> Result<SnapshotIn
         if previous == Some(version) {
             return Err(Error::new(
                 Exit::Conflict,
-                "already_active",
+                Code::AlreadyActive,
                 format!("snapshot {version} is already active"),
             ));
         }

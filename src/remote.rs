@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
+use crate::ops::{self, Endpoint, Method};
 
 /// How long an ordinary request may take, unless `MOAT_REQUEST_TIMEOUT` says.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -29,7 +30,7 @@ pub struct Remote {
 fn unreachable(base: &str, e: &ureq::Error) -> Error {
     Error::new(
         Exit::Unavailable,
-        "server_unreachable",
+        Code::ServerUnreachable,
         format!("cannot reach {base}: {e}"),
     )
     .with_hint("check --server, that serve is running, and --ca-file for a private CA")
@@ -106,45 +107,53 @@ impl Remote {
         Ok((v, status))
     }
 
-    /// GET a JSON document.
-    pub fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> Result<Value> {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
-        for (k, v) in query {
-            if let Some(v) = v {
-                req = req.query(*k, v);
+    /// Send an operation's request on its route; the answer is its
+    /// response as the server wrote it (printed unchanged, so output is
+    /// identical to local mode's).
+    pub fn call<E: Endpoint>(&self, req: &E) -> Result<Value> {
+        let wire = ops::encode(req)?;
+        let url = format!("{}{}", self.base, wire.path);
+        let wait = req.wait().unwrap_or_else(request_timeout);
+        let resp = match E::ROUTE.method {
+            Method::Get => {
+                let url = if wire.query.is_empty() {
+                    url
+                } else {
+                    format!("{url}?{}", wire.query)
+                };
+                let mut r = self
+                    .agent
+                    .get(url)
+                    .config()
+                    .timeout_global(Some(wait))
+                    .build();
+                if let Some(a) = self.auth() {
+                    r = r.header("authorization", a);
+                }
+                r.call()
             }
-        }
-        if let Some(a) = self.auth() {
-            req = req.header("authorization", a);
-        }
-        self.finish(req.call()).map(|r| r.0)
+            Method::Post => {
+                let mut r = self
+                    .agent
+                    .post(url)
+                    .config()
+                    .timeout_global(Some(wait))
+                    .build();
+                if let Some(a) = self.auth() {
+                    r = r.header("authorization", a);
+                }
+                r.send_json(wire.body.unwrap_or(Value::Null))
+            }
+        };
+        self.finish(resp).map(|r| r.0)
     }
 
-    /// POST a JSON body, receive JSON.
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.post_waiting(path, body, request_timeout())
-    }
-
-    /// POST a JSON body to an operation that may take up to `wait` (a
-    /// dispatch waits for its step), receive JSON.
-    pub fn post_waiting(&self, path: &str, body: &Value, wait: Duration) -> Result<Value> {
+    /// POST text to `E`'s route, receive text and the response headers
+    /// (batch checks: NDJSON both ways).
+    pub fn post_text<E: Endpoint>(&self, body: String) -> Result<(String, ureq::http::HeaderMap)> {
         let mut req = self
             .agent
-            .post(format!("{}{path}", self.base))
-            .config()
-            .timeout_global(Some(wait))
-            .build();
-        if let Some(a) = self.auth() {
-            req = req.header("authorization", a);
-        }
-        self.finish(req.send_json(body)).map(|r| r.0)
-    }
-
-    /// POST text, receive text and the response headers (batch checks).
-    pub fn post_text(&self, path: &str, body: String) -> Result<(String, ureq::http::HeaderMap)> {
-        let mut req = self
-            .agent
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{}", self.base, E::ROUTE.path))
             .content_type("application/x-ndjson");
         if let Some(a) = self.auth() {
             req = req.header("authorization", a);
@@ -187,12 +196,7 @@ fn error_from(status: u16, v: &Value) -> Error {
     } else {
         exit
     };
-    // Error codes are &'static str; a client process reports one server error
-    // and exits, so leaking that one short string is bounded.
-    let code: &'static str = match e["code"].as_str() {
-        Some(c) => Box::leak(c.to_owned().into_boxed_str()),
-        None => "server_error",
-    };
+    let code = serde_json::from_value(e["code"].clone()).unwrap_or(Code::ServerError);
     let message = e["message"]
         .as_str()
         .map_or_else(|| format!("the server answered {status}"), str::to_owned);

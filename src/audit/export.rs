@@ -7,7 +7,10 @@ use super::Event;
 use crate::time::rfc3339;
 
 /// Export schemas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Schema {
     /// The event as `audit log` prints it.
     Moat,

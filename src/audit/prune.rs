@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{NewEvent, types};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::store::Store;
 use crate::time::{Millis, rfc3339};
 use crate::token::Ctx;
@@ -29,7 +29,7 @@ pub fn prune(store: &mut Store, ctx: &Ctx, before: Millis) -> Result<PruneReport
         if !v.intact {
             return Err(Error::new(
                 Exit::Conflict,
-                "chain_broken",
+                Code::ChainBroken,
                 format!(
                     "the audit chain is broken at event {}; refusing to prune",
                     v.first_bad_seq

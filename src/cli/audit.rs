@@ -6,18 +6,16 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, duration_arg, exit_codes_help};
-use crate::audit::check::{self, CheckOptions, Severity};
-use crate::audit::export::{self, Schema};
-use crate::audit::prune;
+use crate::audit::check::Severity;
+use crate::audit::export::Schema;
 use crate::audit::{Head, Verification};
 use crate::error::{Error, Exit, Result};
 use crate::input::read_text;
+use crate::ops::audit::{
+    AuditCheck, AuditCheckpoint, AuditExport, AuditLog, AuditPrune, AuditVerify,
+};
 use crate::output::Format;
 use crate::output::cell;
-use crate::store::AuditQuery;
-use crate::store::Store;
-use crate::time::{now_ms, parse_since};
-use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
   audit log --since 1h --type token_revoked
@@ -127,40 +125,12 @@ fn read_checkpoint(path: &PathBuf) -> Result<Head> {
 }
 
 /// Events matching `q`, from the server or the state file.
-fn fetch(app: &mut App, q: &AuditQuery) -> Result<Vec<serde_json::Value>> {
-    let query = [
-        ("since", q.since.map(rfc3339_ms)),
-        ("until", q.until.map(rfc3339_ms)),
-        ("type", q.kind.clone()),
-        ("actor", q.actor.clone()),
-        ("target", q.target.clone()),
-        ("outcome", q.outcome.clone()),
-        ("after_seq", q.after_seq.map(|s| s.to_string())),
-    ];
-    let v = app.call(
-        |r| r.get("/v1/audit", &query),
-        |s| {
-            let mut events = Vec::new();
-            s.read(|tx| {
-                tx.audit_events(q, |e| {
-                    events.push(e);
-                    Ok(())
-                })
-            })?;
-            Ok(events)
-        },
-    )?;
+fn fetch(app: &mut App, q: &AuditLog) -> Result<Vec<serde_json::Value>> {
+    let v = app.run(q.clone())?;
     Ok(v.as_array().cloned().unwrap_or_default())
 }
 
-/// A timestamp for the server's `since`/`until` (it accepts RFC 3339).
-fn rfc3339_ms(ms: i64) -> String {
-    let secs = u64::try_from(ms.div_euclid(1000)).unwrap_or(0);
-    let nanos = u32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0);
-    humantime::format_rfc3339_nanos(std::time::UNIX_EPOCH + Duration::new(secs, nanos)).to_string()
-}
-
-fn log(app: &mut App, q: AuditQuery, follow: bool) -> Result<Exit> {
+fn log(app: &mut App, q: AuditLog, follow: bool) -> Result<Exit> {
     let mut events = fetch(app, &q)?;
     if !follow {
         app.out.value(&serde_json::Value::Array(events), true)?;
@@ -198,7 +168,6 @@ impl Command for Cli {
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
-        let now = now_ms();
         // An audit of a mistyped path must say so before anything else,
         // not report an empty, intact log.
         if app.global.server.is_none() {
@@ -214,9 +183,9 @@ impl Command for Cli {
                 outcome,
                 follow,
             } => {
-                let q = AuditQuery {
-                    since: since.map(|s| parse_since(&s, now)).transpose()?,
-                    until: until.map(|s| parse_since(&s, now)).transpose()?,
+                let q = AuditLog {
+                    since: since.map(|s| s.parse()).transpose()?,
+                    until: until.map(|s| s.parse()).transpose()?,
                     kind,
                     actor,
                     target,
@@ -227,11 +196,7 @@ impl Command for Cli {
             }
             Cmd::Verify { checkpoint } => {
                 let cp = checkpoint.as_ref().map(read_checkpoint).transpose()?;
-                let body = serde_json::json!({"checkpoint": cp});
-                let v = app.call(
-                    |r| r.post("/v1/audit/verify", &body),
-                    |s| s.read(|tx| tx.verify_audit(cp.as_ref())),
-                )?;
+                let v = app.run(AuditVerify { checkpoint: cp })?;
                 let v: Verification = serde_json::from_value(v)
                     .map_err(|e| Error::internal(format!("unexpected verification shape: {e}")))?;
                 app.out.record(&v)?;
@@ -247,13 +212,7 @@ impl Command for Cli {
                 }
             }
             Cmd::Checkpoint => {
-                let v = app.call(
-                    |r| r.get("/v1/audit/checkpoint", &[]),
-                    |s| {
-                        s.read(|tx| tx.audit_head())?
-                            .ok_or_else(|| Error::not_found("the audit log is empty"))
-                    },
-                )?;
+                let v = app.run(AuditCheckpoint {})?;
                 app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
@@ -262,22 +221,20 @@ impl Command for Cli {
                 stale,
                 spike,
             } => {
-                if app.global.server.is_some() {
-                    return Err(Error::not_implemented("remote mode (--server)"));
+                if app.global.server.is_none() {
+                    // Loose permissions are findings here, not a refusal.
+                    app.open_store_ignoring_permissions()?;
                 }
-                let path = app.existing_state_path()?;
-                let mut findings = check::file_findings(&path);
-                let mut store = Store::open_ignoring_permissions(&path)?;
-                findings.extend(check::check(
-                    &mut store,
-                    &CheckOptions { now, stale, spike },
-                )?);
-                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
-                app.out.list(&findings)?;
+                let v = app.run(AuditCheck { stale, spike })?;
+                app.out.value(&v, true)?;
+                let findings = v.as_array().cloned().unwrap_or_default();
                 if findings.is_empty() {
                     app.note("audit check: no findings");
                 }
-                let worst = findings.iter().map(|f| f.severity).max();
+                let worst = findings
+                    .iter()
+                    .filter_map(|f| serde_json::from_value::<Severity>(f["severity"].clone()).ok())
+                    .max();
                 if worst.is_some_and(|w| w >= fail_on) {
                     app.note(&format!(
                         "audit check: {} finding(s), worst {:?}",
@@ -290,29 +247,19 @@ impl Command for Cli {
                 }
             }
             Cmd::Prune { before } => {
-                let before = parse_since(&before, now)?;
-                let report = prune::prune(app.store()?, &Ctx::local(), before)?;
-                app.out.record(&report)?;
+                let v = app.run(AuditPrune {
+                    before: before.parse()?,
+                })?;
+                app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
             Cmd::Export { schema, since } => {
-                let q = AuditQuery {
-                    since: since.map(|s| parse_since(&s, now)).transpose()?,
-                    ..Default::default()
-                };
-                let mut lines = Vec::new();
-                app.store()?.read(|tx| {
-                    tx.audit_events(&q, |e| {
-                        lines.push(match schema {
-                            Schema::Moat => serde_json::to_string(&e).unwrap_or_default(),
-                            Schema::Ocsf => export::ocsf(&e).to_string(),
-                            Schema::Cef => export::cef(&e),
-                        });
-                        Ok(())
-                    })
+                let v = app.run(AuditExport {
+                    schema,
+                    since: since.map(|s| s.parse()).transpose()?,
                 })?;
-                for l in &lines {
-                    app.out.line(l)?;
+                for l in v.as_array().into_iter().flatten() {
+                    app.out.line(l.as_str().unwrap_or_default())?;
                 }
                 Ok(Exit::Success)
             }

@@ -7,15 +7,17 @@ use std::path::Path;
 use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help, parsed};
-use serde_json::json;
-
 use crate::error::{Error, Exit, Result};
-use crate::grant::{self, AddRequest, ListFilter};
+use crate::grant;
 use crate::input::{expand_ids, read_text};
+pub use crate::ops::grants::GrantState;
+use crate::ops::grants::{
+    ActionList, BATCH_ERRORS, BATCH_REQUESTS, Check, CheckBatch, GrantAdd, GrantApply, GrantExport,
+    GrantList, GrantRevoke, GroupAdd, GroupList, GroupRemove,
+};
 use crate::output::Format;
 use crate::policy::grant::{Actions, Effect, Subject};
 use crate::policy::{Principal, ResourcePattern};
-use crate::token::Ctx;
 
 pub const EXAMPLES: &str = "Examples:
   # Let the ops group run build workers, but never the release signer
@@ -155,13 +157,6 @@ pub enum GroupCmd {
     List,
 }
 
-/// Grant states for filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GrantState {
-    Active,
-    Revoked,
-}
-
 fn batch_remote(app: &mut App, src: &str) -> Result<Exit> {
     let text = if src == "-" {
         read_text(std::io::stdin().lock(), "stdin")?
@@ -172,7 +167,7 @@ fn batch_remote(app: &mut App, src: &str) -> Result<Exit> {
     let Some(r) = app.remote()? else {
         return Err(Error::internal("remote batch without a server"));
     };
-    let (out, headers) = r.post_text("/v1/check/batch", text)?;
+    let (out, headers) = r.post_text::<CheckBatch>(text)?;
     let num = |h: &str| {
         headers
             .get(h)
@@ -180,7 +175,7 @@ fn batch_remote(app: &mut App, src: &str) -> Result<Exit> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let (errors, requests) = (num("x-moat-batch-errors"), num("x-moat-batch-requests"));
+    let (errors, requests) = (num(BATCH_ERRORS), num(BATCH_REQUESTS));
     app.out
         .writer()
         .write_all(out.as_bytes())
@@ -235,18 +230,13 @@ fn check(app: &mut App, a: CheckArgs) -> Result<Exit> {
             "give --principal, --action and --resource, or --batch",
         ));
     };
-    let req = grant::request(&p, &act, &res)?;
-    let body = json!({"principal": p, "action": act, "resource": res, "explain": a.explain, "staged": a.staged});
-    let v = app.call(
-        |r| r.post("/v1/check", &body),
-        |s| {
-            // Only the principal's grants: one decision needs no more.
-            let policy = grant::load_policy(s, a.staged, Some(req.principal))?;
-            let outcome = policy.decide(&req, &[]);
-            serde_json::to_value(policy.render(&req, &[], &outcome, a.explain))
-                .map_err(|e| Error::internal(e.to_string()))
-        },
-    )?;
+    let v = app.run(Check {
+        principal: p.parse()?,
+        action: act.parse()?,
+        resource: res.parse()?,
+        explain: a.explain,
+        staged: a.staged,
+    })?;
     app.out.value(&v, false)?;
     Ok(if v["decision"] == "allow" {
         Exit::Success
@@ -261,7 +251,6 @@ impl Command for Cli {
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
-        let ctx = Ctx::local();
         match self.cmd {
             Cmd::Add {
                 subject,
@@ -270,26 +259,16 @@ impl Command for Cli {
                 deny,
                 note,
             } => {
-                let req = AddRequest {
+                let req = GrantAdd {
                     subject,
                     effect: if deny { Effect::Deny } else { Effect::Allow },
-                    actions: Actions::parse_list(&action)?,
+                    actions: ActionList(Actions::parse_list(&action)?),
                     resource,
                     note,
                 };
-                req.validate()?;
-                let body = json!({
-                    "subject": req.subject.to_string(),
-                    "effect": req.effect.as_str(),
-                    "actions": req.actions.names(),
-                    "resource": req.resource.to_string(),
-                    "note": req.note,
-                });
+                req.clone().request().validate()?;
                 app.may_create_state();
-                let v = app.call(
-                    |r| r.post("/v1/grants", &body),
-                    |s| grant::add(s, &ctx, &req),
-                )?;
+                let v = app.run(req)?;
                 if app.global.server.is_none() {
                     app.note("staged; run `reload` to make it take effect");
                 }
@@ -301,53 +280,38 @@ impl Command for Cli {
                 source,
                 state,
             } => {
-                let query = [
-                    ("subject", subject.clone()),
-                    ("resource", resource.clone()),
-                    ("source", source.clone()),
-                    (
-                        "state",
-                        state.map(|s| {
-                            if s == GrantState::Active {
-                                "active"
-                            } else {
-                                "revoked"
-                            }
-                            .to_owned()
-                        }),
-                    ),
-                ];
-                let f = ListFilter {
+                let v = app.run(GrantList {
                     subject,
                     resource,
                     source,
-                    active: state.map(|s| s == GrantState::Active),
-                };
-                let v = app.call(|r| r.get("/v1/grants", &query), |s| grant::list(s, &f))?;
+                    state,
+                })?;
                 app.out.value(&v, true)?;
             }
             Cmd::Revoke { ids } => {
                 let ids = expand_ids(&ids, std::io::stdin().lock())?;
-                for id in &ids {
-                    grant::parse_id(id)?;
-                }
-                let body = json!({"ids": ids});
-                let v = app.call(
-                    |r| r.post("/v1/grants/revoke", &body),
-                    |s| grant::revoke(s, &ctx, &ids),
-                )?;
+                let ids = ids.iter().map(|i| i.parse()).collect::<Result<_>>()?;
+                let v = app.run(GrantRevoke { ids })?;
                 app.out.value(&v, true)?;
             }
             Cmd::Check(a) => return check(app, a),
             Cmd::Group(GroupCmd::Add { group, principals }) => {
                 app.may_create_state();
-                return change_group(app, &ctx, &group, &principals, true);
+                let v = app.run(GroupAdd {
+                    group: group.parse()?,
+                    principals,
+                })?;
+                app.out.value(&v, false)?;
             }
             Cmd::Group(GroupCmd::Remove { group, principals }) => {
-                return change_group(app, &ctx, &group, &principals, false);
+                let v = app.run(GroupRemove {
+                    group: group.parse()?,
+                    principals,
+                })?;
+                app.out.value(&v, false)?;
             }
             Cmd::Group(GroupCmd::List) => {
-                let v = app.call(|r| r.get("/v1/groups", &[]), grant::groups)?;
+                let v = app.run(GroupList {})?;
                 app.out.value(&v, true)?;
             }
             Cmd::Apply { file, name } => {
@@ -365,19 +329,18 @@ impl Command for Cli {
                         .unwrap_or_else(|| "file".into());
                     (read_text(f, &file)?, stem)
                 };
-                let name = name.unwrap_or(default_name);
-                let source = grant::parse_source_name(&name)?;
-                let rules = grant::parse_file(&text)?;
-                let body = json!({"name": name, "text": text});
+                let req = GrantApply {
+                    name: name.unwrap_or(default_name),
+                    text,
+                };
+                // Refuse a bad file before anything is sent or opened.
+                req.parse()?;
                 app.may_create_state();
-                let v = app.call(
-                    |r| r.post("/v1/grants/apply", &body),
-                    |s| grant::apply(s, &ctx, &source, &rules),
-                )?;
+                let v = app.run(req)?;
                 app.out.value(&v, false)?;
             }
             Cmd::Export => {
-                let v = app.call(|r| r.get("/v1/grants/export", &[]), grant::export)?;
+                let v = app.run(GrantExport {})?;
                 match (app.out.format, v["grants"].as_array()) {
                     (Format::Ndjson, Some(grants)) => {
                         for g in grants {
@@ -390,22 +353,4 @@ impl Command for Cli {
         }
         Ok(Exit::Success)
     }
-}
-
-fn change_group(
-    app: &mut App,
-    ctx: &Ctx,
-    group: &str,
-    principals: &[Principal],
-    add: bool,
-) -> Result<Exit> {
-    let name = grant::parse_group(group)?.to_owned();
-    let path = format!("/v1/groups/{name}/{}", if add { "add" } else { "remove" });
-    let body = json!({"principals": principals.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
-    let v = app.call(
-        |r| r.post(&path, &body),
-        |s| grant::change_group(s, ctx, &name, principals, add),
-    )?;
-    app.out.value(&v, false)?;
-    Ok(Exit::Success)
 }

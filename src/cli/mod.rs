@@ -159,7 +159,7 @@ impl App {
     pub fn store(&mut self) -> Result<&mut Store> {
         if self.global.server.is_some() {
             return Err(
-                Error::not_implemented("this command in remote mode (--server)")
+                Error::usage("this works on the local state file, not through --server")
                     .with_hint("run it on the machine that holds the state file, without --server"),
             );
         }
@@ -180,17 +180,22 @@ impl App {
             .ok_or_else(|| Error::internal("state file not open"))
     }
 
-    /// Run an operation remotely (when `--server` is given) or on the local
-    /// state file; either way the result is the same JSON.
-    pub fn call<T: serde::Serialize>(
-        &mut self,
-        remote: impl FnOnce(&crate::remote::Remote) -> Result<serde_json::Value>,
-        local: impl FnOnce(&mut Store) -> Result<T>,
-    ) -> Result<serde_json::Value> {
+    /// Open the local state file even when group or others can read it
+    /// (`audit check` reports that as a finding instead of refusing).
+    pub fn open_store_ignoring_permissions(&mut self) -> Result<()> {
+        let path = self.existing_state_path()?;
+        self.store = Some(Store::open_ignoring_permissions(&path)?);
+        Ok(())
+    }
+
+    /// Run an operation: sent to serve when `--server` is given, else run
+    /// on the local store. Either way the answer is the same JSON.
+    pub fn run<O: crate::ops::Operation>(&mut self, req: O) -> Result<serde_json::Value> {
         if let Some(r) = self.remote()? {
-            return remote(r);
+            return r.call(&req);
         }
-        let out = local(self.store()?)?;
+        let ctx = crate::token::Ctx::local();
+        let out = req.run(self.store()?, &ctx)?;
         serde_json::to_value(out).map_err(|e| Error::internal(format!("encoding JSON: {e}")))
     }
 
@@ -258,7 +263,7 @@ pub fn main<C: Command>(bin: &str) -> ExitCode {
         .and_then(|exit| app.out.flush().map(|()| exit));
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
-        Err(e) if e.code == "broken_pipe" => ExitCode::SUCCESS,
+        Err(e) if e.code == crate::error::Code::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             render_error(bin, &e, format, color);
             ExitCode::from(e.exit.code())

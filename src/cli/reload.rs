@@ -5,8 +5,7 @@ use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, exit_codes_help};
 use crate::error::{Error, Exit, Result};
-use crate::reload;
-use crate::token::Ctx;
+use crate::ops::policy::{Reload, SnapshotList, SnapshotPrune, SnapshotRollback};
 
 pub const EXAMPLES: &str = "Examples:
   reload --dry-run      # what would change
@@ -52,7 +51,7 @@ pub enum Cmd {
     /// space for later snapshots; the file itself shrinks only with --vacuum.
     Prune {
         /// How many snapshots to keep besides the active one
-        #[arg(long, default_value_t = reload::DEFAULT_KEEP, value_name = "N")]
+        #[arg(long, default_value_t = crate::reload::DEFAULT_KEEP, value_name = "N")]
         keep: usize,
         /// List what would be deleted without deleting it
         #[arg(long)]
@@ -71,7 +70,6 @@ impl Command for Cli {
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
-        let ctx = Ctx::local();
         if self.dry_run && matches!(self.cmd, Some(Cmd::History | Cmd::Rollback { .. })) {
             return Err(Error::usage(
                 "--dry-run is for `reload` itself and `reload prune`, not history or rollback",
@@ -80,14 +78,10 @@ impl Command for Cli {
         match self.cmd {
             None => {
                 let dry_run = self.dry_run;
-                let body = serde_json::json!({"dry_run": dry_run});
                 if !dry_run {
                     app.may_create_state();
                 }
-                let v = app.call(
-                    |r| r.post("/v1/reload", &body),
-                    |s| reload::reload(s, &ctx, dry_run),
-                )?;
+                let v = app.run(Reload { dry_run })?;
                 if v["changed"] == false {
                     app.note("no changes: the staged policy equals the active snapshot");
                 } else if !dry_run {
@@ -96,15 +90,11 @@ impl Command for Cli {
                 app.out.value(&v, false)?;
             }
             Some(Cmd::History) => {
-                let v = app.call(|r| r.get("/v1/snapshots", &[]), reload::history)?;
+                let v = app.run(SnapshotList {})?;
                 app.out.value(&v, true)?;
             }
             Some(Cmd::Rollback { version }) => {
-                let path = format!("/v1/snapshots/{version}/rollback");
-                let v = app.call(
-                    |r| r.post(&path, &serde_json::json!({})),
-                    |s| reload::rollback(s, &ctx, version),
-                )?;
+                let v = app.run(SnapshotRollback { version })?;
                 app.out.value(&v, false)?;
             }
             Some(Cmd::Prune {
@@ -124,11 +114,7 @@ impl Command for Cli {
                         "run `reload prune --vacuum` on the machine that holds the state file",
                     ));
                 }
-                let body = serde_json::json!({"keep": keep, "dry_run": dry_run});
-                let v = app.call(
-                    |r| r.post("/v1/snapshots/prune", &body),
-                    |s| reload::prune(s, &ctx, keep, dry_run),
-                )?;
+                let v = app.run(SnapshotPrune { keep, dry_run })?;
                 let n = v.as_array().map_or(0, Vec::len);
                 app.note(&if dry_run {
                     format!("would prune {n} snapshot(s)")

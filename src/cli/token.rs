@@ -6,13 +6,12 @@ use clap::{Parser, Subcommand};
 
 use super::{App, Command, Global, duration_arg, exit_codes_help, parsed};
 use crate::credential::CredentialKind;
-use crate::time::format_duration;
-use serde_json::json;
 
 use crate::error::{Error, Exit, Result};
 use crate::input::{expand_ids, read_text};
+use crate::ops::tokens::{TokenList, TokenPrune, TokenRevoke, TokenShow, TokenVerify, Unusable};
 use crate::policy::{Principal, Scope};
-use crate::token::{self, CreateRequest, Ctx, MaxUses, TokenState};
+use crate::token::{CreateRequest, MaxUses, TokenState};
 
 pub const EXAMPLES: &str = "Examples:
   # An enrol token for one machine, valid 2 hours; keep only the raw token
@@ -136,7 +135,6 @@ impl Command for Cli {
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
-        let ctx = Ctx::local();
         match self.cmd {
             Cmd::Create(a) => {
                 let req = CreateRequest {
@@ -149,23 +147,8 @@ impl Command for Cli {
                     scopes: a.scope,
                 };
                 req.validate()?;
-                let body = json!({
-                    "kind": req.kind.as_str(),
-                    "ttl": req.ttl.map(format_duration),
-                    "allow_long_ttl": req.allow_long_ttl,
-                    "max_uses": req.max_uses.map(|m| match m {
-                        MaxUses::Limited(n) => n.to_string(),
-                        MaxUses::Unlimited => "unlimited".into(),
-                    }),
-                    "label": req.label,
-                    "principal": req.principal.as_ref().map(|p| p.to_string()),
-                    "scopes": req.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                });
                 app.may_create_state();
-                let v = app.call(
-                    |r| r.post("/v1/tokens", &body),
-                    |s| token::create(s, &ctx, &req),
-                )?;
+                let v = app.run(req)?;
                 if app.global.quiet {
                     app.out.line(v["token"].as_str().unwrap_or_default())?;
                 } else {
@@ -173,41 +156,26 @@ impl Command for Cli {
                 }
             }
             Cmd::List(a) => {
-                let kind: Option<CredentialKind> = a.kind.map(Into::into);
-                let query = [
-                    ("kind", kind.map(|k| k.as_str().to_owned())),
-                    ("state", a.state.map(|s| s.as_str().to_owned())),
-                ];
-                let v = app.call(
-                    |r| r.get("/v1/tokens", &query),
-                    |s| token::list(s, ctx.now, kind, a.state),
-                )?;
+                let v = app.run(TokenList {
+                    kind: a.kind.map(Into::into),
+                    state: a.state,
+                })?;
                 app.out.value(&v, true)?;
             }
             Cmd::Show { id } => {
-                token::parse_id(&id)?;
-                let path = format!("/v1/tokens/{id}");
-                let v = app.call(|r| r.get(&path, &[]), |s| token::show(s, ctx.now, &id))?;
+                let v = app.run(TokenShow { id: id.parse()? })?;
                 app.out.value(&v, false)?;
             }
             Cmd::Revoke { ids, reason } => {
                 let ids = expand_ids(&ids, std::io::stdin().lock())?;
-                for id in &ids {
-                    token::parse_id(id)?;
-                }
-                let body = json!({"ids": ids, "reason": reason});
-                let v = app.call(
-                    |r| r.post("/v1/tokens/revoke", &body),
-                    |s| token::revoke(s, &ctx, &ids, reason.as_deref()),
-                )?;
+                let ids = ids.iter().map(|i| i.parse()).collect::<Result<_>>()?;
+                let v = app.run(TokenRevoke { ids, reason })?;
                 app.out.value(&v, true)?;
             }
             Cmd::Prune { older_than } => {
-                let body = json!({"older_than": format_duration(older_than)});
-                let v = app.call(
-                    |r| r.post("/v1/tokens/prune", &body),
-                    |s| token::prune(s, &ctx, older_than),
-                )?;
+                let v = app.run(TokenPrune {
+                    older_than: Some(older_than),
+                })?;
                 app.note(&format!(
                     "pruned {} token record(s)",
                     v.as_array().map_or(0, Vec::len)
@@ -215,25 +183,13 @@ impl Command for Cli {
                 app.out.value(&v, true)?;
             }
             Cmd::Verify => {
-                let raw = read_text(std::io::stdin().lock(), "stdin")?;
-                if let Some(r) = app.remote()? {
-                    let v = r.post("/v1/tokens/verify", &json!({"token": raw.trim()}))?;
-                    app.out.value(&v["record"], false)?;
-                    if let Some(e) = v["refusal"].as_object() {
-                        let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
-                        let code = ["token_expired", "token_revoked", "token_exhausted"]
-                            .into_iter()
-                            .find(|c| *c == code)
-                            .unwrap_or("token_unusable");
-                        let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-                        return Err(Error::new(Exit::Conflict, code, msg));
-                    }
-                    return Ok(Exit::Success);
-                }
-                let (view, refusal) = token::verify(app.store()?, ctx.now, &raw)?;
-                app.out.record(&view)?;
-                if let Some(e) = refusal {
-                    return Err(e);
+                let token = read_text(std::io::stdin().lock(), "stdin")?;
+                let v = app.run(TokenVerify { token })?;
+                app.out.value(&v["record"], false)?;
+                let refusal: Option<Unusable> = serde_json::from_value(v["refusal"].clone())
+                    .map_err(|e| Error::internal(format!("unexpected verify answer: {e}")))?;
+                if let Some(u) = refusal {
+                    return Err(Error::new(Exit::Conflict, u.code, u.message));
                 }
             }
         }

@@ -5,15 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use super::{App, Command, Global, duration_arg, exit_codes_help};
 use crate::error::{Error, Exit, Result};
 use crate::input::{expand_ids, read_text};
+use crate::ops::workers::{Dispatch, WorkerDrain, WorkerList, WorkerRevoke, WorkerShow};
 use crate::output::Format;
 use crate::policy::NamePattern;
-use crate::time::format_duration;
-use crate::token::Ctx;
 use crate::worker;
 
 pub const EXAMPLES: &str = "Examples:
@@ -121,7 +119,6 @@ impl Command for Cli {
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
-        let ctx = Ctx::local();
         match self.cmd {
             Cmd::Connect {
                 token,
@@ -178,44 +175,24 @@ impl Command for Cli {
                 })
             }
             Cmd::List { all, stale } => {
-                let query = [
-                    ("all", Some(all.to_string())),
-                    ("stale", stale.map(format_duration)),
-                ];
-                let v = app.call(
-                    |r| r.get("/v1/workers", &query),
-                    |s| worker::list(s, ctx.now, all, stale),
-                )?;
+                let v = app.run(WorkerList { all, stale })?;
                 app.out.value(&v, true)?;
                 Ok(Exit::Success)
             }
             Cmd::Show { id } => {
-                worker::parse_id(&id)?;
-                let path = format!("/v1/workers/{id}");
-                let v = app.call(|r| r.get(&path, &[]), |s| worker::show(s, &id))?;
+                let v = app.run(WorkerShow { id: id.parse()? })?;
                 app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
             Cmd::Revoke { ids } => {
                 let ids = expand_ids(&ids, std::io::stdin().lock())?;
-                for id in &ids {
-                    worker::parse_id(id)?;
-                }
-                let body = json!({"ids": ids});
-                let v = app.call(
-                    |r| r.post("/v1/workers/revoke", &body),
-                    |s| worker::revoke(s, &ctx, &ids, "revoked"),
-                )?;
+                let ids = ids.iter().map(|i| i.parse()).collect::<Result<_>>()?;
+                let v = app.run(WorkerRevoke { ids })?;
                 app.out.value(&v, true)?;
                 Ok(Exit::Success)
             }
             Cmd::Drain { id } => {
-                worker::parse_id(&id)?;
-                let path = format!("/v1/workers/{id}/drain");
-                let v = app.call(
-                    |r| r.post(&path, &json!({})),
-                    |s| worker::drain(s, &ctx, &id, false),
-                )?;
+                let v = app.run(WorkerDrain { id: id.parse()? })?;
                 app.out.value(&v, false)?;
                 Ok(Exit::Success)
             }
@@ -231,11 +208,16 @@ impl Command for Cli {
                         "worker dispatch goes through the running serve: give --server",
                     ));
                 };
-                let body = json!({"to": to.unwrap_or_default(), "select": select, "argv": argv, "secrets": secret, "timeout": format_duration(timeout)});
                 // serve answers within the step's timeout, its grace period
                 // and a margin; the request waits that long, not 120 s.
-                let wait = timeout + Duration::from_secs(60);
-                let v = r.post_waiting("/v1/dispatches", &body, wait)?;
+                let v = r.call(&Dispatch {
+                    to: to.unwrap_or_default(),
+                    select,
+                    argv,
+                    secrets: secret,
+                    stdin: String::new(),
+                    timeout: Some(timeout),
+                })?;
                 let code = v["exit_code"].as_i64().unwrap_or(1);
                 if app.out.format == Format::Table {
                     // Like ssh: the step's output on our stdout and stderr.

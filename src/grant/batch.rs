@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use serde_json::json;
 
 use super::{CheckRequest, request};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::policy::engine::Compiled;
 
 /// Longest line accepted by `check --batch`.
@@ -106,7 +106,7 @@ pub fn check_batch(
 ) -> Result<BatchSummary> {
     let io_out = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            Error::new(Exit::Success, "broken_pipe", "stdout was closed")
+            Error::new(Exit::Success, Code::BrokenPipe, "stdout was closed")
         } else {
             Error::io("writing decisions", e)
         }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{AuthModes, ROLES};
 use crate::credential::{self, CredentialKind, KeyedHmac, RawCredential};
+use crate::error::Code;
 use crate::policy::Scope;
 use crate::store::TokenRow;
 use crate::token::{TokenState, state_of};
@@ -50,7 +51,7 @@ fn ser_scopes<S: serde::Serializer>(v: &[Scope], s: S) -> Result<S::Ok, S::Error
 #[derive(Debug, Clone)]
 pub enum Refusal {
     /// 401: no or bad credentials. (code, message, token id if known)
-    Unauthenticated(&'static str, String, Option<String>),
+    Unauthenticated(Code, String, Option<String>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -258,17 +259,33 @@ impl Authenticator {
         let raw = RawCredential::parse(bearer).map_err(|e| bad(e.code(), e.message(), None))?;
         let id = crate::token::display_id(&raw.id);
         let Some(row) = row.filter(|r| r.kind == CredentialKind::Api) else {
-            return Err(bad("invalid_token", "the api token is not valid", Some(id)));
+            return Err(bad(
+                Code::InvalidToken,
+                "the api token is not valid",
+                Some(id),
+            ));
         };
         if !credential::verify_secret(raw.secret(), &row.secret_hash) {
-            return Err(bad("invalid_token", "the api token is not valid", Some(id)));
+            return Err(bad(
+                Code::InvalidToken,
+                "the api token is not valid",
+                Some(id),
+            ));
         }
         match state_of(&row, now) {
             TokenState::Expired => {
-                return Err(bad("token_expired", "the api token has expired", Some(id)));
+                return Err(bad(
+                    Code::TokenExpired,
+                    "the api token has expired",
+                    Some(id),
+                ));
             }
             TokenState::Revoked => {
-                return Err(bad("token_revoked", "the api token was revoked", Some(id)));
+                return Err(bad(
+                    Code::TokenRevoked,
+                    "the api token was revoked",
+                    Some(id),
+                ));
             }
             _ => {}
         }
@@ -293,34 +310,34 @@ impl Authenticator {
         let bad = |code, msg: String| Refusal::Unauthenticated(code, msg, None);
         let Some((key, validation)) = &self.jwt else {
             return Err(bad(
-                "invalid_token",
+                Code::InvalidToken,
                 "this server does not accept JWTs".into(),
             ));
         };
         let data = jsonwebtoken::decode::<Claims>(bearer, key, validation).map_err(|e| {
             bad(
-                "invalid_jwt",
+                Code::InvalidJwt,
                 format!("the JWT was rejected: {}", jwt_reason(&e)),
             )
         })?;
         let c = data.claims;
         if !crate::policy::is_ident(&c.sub) {
             return Err(bad(
-                "invalid_jwt",
+                Code::InvalidJwt,
                 "the JWT's sub is not a valid user id".into(),
             ));
         }
         let role = match &self.users {
             Some(users) => users.get(&c.sub).cloned().ok_or_else(|| {
                 bad(
-                    "unknown_user",
+                    Code::UnknownUser,
                     "the JWT's user is not listed in --users".into(),
                 )
             })?,
             None if ROLES.contains(&c.role.as_str()) => c.role,
             None => {
                 return Err(bad(
-                    "invalid_jwt",
+                    Code::InvalidJwt,
                     "the JWT's role must be viewer, operator or admin".into(),
                 ));
             }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::input::read_text;
 use crate::policy::Principal;
 
@@ -101,7 +101,7 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 fn refuse(msg: String, hint: &str) -> Error {
-    Error::new(crate::error::Exit::Usage, "unsafe_configuration", msg).with_hint(hint)
+    Error::new(crate::error::Exit::Usage, Code::UnsafeConfiguration, msg).with_hint(hint)
 }
 
 /// A private file (no group/other access), read whole.

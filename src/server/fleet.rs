@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::rotator::Rotation;
 use super::{AppState, with_store};
 use crate::audit::{NewEvent, types};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::token::Ctx;
 use crate::worker::{self, ClientMsg, PROTOCOL, QUIET_BEATS, ServerMsg};
 
@@ -169,11 +169,11 @@ async fn send(socket: &mut WebSocket, m: &ServerMsg) -> bool {
     }
 }
 
-async fn refuse(mut socket: WebSocket, code: &str, message: &str) {
+async fn refuse(mut socket: WebSocket, code: Code, message: &str) {
     let _ = send(
         &mut socket,
         &ServerMsg::Error {
-            code: code.into(),
+            code,
             message: message.into(),
         },
     )
@@ -191,14 +191,14 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             "serve holds its --max-workers {} connections; try another server or later",
             s.cfg.max_workers
         );
-        return refuse(socket, "serve_full", &msg).await;
+        return refuse(socket, Code::ServeFull, &msg).await;
     }
     let first = match tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
         Ok(Some(Ok(Message::Text(t)))) => t,
         Ok(Some(Ok(_))) => {
             return refuse(
                 socket,
-                "malformed_frame",
+                Code::MalformedFrame,
                 "the first frame must be a JSON text frame",
             )
             .await;
@@ -208,7 +208,12 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
     let hello: ClientMsg = match serde_json::from_str(&first) {
         Ok(m) => m,
         Err(e) => {
-            return refuse(socket, "malformed_frame", &format!("unreadable frame: {e}")).await;
+            return refuse(
+                socket,
+                Code::MalformedFrame,
+                &format!("unreadable frame: {e}"),
+            )
+            .await;
         }
     };
     let actor = format!("worker@{}", addr.ip());
@@ -235,7 +240,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             "too many failed attempts from this address; retry in {} s",
             t.wait.as_secs().max(1)
         );
-        return refuse(socket, "throttled", &msg).await;
+        return refuse(socket, Code::Throttled, &msg).await;
     }
     // The worker this session reserves, once enrolment or resume names it.
     let mine: Arc<Mutex<Option<String>>> = Arc::default();
@@ -259,7 +264,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         {
             return refuse(
                 socket,
-                "protocol_mismatch",
+                Code::ProtocolMismatch,
                 &format!("serve speaks protocol {PROTOCOL}, the worker {protocol}"),
             )
             .await;
@@ -300,7 +305,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                 let resumed = worker::resume(st, &ctx(actor.clone()), &credential, &machine_id, &claim_for);
                 match &resumed {
                     // Reuse is audited (with the revocation) by resume itself.
-                    Err(e) if e.code != "credential_reuse" && e.code != "already_connected" => {
+                    Err(e) if e.code != Code::CredentialReuse && e.code != Code::AlreadyConnected => {
                         // Only the credential's public id, never its secret.
                         let id = crate::credential::RawCredential::parse(&credential)
                             .ok()
@@ -319,7 +324,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
         _ => {
             return refuse(
                 socket,
-                "out_of_order",
+                Code::OutOfOrder,
                 "the first frame must be enroll or resume",
             )
             .await;
@@ -331,7 +336,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             if let Some(id) = mine.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 s.fleet.release(&id);
             }
-            if e.code != "already_connected" && e.exit != crate::error::Exit::Internal {
+            if e.code != Code::AlreadyConnected && e.exit != crate::error::Exit::Internal {
                 super::guard::counted(&s, ip, tried.as_deref());
             }
             return refuse(socket, e.code, &e.message).await;
@@ -416,7 +421,7 @@ async fn run(
                     Ok(None) => ServerMsg::HeartbeatAck { credential: None, expires_at: None },
                     Err(e) => {
                         eprintln!("serve: worker {name}: heartbeat failed: {} ({})", e.message, e.code);
-                        let _ = send(socket, &ServerMsg::Error { code: e.code.into(), message: e.message }).await;
+                        let _ = send(socket, &ServerMsg::Error { code: e.code, message: e.message }).await;
                         return rotations;
                     }
                 };
@@ -429,7 +434,7 @@ async fn run(
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Binary(_))) => {
-                        let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: "binary frames are not part of the protocol".into() }).await;
+                        let _ = send(socket, &ServerMsg::Error { code: Code::MalformedFrame, message: "binary frames are not part of the protocol".into() }).await;
                         return rotations;
                     }
                     _ => return rotations,
@@ -438,7 +443,7 @@ async fn run(
                 let msg: ClientMsg = match serde_json::from_str(&text) {
                     Ok(m) => m,
                     Err(e) => {
-                        let _ = send(socket, &ServerMsg::Error { code: "malformed_frame".into(), message: format!("unreadable frame: {e}") }).await;
+                        let _ = send(socket, &ServerMsg::Error { code: Code::MalformedFrame, message: format!("unreadable frame: {e}") }).await;
                         return rotations;
                     }
                 };
@@ -468,13 +473,13 @@ async fn run(
                         match waiter {
                             Some(w) => { let _ = w.send(StepResult { exit_code, stdout, stderr, duration_ms }); }
                             None => {
-                                let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: format!("no dispatch {did} is waiting") }).await;
+                                let _ = send(socket, &ServerMsg::Error { code: Code::OutOfOrder, message: format!("no dispatch {did} is waiting") }).await;
                                 return rotations;
                             }
                         }
                     }
                     ClientMsg::Enroll { .. } | ClientMsg::Resume { .. } => {
-                        let _ = send(socket, &ServerMsg::Error { code: "out_of_order".into(), message: "already connected".into() }).await;
+                        let _ = send(socket, &ServerMsg::Error { code: Code::OutOfOrder, message: "already connected".into() }).await;
                         return rotations;
                     }
                 }
@@ -532,24 +537,6 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
     Ok(())
 }
 
-/// A dispatch request (`POST /v1/dispatches`).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DispatchBody {
-    /// Worker name; or give `select`.
-    #[serde(default)]
-    pub to: String,
-    /// `key=value`: any connected worker with that label.
-    #[serde(default)]
-    pub select: Option<String>,
-    pub argv: Vec<String>,
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    #[serde(default)]
-    pub stdin: String,
-    pub timeout: Option<String>,
-}
-
 /// Cancels its dispatch when dropped while still armed.
 struct CancelOnDrop<'a> {
     fleet: &'a Fleet,
@@ -578,12 +565,12 @@ fn env_name(name: &str) -> bool {
 pub async fn dispatch(
     s: &Arc<AppState>,
     actor: &str,
-    b: DispatchBody,
+    b: crate::ops::workers::Dispatch,
 ) -> Result<serde_json::Value> {
     if b.argv.is_empty() {
         return Err(Error::usage("nothing to run: give the command after --"));
     }
-    let timeout = crate::time::parse_duration(b.timeout.as_deref().unwrap_or("10m"))?;
+    let timeout = b.timeout.unwrap_or(crate::ops::workers::DISPATCH_TIMEOUT);
     let mut env = BTreeMap::new();
     for name in &b.secrets {
         if !env_name(name) {
@@ -608,7 +595,7 @@ pub async fn dispatch(
         if conn.pending.len() >= conn.capacity {
             return Err(Error::new(
                 crate::error::Exit::Conflict,
-                "worker_busy",
+                Code::WorkerBusy,
                 format!(
                     "worker {} is running {} step(s), its --capacity",
                     b.to,
@@ -661,14 +648,14 @@ pub async fn dispatch(
         .map_err(|_| {
             Error::new(
                 crate::error::Exit::Unavailable,
-                "dispatch_timeout",
+                Code::DispatchTimeout,
                 "the worker did not answer in time",
             )
         })?
         .map_err(|_| {
             Error::new(
                 crate::error::Exit::Unavailable,
-                "worker_lost",
+                Code::WorkerLost,
                 "the worker disconnected before answering",
             )
         })?;

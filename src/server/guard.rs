@@ -69,12 +69,12 @@ pub(super) fn failed(
     state: &Arc<AppState>,
     addr: Option<IpAddr>,
     token_id: Option<&str>,
-    code: &str,
+    code: crate::error::Code,
     details: Value,
 ) {
     counted(state, addr, token_id);
     let mut d = details;
-    d["reason"] = json!(code);
+    d["reason"] = json!(code.as_str());
     audit_async(
         state,
         NewEvent::new(

@@ -1,15 +1,16 @@
 //! `serve`: the orchestrator's HTTPS API (DESIGN §6). The router is built by
 //! [`router`] so tests can drive it in-process or over a real socket.
 
-pub mod api;
+mod api_error;
 pub mod auth;
+mod caller;
 pub mod config;
+mod extract;
 pub mod fleet;
 mod guard;
+mod handlers;
 mod rotator;
-mod routes_ops;
-mod routes_policy;
-mod routes_tokens;
+pub mod router;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -68,6 +69,20 @@ pub struct AppState {
 /// call never queues behind a whole batch of heartbeats.
 pub(crate) static STORE_WAITERS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
+
+/// The shared store as an operation reaches it inside serve: locked for
+/// each read or write, counted as waiting (see [`STORE_WAITERS`]) while it
+/// waits for the lock.
+pub(crate) struct Shared<'a>(pub(crate) &'a Mutex<Store>);
+
+impl crate::store::Access for Shared<'_> {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        STORE_WAITERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        STORE_WAITERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        f(&mut s)
+    }
+}
 
 /// Run a closure on the store off the async threads.
 pub async fn with_store<T: Send + 'static>(
@@ -247,7 +262,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
 
 /// The axum router over prepared state.
 pub fn router(state: Arc<AppState>) -> axum::Router {
-    api::routes(state)
+    router::routes(state)
 }
 
 /// Record serve's start (or refusal) in the audit trail.
@@ -354,14 +369,14 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                 let mut server = axum_server::from_tcp_rustls(listener, config)
                     .map_err(|e| Error::io("socket setup", e))?
                     .handle(handle);
-                server.http_builder().http1().max_buf_size(api::HTTP_BUFFER);
+                server.http_builder().http1().max_buf_size(router::HTTP_BUFFER);
                 server.serve(app).await
             }
             None => {
                 let mut server = axum_server::from_tcp(listener)
                     .map_err(|e| Error::io("socket setup", e))?
                     .handle(handle);
-                server.http_builder().http1().max_buf_size(api::HTTP_BUFFER);
+                server.http_builder().http1().max_buf_size(router::HTTP_BUFFER);
                 server.serve(app).await
             }
         };

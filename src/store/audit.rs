@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::Tx;
 use crate::audit::{Event, EventRef, GENESIS, Head, NewEvent, Verification, Verifier};
 use crate::credential::{hex, hmac_sha256};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 
 /// Seal of the prune anchor.
 fn anchor_mac(pepper: &[u8], h: &Head) -> String {
@@ -158,7 +158,7 @@ impl Tx<'_> {
         let bad = || {
             Error::new(
                 Exit::Negative,
-                "audit_anchor_invalid",
+                Code::AuditAnchorInvalid,
                 "the audit prune anchor was altered",
             )
         };

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 
 const MIGRATIONS: &[&str] = &[
     // 1: tokens, their machine bindings, the audit chain, and a key/value meta table.
@@ -169,7 +169,7 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
     if current > SCHEMA_VERSION {
         return Err(Error::new(
             Exit::Unavailable,
-            "state_too_new",
+            Code::StateTooNew,
             format!(
                 "{} has schema version {current}, newer than this moat understands ({SCHEMA_VERSION})",
                 path.display()

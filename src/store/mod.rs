@@ -4,6 +4,7 @@
 mod audit;
 mod migrations;
 mod policy;
+mod sql_error;
 mod tokens;
 mod workers;
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 use rand::RngExt;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 
 pub use audit::AuditQuery;
 pub use migrations::SCHEMA_VERSION;
@@ -102,7 +103,7 @@ impl Store {
             Ok(m) if m.len() == 0 => {
                 return Err(Error::new(
                     Exit::Unavailable,
-                    "state_empty",
+                    Code::StateEmpty,
                     format!("{} is empty: it is not a moat state file", path.display()),
                 )
                 .with_hint("restore it from backup, or remove it to start a new state"));
@@ -130,7 +131,7 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 Exit::Unavailable,
-                "state_unavailable",
+                Code::StateUnavailable,
                 format!("could not put {} in WAL mode (got {mode})", path.display()),
             ));
         }
@@ -363,7 +364,7 @@ pub fn check_private(path: &Path, what: &str) -> Result<()> {
     if mode & 0o077 != 0 {
         return Err(Error::new(
             Exit::Unavailable,
-            "insecure_permissions",
+            Code::InsecurePermissions,
             format!(
                 "{what} {} has mode {mode:o}: group or others can access it",
                 path.display()
@@ -380,7 +381,7 @@ fn load_or_create_key(path: &Path, may_create: bool, strict: bool) -> Result<[u8
         if !may_create {
             return Err(Error::new(
                 Exit::Unavailable,
-                "key_missing",
+                Code::KeyMissing,
                 format!(
                     "the key file {} is missing but the state file already holds data",
                     path.display()
@@ -420,7 +421,7 @@ fn load_or_create_key(path: &Path, may_create: bool, strict: bool) -> Result<[u8
     <[u8; KEY_LEN]>::try_from(buf.as_slice()).map_err(|_| {
         Error::new(
             Exit::Unavailable,
-            "key_invalid",
+            Code::KeyInvalid,
             format!(
                 "the key file {} must hold exactly {KEY_LEN} bytes",
                 path.display()

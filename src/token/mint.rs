@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::policy::Scope;
 use crate::time::{Millis, duration_ms, rfc3339};
 
@@ -38,7 +38,7 @@ pub struct Terms {
 }
 
 fn forbidden(msg: String) -> Error {
-    Error::new(Exit::Auth, "forbidden", msg)
+    Error::new(Exit::Auth, Code::Forbidden, msg)
 }
 
 /// Apply the minting rule to a validated request: `principal` is the api

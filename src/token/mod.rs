@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::audit::{NewEvent, types};
 use crate::credential::{self, CredentialKind, FormatError, RawCredential};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::policy::{Principal, Scope};
 use crate::store::{Store, TokenFilter, TokenRow, Tx};
 use crate::time::{Millis, duration_ms, format_duration, rfc3339};
@@ -64,7 +64,7 @@ impl Ctx {
 }
 
 /// The computed lifecycle state of a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenState {
     /// Unused and valid.
@@ -210,16 +210,42 @@ impl std::str::FromStr for MaxUses {
     }
 }
 
-/// What `token create` asks for.
-#[derive(Debug, Clone)]
+impl std::fmt::Display for MaxUses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxUses::Limited(n) => write!(f, "{n}"),
+            MaxUses::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+/// What `token create` asks for (the `POST /v1/tokens` body).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// `enrol` (the default) or `api`.
+    #[serde(default = "enrol")]
     pub kind: CredentialKind,
+    /// Lifetime [default: 1h for enrol, 30d for api].
+    #[serde(default, with = "crate::ops::wire::opt_duration")]
     pub ttl: Option<Duration>,
+    #[serde(default)]
     pub allow_long_ttl: bool,
+    /// Machines an enrol token may bind: a number or `unlimited` [default: 1].
+    #[serde(default)]
     pub max_uses: Option<MaxUses>,
+    #[serde(default)]
     pub label: Option<String>,
+    /// The principal an api token authenticates.
+    #[serde(default)]
     pub principal: Option<Principal>,
+    /// Narrow an api token to these `ACTION:KIND:PATTERN`s.
+    #[serde(default)]
     pub scopes: Vec<Scope>,
+}
+
+fn enrol() -> CredentialKind {
+    CredentialKind::Enrol
 }
 
 impl CreateRequest {
@@ -415,7 +441,7 @@ pub fn revoke(
             if row.revoked_at.is_some() {
                 return Err(Error::new(
                     Exit::Conflict,
-                    "already_revoked",
+                    Code::AlreadyRevoked,
                     format!("token {} is already revoked", display_id(id)),
                 )
                 .with_hint("nothing was changed; drop it from the list and retry"));
@@ -472,9 +498,9 @@ pub fn prune(store: &mut Store, ctx: &Ctx, older_than: Duration) -> Result<Vec<T
 /// The refusal error for a token that cannot be used in state `s`, if any.
 pub fn refusal(s: TokenState, id: &str) -> Option<Error> {
     let (code, what) = match s {
-        TokenState::Expired => ("token_expired", "has expired"),
-        TokenState::Revoked => ("token_revoked", "was revoked"),
-        TokenState::Exhausted => ("token_exhausted", "has no uses left"),
+        TokenState::Expired => (Code::TokenExpired, "has expired"),
+        TokenState::Revoked => (Code::TokenRevoked, "was revoked"),
+        TokenState::Exhausted => (Code::TokenExhausted, "has no uses left"),
         TokenState::Pending | TokenState::Bound => return None,
     };
     Some(Error::new(
@@ -508,7 +534,7 @@ pub fn verify(
         _ => {
             return Err(Error::new(
                 Exit::Auth,
-                "invalid_token",
+                Code::InvalidToken,
                 "no token in this state file matches (wrong secret, pruned, or from another state file)",
             ));
         }
@@ -576,8 +602,11 @@ pub fn redeem(
             let row = match tx.token(&raw.id)? {
                 Some(r) if secret_ok => r,
                 _ => {
-                    let err =
-                        Error::new(Exit::Auth, "invalid_token", "the enrol token is not valid");
+                    let err = Error::new(
+                        Exit::Auth,
+                        Code::InvalidToken,
+                        "the enrol token is not valid",
+                    );
                     return refuse(tx, err);
                 }
             };

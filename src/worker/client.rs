@@ -19,7 +19,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
 use super::{ClientMsg, HEARTBEAT_RANGE_S, PROTOCOL, QUIET_BEATS, ServerMsg, exec};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 
 /// What `worker connect` runs with.
 #[derive(Debug, Clone)]
@@ -114,30 +114,29 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 /// Longest wait between reconnection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-fn permanent(code: &str, message: &str) -> Option<Error> {
-    let exit = match code {
-        "token_expired" | "token_revoked" | "token_exhausted" | "worker_revoked"
-        | "credential_reuse" | "revoked" => Exit::Conflict,
-        "invalid_token" | "checksum_mismatch" | "unknown_user" => Exit::Auth,
-        "protocol_mismatch" | "invalid_input" | "malformed_frame" => Exit::Usage,
-        _ => return None,
-    };
-    let code: &'static str = match code {
-        "token_expired" => "token_expired",
-        "token_revoked" => "token_revoked",
-        "token_exhausted" => "token_exhausted",
-        "worker_revoked" | "revoked" => "worker_revoked",
-        "credential_reuse" => "credential_reuse",
-        "invalid_token" => "invalid_token",
-        "checksum_mismatch" => "checksum_mismatch",
-        "protocol_mismatch" => "protocol_mismatch",
-        _ => "refused",
-    };
-    Some(Error::new(
-        exit,
+fn permanent(code: Code, message: &str) -> Option<Error> {
+    // Refusals that another attempt cannot change; anything else is retried.
+    let permanent = matches!(
         code,
-        format!("serve refused this worker: {message}"),
-    ))
+        Code::TokenExpired
+            | Code::TokenRevoked
+            | Code::TokenExhausted
+            | Code::WorkerRevoked
+            | Code::CredentialReuse
+            | Code::InvalidToken
+            | Code::ChecksumMismatch
+            | Code::UnknownUser
+            | Code::ProtocolMismatch
+            | Code::InvalidInput
+            | Code::MalformedFrame
+    );
+    permanent.then(|| {
+        Error::new(
+            code.exit(),
+            code,
+            format!("serve refused this worker: {message}"),
+        )
+    })
 }
 
 /// The cache directory (0700, refused when looser), its machine id (random,
@@ -162,7 +161,7 @@ impl Cache {
         if mode & 0o077 != 0 {
             return Err(Error::new(
                 Exit::Unavailable,
-                "insecure_permissions",
+                Code::InsecurePermissions,
                 format!("cache dir {} has mode {mode:o}", dir.display()),
             )
             .with_hint(format!("run: chmod 700 {}", dir.display())));
@@ -180,7 +179,7 @@ impl Cache {
             Ok(m) if m.mode() & 0o077 != 0 => {
                 return Err(Error::new(
                     Exit::Unavailable,
-                    "insecure_permissions",
+                    Code::InsecurePermissions,
                     format!("{} is readable by others", p.display()),
                 )
                 .with_hint(format!("run: chmod 600 {}", p.display())));
@@ -324,7 +323,7 @@ fn dial(opts: &Options) -> Result<Socket> {
                 // cannot help, and a person must look.
                 Error::new(
                     Exit::Auth,
-                    "certificate_invalid",
+                    Code::CertificateInvalid,
                     format!("{} presented a certificate this worker does not trust: {why}", opts.url),
                 )
                 .with_hint("check the host name in --server, and give the CA that signed serve's certificate with --ca-file")
@@ -332,7 +331,7 @@ fn dial(opts: &Options) -> Result<Socket> {
                 // Not the pinned key: possibly a man in the middle. Never retried.
                 Error::new(
                     Exit::Auth,
-                    "pin_mismatch",
+                    Code::PinMismatch,
                     format!(
                         "{} presented a certificate that does not match --pin-sha256",
                         opts.url
@@ -341,7 +340,7 @@ fn dial(opts: &Options) -> Result<Socket> {
             } else {
                 Error::new(
                     Exit::Unavailable,
-                    "server_unreachable",
+                    Code::ServerUnreachable,
                     format!("cannot open the worker socket at {}: {text}", opts.url),
                 )
             }
@@ -378,7 +377,7 @@ fn send(ws: &mut Socket, m: &ClientMsg) -> Result<()> {
     let lost = |e: tungstenite::Error| {
         Error::new(
             Exit::Unavailable,
-            "connection_lost",
+            Code::ConnectionLost,
             format!("connection lost: {e}"),
         )
     };
@@ -397,7 +396,7 @@ fn send(ws: &mut Socket, m: &ClientMsg) -> Result<()> {
             }
             Err(Error::new(
                 Exit::Unavailable,
-                "connection_lost",
+                Code::ConnectionLost,
                 "could not finish sending a frame",
             ))
         }
@@ -411,13 +410,13 @@ fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
         Ok(Message::Text(t)) => serde_json::from_str(&t).map(Some).map_err(|e| {
             Error::new(
                 Exit::Unavailable,
-                "bad_frame",
+                Code::BadFrame,
                 format!("unreadable frame from serve: {e}"),
             )
         }),
         Ok(Message::Close(_)) => Err(Error::new(
             Exit::Unavailable,
-            "connection_lost",
+            Code::ConnectionLost,
             "serve closed the connection",
         )),
         Ok(_) => Ok(None),
@@ -431,7 +430,7 @@ fn recv(ws: &mut Socket) -> Result<Option<ServerMsg>> {
         }
         Err(e) => Err(Error::new(
             Exit::Unavailable,
-            "connection_lost",
+            Code::ConnectionLost,
             format!("connection lost: {e}"),
         )),
     }
@@ -466,7 +465,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
     let Some(welcome) = recv(&mut ws)? else {
         return Err(Error::new(
             Exit::Unavailable,
-            "no_welcome",
+            Code::NoWelcome,
             "serve did not answer",
         ));
     };
@@ -486,7 +485,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
             )
         }
         ServerMsg::Error { code, message } => {
-            if let Some(e) = permanent(&code, &message) {
+            if let Some(e) = permanent(code, &message) {
                 return Err(e);
             }
             if resuming && opts.token.is_some() {
@@ -495,14 +494,14 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
             }
             return Err(Error::new(
                 Exit::Unavailable,
-                "refused",
+                Code::Refused,
                 format!("serve refused: {message}"),
             ));
         }
         other => {
             return Err(Error::new(
                 Exit::Unavailable,
-                "bad_frame",
+                Code::BadFrame,
                 format!("unexpected first frame: {other:?}"),
             ));
         }
@@ -528,7 +527,11 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
             next_beat = Instant::now() + heartbeat;
         }
         if last_heard.elapsed() > heartbeat * QUIET_BEATS {
-            return Err(Error::new(Exit::Unavailable, "timeout", "serve went quiet"));
+            return Err(Error::new(
+                Exit::Unavailable,
+                Code::Timeout,
+                "serve went quiet",
+            ));
         }
         let Some(msg) = recv(&mut ws)? else { continue };
         last_heard = Instant::now();
@@ -577,13 +580,17 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 cache.forget_credential();
                 return Err(Error::new(
                     Exit::Conflict,
-                    "worker_revoked",
+                    Code::WorkerRevoked,
                     format!("this worker was revoked ({reason})"),
                 ));
             }
             ServerMsg::Error { code, message } => {
-                return Err(permanent(&code, &message).unwrap_or_else(|| {
-                    Error::new(Exit::Unavailable, "refused", format!("serve: {message}"))
+                return Err(permanent(code, &message).unwrap_or_else(|| {
+                    Error::new(
+                        Exit::Unavailable,
+                        Code::Refused,
+                        format!("serve: {message}"),
+                    )
                 }));
             }
             ServerMsg::Drain => eprintln!("worker: draining: no new steps will arrive"),

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::{NewEvent, types};
 use crate::credential::{CredentialKind, KeyedHmac, RawCredential, ct_eq, hex32};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Code, Error, Exit, Result};
 use crate::store::{CredentialRow, Store, Tx, WorkerRow};
 use crate::time::{Millis, rfc3339};
 use crate::token::Ctx;
@@ -138,7 +138,7 @@ pub enum ServerMsg {
         reason: String,
     },
     Error {
-        code: String,
+        code: crate::error::Code,
         message: String,
     },
 }
@@ -269,7 +269,7 @@ pub fn enroll(
                 Some(w) if w.status == "revoked" => {
                     return Err(Error::new(
                         Exit::Conflict,
-                        "worker_revoked",
+                        Code::WorkerRevoked,
                         format!("worker {} was revoked", display_id(&w.id)),
                     ));
                 }
@@ -325,13 +325,13 @@ pub fn enroll(
 pub fn already_connected() -> Error {
     Error::new(
         Exit::Conflict,
-        "already_connected",
+        Code::AlreadyConnected,
         "this worker already has a live connection",
     )
 }
 
 /// Why a resume failed, when the failure must also be written down.
-fn refuse(code: &'static str, msg: &str) -> Error {
+fn refuse(code: Code, msg: &str) -> Error {
     Error::new(Exit::Auth, code, msg.to_owned())
 }
 
@@ -348,14 +348,14 @@ pub fn resume(
     let raw = RawCredential::parse(credential).map_err(|e| refuse(e.code(), e.message()))?;
     if raw.kind != CredentialKind::Worker {
         return Err(refuse(
-            "invalid_credential",
+            Code::InvalidCredential,
             "resume needs a worker session credential (mtw_...)",
         ));
     }
     store.write(|tx| {
         let Some(row) = tx.credential(&raw.id)? else {
             return Ok(Err(refuse(
-                "invalid_credential",
+                Code::InvalidCredential,
                 "unknown session credential; enrol again with a token",
             )));
         };
@@ -363,17 +363,17 @@ pub fn resume(
         let hash = hex32(&mac.mac(&[raw.secret().as_bytes()]));
         if !ct_eq(&hash, row.hash.as_bytes()) {
             return Ok(Err(refuse(
-                "invalid_credential",
+                Code::InvalidCredential,
                 "the session credential is not valid",
             )));
         }
         let Some(worker) = tx.worker(&row.worker_id)? else {
-            return Ok(Err(refuse("invalid_credential", "the worker is gone")));
+            return Ok(Err(refuse(Code::InvalidCredential, "the worker is gone")));
         };
         if worker.status == "revoked" {
             return Ok(Err(Error::new(
                 Exit::Conflict,
-                "worker_revoked",
+                Code::WorkerRevoked,
                 "this worker was revoked",
             )));
         }
@@ -392,19 +392,19 @@ pub fn resume(
             tx.append_audit(e, ctx.now)?;
             return Ok(Err(Error::new(
                 Exit::Conflict,
-                "credential_reuse",
+                Code::CredentialReuse,
                 "a rotated-out credential was presented: the worker is revoked",
             )));
         }
         if row.expires_at <= ctx.now {
             return Ok(Err(refuse(
-                "credential_expired",
+                Code::CredentialExpired,
                 "the session credential expired; enrol again with a token",
             )));
         }
         if worker.machine_id != machine_id {
             return Ok(Err(refuse(
-                "machine_mismatch",
+                Code::MachineMismatch,
                 "this credential belongs to another machine",
             )));
         }
@@ -494,7 +494,7 @@ fn beat_in(
     if worker.status == "revoked" {
         return Ok(Err(Error::new(
             Exit::Conflict,
-            "worker_revoked",
+            Code::WorkerRevoked,
             "this worker was revoked",
         )));
     }
@@ -571,7 +571,7 @@ pub fn drain(store: &mut Store, ctx: &Ctx, id: &str, connected: bool) -> Result<
         if w.status == "revoked" {
             return Err(Error::new(
                 Exit::Conflict,
-                "already_revoked",
+                Code::AlreadyRevoked,
                 format!(
                     "worker {} is revoked: there is nothing to drain",
                     display_id(&id)
@@ -609,7 +609,7 @@ pub fn revoke(
             if w.status == "revoked" {
                 return Err(Error::new(
                     Exit::Conflict,
-                    "already_revoked",
+                    Code::AlreadyRevoked,
                     format!("worker {} is already revoked", display_id(id)),
                 ));
             }

@@ -61,13 +61,13 @@ fn expired_revoked_and_forged_tokens_are_refused_with_their_own_codes() {
     let past = Ctx::new("test", moat::time::now_ms() - 2 * 3_600_000);
     let expired = enrol(&mut store, &past, MaxUses::Limited(1));
     let err = token::redeem(&mut store, &ctx(), &expired, "m1").unwrap_err();
-    assert_eq!((err.code, err.exit.code()), ("token_expired", 4));
+    assert_eq!((err.code.as_str(), err.exit.code()), ("token_expired", 4));
 
     let revoked = enrol(&mut store, &ctx(), MaxUses::Unlimited);
     let id = moat::credential::RawCredential::parse(&revoked).unwrap().id;
     token::revoke(&mut store, &ctx(), &[id], Some("test")).unwrap();
     let err = token::redeem(&mut store, &ctx(), &revoked, "m1").unwrap_err();
-    assert_eq!((err.code, err.exit.code()), ("token_revoked", 4));
+    assert_eq!((err.code.as_str(), err.exit.code()), ("token_revoked", 4));
 
     // Right id, wrong secret (checksum recomputed by generating a sibling).
     let good = enrol(&mut store, &ctx(), MaxUses::Limited(1));
@@ -77,7 +77,7 @@ fn expired_revoked_and_forged_tokens_are_refused_with_their_own_codes() {
     forged.id = parsed.id.clone();
     let forged = forged.expose();
     let err = token::redeem(&mut store, &ctx(), &forged, "m1").unwrap_err();
-    assert_eq!((err.code, err.exit.code()), ("invalid_token", 5));
+    assert_eq!((err.code.as_str(), err.exit.code()), ("invalid_token", 5));
 
     // Typo: checksum mismatch, caught before any lookup.
     let mut typo = good.clone().into_bytes();
