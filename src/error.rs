@@ -443,6 +443,18 @@ mod tests {
     }
 
     #[test]
+    fn every_code_round_trips_through_its_wire_form() {
+        for &c in Code::ALL {
+            let wire = serde_json::to_value(c).unwrap();
+            assert_eq!(wire, c.as_str(), "{c:?}");
+            assert_eq!(serde_json::from_value::<Code>(wire).unwrap(), c);
+        }
+        // A code from a newer serve is kept as "other", not an error.
+        let v = serde_json::json!("a_code_from_the_future");
+        assert_eq!(serde_json::from_value::<Code>(v).unwrap(), Code::Other);
+    }
+
+    #[test]
     fn constructors_pick_the_right_exit() {
         assert_eq!(Error::usage("x").exit.code(), 2);
         assert_eq!(Error::not_found("x").exit.code(), 3);

@@ -206,3 +206,25 @@ fn error_from(status: u16, v: &Value) -> Error {
     }
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_keeps_its_code_exit_and_hint() {
+        let v = serde_json::json!({"error": {"code": "token_revoked", "message": "m", "hint": "h", "exit": 4}});
+        let e = error_from(409, &v);
+        assert_eq!(
+            (e.code, e.exit, e.hint.as_deref()),
+            (Code::TokenRevoked, Exit::Conflict, Some("h"))
+        );
+        let v =
+            serde_json::json!({"error": {"code": "from_a_newer_serve", "message": "m", "exit": 3}});
+        assert_eq!(error_from(404, &v).code, Code::Other);
+        assert_eq!(
+            error_from(502, &serde_json::json!("bad gateway")).code,
+            Code::ServerError
+        );
+    }
+}

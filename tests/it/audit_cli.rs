@@ -11,6 +11,7 @@ use moat::store::Store;
 use moat::token::{self, CreateRequest, Ctx, MaxUses};
 use serde_json::Value;
 
+use crate::both_modes;
 use crate::common::*;
 
 fn ctx_at(now: i64) -> Ctx {
@@ -39,9 +40,8 @@ fn findings(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {
     (code(&out), v)
 }
 
-#[test]
-fn check_on_a_clean_state_finds_nothing() {
-    let env = Env::new();
+both_modes! {
+    fn check_on_a_clean_state_finds_nothing(env) {
     env.create(&[]);
     env.json(
         "grant",
@@ -64,6 +64,7 @@ fn check_on_a_clean_state_finds_nothing() {
     let quiet = env.run("audit", &["check", "-q"], b"");
     assert_eq!(stderr(&quiet), "");
     assert_eq!(quiet.stdout, b"[]\n");
+    }
 }
 
 #[test]
@@ -205,14 +206,14 @@ fn check_reports_one_of_each_problem() {
     );
 }
 
-#[test]
-fn fail_on_sets_the_threshold() {
-    let env = Env::new();
+both_modes! {
+    fn fail_on_sets_the_threshold(env) {
     env.create(&["--max-uses", "unlimited"]); // medium
     assert_eq!(findings(&env, &["--fail-on", "high"]).0, 0);
     assert_eq!(findings(&env, &["--fail-on", "medium"]).0, 1);
     let out = env.run("audit", &["check", "--fail-on", "severe"], b"");
     assert_eq!(code(&out), 2);
+    }
 }
 
 #[test]
@@ -313,9 +314,8 @@ fn ocsf_export_has_the_api_activity_required_fields() {
     assert_eq!(first["seq"], 1);
 }
 
-#[test]
-fn an_inserted_event_is_caught() {
-    let env = Env::new();
+both_modes! {
+    fn an_inserted_event_is_caught(env) {
     for _ in 0..3 {
         env.create(&[]);
     }
@@ -333,6 +333,7 @@ fn an_inserted_event_is_caught() {
     assert_eq!(code(&out), 1);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["first_bad_seq"], 2);
+    }
 }
 
 #[test]
@@ -540,4 +541,56 @@ fn free_space_left_by_pruned_snapshots_is_a_finding_until_vacuumed() {
         !ids(&f).contains(&"state_file_mostly_free".to_owned()),
         "{f:?}"
     );
+}
+
+both_modes! {
+    fn export_writes_one_line_per_event_in_each_schema(env) {
+        let t = env.create(&[]);
+        env.json("token", &["revoke", t["id"].as_str().unwrap()]);
+        let events = env.json("audit", &["log"]).as_array().unwrap().len();
+        let lines = |schema: &str| -> Vec<String> {
+            let out = env.run("audit", &["export", "--schema", schema], b"");
+            assert_eq!(code(&out), 0, "{}", stderr(&out));
+            String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+        };
+        let moat = lines("moat");
+        assert_eq!(moat.len(), events);
+        for l in &moat {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert!(v["seq"].is_i64() && v["hash"].is_string(), "{l}");
+        }
+        let ocsf = lines("ocsf");
+        assert_eq!(ocsf.len(), events);
+        for l in &ocsf {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["class_uid"], 6003, "{l}");
+        }
+        let cef = lines("cef");
+        assert_eq!(cef.len(), events);
+        assert!(cef.iter().all(|l| l.starts_with("CEF:0|")), "{cef:?}");
+        let since = lines("moat").len();
+        let out = env.run("audit", &["export", "--since", "1h"], b"");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), since);
+        let out = env.run("audit", &["export", "--since", "yesterday-ish"], b"");
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+    }
+}
+
+both_modes! {
+    fn prune_cuts_old_events_behind_a_verifiable_anchor(env) {
+        env.create(&[]);
+        std::thread::sleep(Duration::from_millis(1100));
+        let kept = env.create(&["--label", "kept"]);
+        let r = env.json("audit", &["prune", "--before", "1s"]);
+        assert!(r["pruned"].as_i64().unwrap() >= 1, "{r}");
+        assert!(r["anchor_hash"].is_string(), "{r}");
+        let log = env.json("audit", &["log"]);
+        let log = log.as_array().unwrap();
+        assert!(log.iter().any(|e| e["type"] == "audit_pruned"), "{log:?}");
+        assert!(log.iter().any(|e| e["target"] == kept["id"]), "{log:?}");
+        assert!(log.iter().all(|e| e["seq"].as_i64() > r["through_seq"].as_i64()));
+        env.assert_audit_intact();
+        let out = env.run("audit", &["prune", "--before", "someday"], b"");
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+    }
 }

@@ -206,7 +206,7 @@ impl Env {
         let remote = self
             .remote
             .as_ref()
-            .filter(|_| matches!(bin, "token" | "grant" | "reload"));
+            .filter(|_| matches!(bin, "token" | "grant" | "reload" | "audit" | "worker"));
         if let Some((server, token)) = remote {
             c.env("MOAT_SERVER", &server.url)
                 .env("MOAT_AUTH_TOKEN", token);

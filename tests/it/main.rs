@@ -21,4 +21,5 @@ mod rotation;
 mod serve;
 mod state;
 mod token_cli;
+mod worker_cli;
 mod workers;
