@@ -56,7 +56,7 @@ both_modes! {
         ],
     );
     env.json("reload", &[]);
-    let (c, f) = findings(&env, &["--fail-on", "low"]);
+    let (c, f) = findings(env, &["--fail-on", "low"]);
     assert_eq!((c, f.len()), (0, 0), "{f:?}");
     // People see that the check ran; scripts still get an empty list.
     let out = env.run("audit", &["check", "--format", "table"], b"");
@@ -209,8 +209,8 @@ fn check_reports_one_of_each_problem() {
 both_modes! {
     fn fail_on_sets_the_threshold(env) {
     env.create(&["--max-uses", "unlimited"]); // medium
-    assert_eq!(findings(&env, &["--fail-on", "high"]).0, 0);
-    assert_eq!(findings(&env, &["--fail-on", "medium"]).0, 1);
+    assert_eq!(findings(env, &["--fail-on", "high"]).0, 0);
+    assert_eq!(findings(env, &["--fail-on", "medium"]).0, 1);
     let out = env.run("audit", &["check", "--fail-on", "severe"], b"");
     assert_eq!(code(&out), 2);
     }

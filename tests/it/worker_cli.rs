@@ -10,7 +10,6 @@ use moat::token::{self, CreateRequest, Ctx, MaxUses};
 use moat::worker::{self, Rotation};
 use serde_json::Value;
 
-use crate::both_modes;
 use crate::common::*;
 
 /// Enrol `names` straight into the store (as serve would on their hello).
