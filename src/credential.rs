@@ -23,7 +23,9 @@ pub const SECRET_LEN: usize = 43;
 pub const CHECKSUM_LEN: usize = 6;
 
 /// What a credential is for; decides its prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CredentialKind {
     /// Lets one machine join the fleet (`mte_`).

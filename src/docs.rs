@@ -1,5 +1,6 @@
-//! Man pages and shell completions, generated from the clap definitions so
-//! they cannot drift from the code. `scripts/gen-docs` writes them into
+//! Man pages and shell completions, generated from the clap definitions,
+//! and the OpenAPI document, generated from the operation types, so they
+//! cannot drift from the code. `scripts/gen-docs` writes them into
 //! `man/` and `completions/`; a test regenerates and compares.
 
 use std::path::Path;
@@ -100,6 +101,10 @@ pub fn generate() -> Result<Vec<(String, Vec<u8>)>> {
             files.push((format!("completions/{name}"), buf));
         }
     }
+    let mut api = serde_json::to_vec_pretty(&crate::ops::openapi::document())
+        .map_err(|e| Error::internal(format!("encoding the OpenAPI document: {e}")))?;
+    api.push(b'\n');
+    files.push(("openapi.json".to_owned(), api));
     Ok(files)
 }
 

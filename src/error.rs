@@ -83,7 +83,9 @@ impl Exit {
 /// same on the wire (`{"error":{"code"}}`, worker frames) and in
 /// `--format json`. A code this build does not know (from a newer serve)
 /// arrives as [`Code::Other`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     AlreadyActive,

@@ -26,7 +26,7 @@ pub use batch::{BatchSummary, MAX_BATCH_LINE, check_batch};
 const MAX_NOTE: usize = 500;
 
 /// A grant in the DESIGN §5 JSON shape.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GrantView {
     pub id: String,
     pub subject: String,
@@ -214,7 +214,7 @@ pub fn revoke(store: &mut Store, ctx: &Ctx, ids: &[String]) -> Result<Vec<GrantV
 }
 
 /// A group and its members.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupView {
     pub group: String,
     pub members: Vec<String>,
@@ -295,7 +295,7 @@ pub fn groups(store: &mut Store) -> Result<Vec<GroupView>> {
 
 /// One entry of a grant file. An unknown field is an error: a misspelt
 /// `"efect": "deny"` must not quietly become an allow.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileGrant {
     pub subject: String,
@@ -324,7 +324,7 @@ fn default_effect() -> String {
 }
 
 /// A grant file as `export` writes and `apply` reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantFile {
     pub grants: Vec<FileGrant>,
@@ -380,7 +380,7 @@ pub fn parse_file(text: &str) -> Result<Vec<AddRequest>> {
 }
 
 /// Counts reported by `apply`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApplyReport {
     pub source: String,
     pub created: usize,

@@ -14,7 +14,7 @@ use crate::time::rfc3339;
 use crate::token::Ctx;
 
 /// What `reload` did (or, with `--dry-run`, would do).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// The active snapshot afterwards (unchanged on a dry run or no change).
     pub version: Option<i64>,
@@ -29,7 +29,7 @@ pub struct ReloadReport {
 }
 
 /// A snapshot in `reload history`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SnapshotInfo {
     pub version: i64,
     pub active: bool,

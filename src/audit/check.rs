@@ -28,6 +28,7 @@ use crate::token::{TokenState, display_id, state_of};
     Serialize,
     serde::Deserialize,
     clap::ValueEnum,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -37,7 +38,7 @@ pub enum Severity {
 }
 
 /// One problem found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,

@@ -126,10 +126,11 @@ impl NewEvent {
 }
 
 /// A stored event, as `audit log` prints it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Event {
     pub seq: i64,
     #[serde(serialize_with = "ser_ts")]
+    #[schema(value_type = String)]
     pub ts: Millis,
     #[serde(rename = "type")]
     pub kind: String,
@@ -274,14 +275,14 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 }
 
 /// The head of the chain, for `audit checkpoint`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Head {
     pub seq: i64,
     pub hash: String,
 }
 
 /// The outcome of `audit verify`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Verification {
     pub intact: bool,
     pub events: u64,

@@ -12,7 +12,7 @@ use crate::time::{Millis, rfc3339};
 use crate::token::Ctx;
 
 /// What a prune did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PruneReport {
     pub pruned: usize,
     /// The anchor: last pruned sequence number and its hash.

@@ -29,7 +29,7 @@ impl Since {
 }
 
 /// `audit log`: filters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditLog {
     pub since: Option<Since>,
@@ -79,7 +79,7 @@ impl Operation for AuditLog {
 }
 
 /// `audit verify`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditVerify {
     /// A head saved by `audit checkpoint`: also catches truncation and rewrites.
@@ -99,7 +99,7 @@ impl Operation for AuditVerify {
 }
 
 /// `audit checkpoint`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditCheckpoint {}
 
@@ -117,11 +117,12 @@ impl Operation for AuditCheckpoint {
 }
 
 /// `audit check`: what to look for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditCheck {
     /// Bound tokens not used, and workers not seen, for this long are reported.
     #[serde(with = "super::wire::duration")]
+    #[schema(value_type = String)]
     pub stale: Duration,
     /// Failed authentications in the last hour that count as a spike.
     pub spike: i64,
@@ -151,7 +152,7 @@ impl Operation for AuditCheck {
 }
 
 /// `audit prune`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditPrune {
     /// Cut-off: a duration ago (`90d`) or an RFC 3339 time.
@@ -171,7 +172,7 @@ impl Operation for AuditPrune {
 }
 
 /// `audit export`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditExport {
     pub schema: Schema,

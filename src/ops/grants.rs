@@ -18,6 +18,14 @@ use crate::token::Ctx;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActionList(pub Actions);
 
+impl utoipa::PartialSchema for ActionList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Array::new(super::wire::text_schema()).into()
+    }
+}
+
+impl utoipa::ToSchema for ActionList {}
+
 impl Serialize for ActionList {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.names().serialize(s)
@@ -40,7 +48,7 @@ fn allow() -> Effect {
 }
 
 /// `grant add`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantAdd {
     pub subject: Subject,
@@ -81,7 +89,9 @@ impl Operation for GrantAdd {
 }
 
 /// Grant states to filter on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GrantState {
     Active,
@@ -89,7 +99,7 @@ pub enum GrantState {
 }
 
 /// `grant list`: filters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantList {
     pub subject: Option<String>,
@@ -122,7 +132,7 @@ checked_text!(
 );
 
 /// `grant revoke`: all or nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRevoke {
     pub ids: Vec<GrantId>,
@@ -144,7 +154,7 @@ impl Operation for GrantRevoke {
 }
 
 /// `grant apply`: a declarative file under a source name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantApply {
     /// Source name: the grants become `file:<name>`.
@@ -179,7 +189,7 @@ impl Operation for GrantApply {
 }
 
 /// `grant export`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantExport {}
 
@@ -195,7 +205,7 @@ impl Operation for GrantExport {
 }
 
 /// `grant group list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupList {}
 
@@ -217,7 +227,7 @@ checked_text!(
 );
 
 /// `grant group add`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupAdd {
     pub group: GroupName,
@@ -225,7 +235,7 @@ pub struct GroupAdd {
 }
 
 /// `grant group remove`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRemove {
     pub group: GroupName,
@@ -267,7 +277,7 @@ checked_text!(
 );
 
 /// `grant check`: one decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub principal: Principal,
@@ -313,7 +323,7 @@ impl Operation for Check {
 /// `grant check --batch`: the body is NDJSON check requests, the answer
 /// NDJSON decisions (one per line, in order), with the counts in the
 /// `x-moat-batch-requests` and `x-moat-batch-errors` headers.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckBatch {}
 
 impl Endpoint for CheckBatch {

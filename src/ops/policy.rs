@@ -9,7 +9,7 @@ use crate::store::Access;
 use crate::token::Ctx;
 
 /// `reload`: compile the staged policy and activate it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reload {
     /// Report what would change, activate nothing.
@@ -32,7 +32,7 @@ impl Operation for Reload {
 }
 
 /// `reload history`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotList {}
 
@@ -48,10 +48,11 @@ impl Operation for SnapshotList {
 }
 
 /// `reload rollback VERSION`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotRollback {
     #[serde(with = "super::wire::int")]
+    #[schema(value_type = i64)]
     pub version: i64,
 }
 
@@ -70,7 +71,7 @@ impl Operation for SnapshotRollback {
 }
 
 /// `reload prune`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotPrune {
     /// Inactive snapshots to keep besides the active one.

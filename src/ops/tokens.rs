@@ -23,7 +23,7 @@ impl Operation for CreateRequest {
 }
 
 /// `token list`: filters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenList {
     pub kind: Option<CredentialKind>,
@@ -48,7 +48,7 @@ checked_text!(
 );
 
 /// `token show`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenShow {
     pub id: TokenId,
@@ -66,7 +66,7 @@ impl Operation for TokenShow {
 }
 
 /// `token revoke`: all or nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRevoke {
     pub ids: Vec<TokenId>,
@@ -95,11 +95,12 @@ impl Operation for TokenRevoke {
 }
 
 /// `token prune`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenPrune {
     /// Only records that ended at least this long ago [default: 7d].
     #[serde(default, with = "super::wire::opt_duration")]
+    #[schema(value_type = Option<String>)]
     pub older_than: Option<Duration>,
 }
 
@@ -119,7 +120,7 @@ impl Operation for TokenPrune {
 }
 
 /// `token verify`: a raw token, identified without being used.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenVerify {
     pub token: String,
@@ -132,7 +133,7 @@ impl std::fmt::Debug for TokenVerify {
 }
 
 /// Why a verified token cannot be used now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unusable {
     pub code: crate::error::Code,
     pub message: String,
@@ -140,7 +141,7 @@ pub struct Unusable {
 }
 
 /// `token verify`'s answer: the record, and why it is unusable if it is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Verified {
     pub record: TokenView,
     pub refusal: Option<Unusable>,
@@ -167,12 +168,12 @@ impl Operation for TokenVerify {
 }
 
 /// `whoami`: who the server takes the caller to be (answered by serve alone).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Whoami {}
 
 /// The caller as `serve` sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Identity {
     pub principal: String,
     pub groups: Vec<String>,

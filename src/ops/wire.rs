@@ -55,7 +55,20 @@ macro_rules! text_form {
                 $crate::ops::wire::parse(&s)
             }
         }
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::ops::wire::text_schema()
+            }
+        }
+        impl utoipa::ToSchema for $t {}
     )*};
+}
+
+/// The schema of a value that travels as text.
+pub fn text_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::Object::builder()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .into()
 }
 
 /// A text value checked on arrival by `$check` (which returns `Result<_>`),

@@ -13,7 +13,7 @@ use crate::token::Ctx;
 use crate::worker::{self, Drained, WorkerView};
 
 /// `worker list`: filters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerList {
     /// Revoked workers too.
@@ -21,6 +21,7 @@ pub struct WorkerList {
     pub all: bool,
     /// Only workers not seen for this long.
     #[serde(default, with = "super::wire::opt_duration")]
+    #[schema(value_type = Option<String>)]
     pub stale: Option<Duration>,
 }
 
@@ -49,7 +50,7 @@ impl WorkerId {
 }
 
 /// `worker show`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerShow {
     pub id: WorkerId,
@@ -67,7 +68,7 @@ impl Operation for WorkerShow {
 }
 
 /// `worker revoke`: all or nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerRevoke {
     pub ids: Vec<WorkerId>,
@@ -90,7 +91,7 @@ impl Operation for WorkerRevoke {
 
 /// `worker drain`: no new dispatches for this worker. `serve` first tells
 /// the connected socket, then records whether it was connected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerDrain {
     pub id: WorkerId,
@@ -118,7 +119,7 @@ impl Operation for WorkerDrain {
 }
 
 /// `worker dispatch`: a step to run on a worker (answered by serve alone).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dispatch {
     /// Worker name; or give `select`.
@@ -135,6 +136,7 @@ pub struct Dispatch {
     pub stdin: String,
     /// How long the step may run [default: 10m].
     #[serde(default, with = "super::wire::opt_duration")]
+    #[schema(value_type = Option<String>)]
     pub timeout: Option<Duration>,
 }
 

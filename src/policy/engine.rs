@@ -22,7 +22,18 @@ use super::{Action, NamePattern};
 use crate::error::{Error, Result};
 
 /// A membership: `principal` belongs to `group`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Membership {
     pub group: String,
     pub principal: String,

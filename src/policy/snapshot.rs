@@ -253,7 +253,7 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// What changes between two snapshots.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Diff {
     pub grants_added: Vec<String>,
     pub grants_removed: Vec<String>,

@@ -6,9 +6,9 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::error::{Error, Exit};
+use crate::ops::openapi::{ErrorBody, ErrorDetail};
 
 /// An API error, rendered in the error shape.
 pub struct ApiError {
@@ -59,13 +59,15 @@ impl IntoResponse for ApiError {
         } else {
             self.err.message.clone()
         };
-        let body = json!({"error": {
-            "code": self.err.code,
-            "message": message,
-            "hint": self.err.hint,
-            "exit": self.err.exit.code(),
-            "request_id": self.request_id,
-        }});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.err.code,
+                message,
+                hint: self.err.hint.clone(),
+                exit: self.err.exit.code(),
+                request_id: self.request_id.clone(),
+            },
+        };
         let mut resp = (self.status, Json(body)).into_response();
         let retry = self
             .retry_after

@@ -64,7 +64,17 @@ impl Ctx {
 }
 
 /// The computed lifecycle state of a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenState {
     /// Unused and valid.
@@ -114,7 +124,7 @@ pub fn state_of(t: &TokenRow, now: Millis) -> TokenState {
 }
 
 /// A token as shown by `list`, `show` and `create` (never the secret or its hash).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: String,
     pub kind: &'static str,
@@ -162,7 +172,7 @@ impl TokenView {
 }
 
 /// The output of `token create`: the raw token (shown once) and its record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Created {
     pub token: String,
     #[serde(flatten)]
@@ -220,7 +230,7 @@ impl std::fmt::Display for MaxUses {
 }
 
 /// What `token create` asks for (the `POST /v1/tokens` body).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// `enrol` (the default) or `api`.
@@ -228,6 +238,7 @@ pub struct CreateRequest {
     pub kind: CredentialKind,
     /// Lifetime [default: 1h for enrol, 30d for api].
     #[serde(default, with = "crate::ops::wire::opt_duration")]
+    #[schema(value_type = Option<String>)]
     pub ttl: Option<Duration>,
     #[serde(default)]
     pub allow_long_ttl: bool,

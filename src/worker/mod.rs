@@ -144,7 +144,7 @@ pub enum ServerMsg {
 }
 
 /// A worker as `worker list|show` print it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct WorkerView {
     pub id: String,
     pub name: String,
@@ -551,7 +551,7 @@ pub fn disconnected(store: &mut Store, ctx: &Ctx, worker_id: &str, rotations: u6
 
 /// What `worker drain` prints: the worker, and whether serve told a live
 /// session (always false for a local drain).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Drained {
     #[serde(flatten)]
     pub worker: WorkerView,
