@@ -178,7 +178,10 @@ pub fn document() -> Value {
             "tags": [batch.tag],
             "description": format!("Needs `{}` on `{}`. Counts are in the {BATCH_REQUESTS} and {BATCH_ERRORS} headers.", batch.action.as_str(), batch.resource),
             "security": [{"bearer": []}],
-            "requestBody": {"required": true, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+            "requestBody": {"required": true, "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            }},
             "responses": {
                 "200": {"description": "one decision line per request line",
                         "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
