@@ -10,6 +10,7 @@
 //! - [`audit`]: the hash-chained audit trail
 //! - [`policy`]: principals, actions, resource patterns, scopes (pure)
 //! - [`ops`]: every management operation once: request, response, route
+//! - [`net`]: client TLS and URL rules shared by remote mode and the worker
 //! - [`cli`], [`output`], [`input`]: the shared command-line layer
 //! - [`docs`]: man pages and shell completions from the clap definitions
 
@@ -21,6 +22,7 @@ pub mod env;
 pub mod error;
 pub mod grant;
 pub mod input;
+pub mod net;
 pub mod ops;
 pub mod output;
 pub mod policy;

@@ -1,5 +1,5 @@
 //! Remote mode: the management commands call serve's `/v1` API over HTTPS
-//! (ureq + rustls) instead of opening the state file. The server answers
+//! (ureq + rustls, set up in [`crate::net`]) instead of opening the state file. The server answers
 //! with the same JSON the local operation produces, so output is identical.
 
 use std::path::Path;
@@ -28,6 +28,13 @@ pub struct Remote {
 }
 
 fn unreachable(base: &str, e: &ureq::Error) -> Error {
+    if let ureq::Error::Io(io) = e
+        && let Some(why) = io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<crate::net::CertRefused>())
+    {
+        return crate::net::refused(base, &why.0, Exit::Unavailable);
+    }
     Error::new(
         Exit::Unavailable,
         Code::ServerUnreachable,
@@ -48,39 +55,21 @@ impl Remote {
                 Error::usage(format!("invalid --server '{url}'")).with_hint("use https://HOST:PORT")
             })?;
         let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        if base.starts_with("http://") && !crate::server::config::is_loopback(hostname) {
+        if base.starts_with("http://") && !crate::net::is_loopback(hostname) {
             return Err(Error::usage(format!(
                 "refusing plain http to {hostname}: tokens would cross the network in clear"
             ))
             .with_hint("use https://"));
         }
-        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
-        if let Some(ca) = ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| Error::io(format!("cannot read --ca-file {}", ca.display()), e))?;
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                return Err(Error::usage(format!(
-                    "--ca-file {} holds no PEM certificate",
-                    ca.display()
-                )));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(request_timeout()))
-            .tls_config(tls.build())
             .build();
+        let agent = crate::net::agent(config, crate::net::client_config(ca_file, None)?);
         Ok(Remote {
             base,
             bearer,
-            agent: config.into(),
+            agent,
         })
     }
 

@@ -2,7 +2,6 @@
 //! DESIGN §6 that happen before any port is opened.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -90,15 +89,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// Is `host` a loopback address (or `localhost`)?
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::net::is_loopback;
 
 fn refuse(msg: String, hint: &str) -> Error {
     Error::new(crate::error::Exit::Usage, Code::UnsafeConfiguration, msg).with_hint(hint)

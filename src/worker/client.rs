@@ -53,63 +53,7 @@ pub fn parse_pin(b64: &str) -> Result<[u8; 32]> {
     })
 }
 
-/// SHA-256 of a certificate's SubjectPublicKeyInfo (what `--pin-sha256` pins).
-pub fn spki_sha256(cert_der: &[u8]) -> Option<[u8; 32]> {
-    use sha2::Digest;
-    let der = rustls_pki_types::CertificateDer::from(cert_der);
-    let ee = webpki::EndEntityCert::try_from(&der).ok()?;
-    Some(sha2::Sha256::digest(ee.subject_public_key_info().as_ref()).into())
-}
-
-const PIN_MISMATCH: &str = "server certificate does not match --pin-sha256";
-
-/// Normal certificate validation, plus: the end-entity key must match the pin.
-#[derive(Debug)]
-struct Pinned {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    pin: [u8; 32],
-}
-
-impl rustls::client::danger::ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls_pki_types::CertificateDer<'_>,
-        intermediates: &[rustls_pki_types::CertificateDer<'_>],
-        server_name: &rustls_pki_types::ServerName<'_>,
-        ocsp: &[u8],
-        now: rustls_pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let ok =
-            self.inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
-        match spki_sha256(end_entity) {
-            Some(h) if crate::credential::ct_eq(&h, &self.pin) => Ok(ok),
-            _ => Err(rustls::Error::General(PIN_MISMATCH.into())),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
+pub use crate::net::spki_sha256;
 
 /// Longest wait between reconnection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -254,7 +198,7 @@ fn dial(opts: &Options) -> Result<Socket> {
         .map_or(hostport, |(h, _)| h)
         .trim_start_matches('[')
         .trim_end_matches(']');
-    if url.starts_with("ws://") && !crate::server::config::is_loopback(host) {
+    if url.starts_with("ws://") && !crate::net::is_loopback(host) {
         return Err(Error::usage(format!(
             "refusing ws:// to {host}: dispatches and secrets would cross the network in clear"
         ))
@@ -273,38 +217,8 @@ fn dial(opts: &Options) -> Result<Socket> {
         .map_err(|e| Error::io("socket", e))?;
     let _ = stream.set_nodelay(true);
     let connector = if url.starts_with("wss://") {
-        crate::tls::init();
-        let mut roots = rustls::RootCertStore::empty();
-        match &opts.ca_file {
-            Some(f) => {
-                let pem = fs::read(f)
-                    .map_err(|e| Error::io(format!("cannot read --ca-file {}", f.display()), e))?;
-                for item in ureq::tls::parse_pem(&pem) {
-                    if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-                        let der = rustls_pki_types::CertificateDer::from(c.der().to_vec());
-                        roots
-                            .add(der)
-                            .map_err(|e| Error::usage(format!("--ca-file: {e}")))?;
-                    }
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let cfg = match opts.pin_sha256 {
-            None => rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-            Some(pin) => {
-                let inner = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
-                    .build()
-                    .map_err(|e| Error::usage(format!("cannot set up certificate checks: {e}")))?;
-                rustls::ClientConfig::builder()
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Pinned { inner, pin }))
-                    .with_no_client_auth()
-            }
-        };
-        Some(tungstenite::Connector::Rustls(Arc::new(cfg)))
+        let cfg = crate::net::client_config(opts.ca_file.as_deref(), opts.pin_sha256)?;
+        Some(tungstenite::Connector::Rustls(cfg))
     } else {
         Some(tungstenite::Connector::Plain)
     };
@@ -317,17 +231,12 @@ fn dial(opts: &Options) -> Result<Socket> {
             };
             if let Some(why) = failure
                 .and_then(certificate_problem)
-                .filter(|_| !text.contains(PIN_MISMATCH))
+                .filter(|_| !text.contains(crate::net::PIN_MISMATCH))
             {
                 // A certificate this worker will never accept: retrying
                 // cannot help, and a person must look.
-                Error::new(
-                    Exit::Auth,
-                    Code::CertificateInvalid,
-                    format!("{} presented a certificate this worker does not trust: {why}", opts.url),
-                )
-                .with_hint("check the host name in --server, and give the CA that signed serve's certificate with --ca-file")
-            } else if text.contains(PIN_MISMATCH) {
+                crate::net::refused(&opts.url, &why, Exit::Auth)
+            } else if text.contains(crate::net::PIN_MISMATCH) {
                 // Not the pinned key: possibly a man in the middle. Never retried.
                 Error::new(
                     Exit::Auth,
@@ -358,8 +267,9 @@ fn certificate_problem(e: &tungstenite::Error) -> Option<String> {
         _ => None,
     }?;
     match rustls_error {
-        rustls::Error::InvalidCertificate(c) => Some(format!("{c:?}")),
-        rustls::Error::NoCertificatesPresented => Some("it presented none".into()),
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            Some(crate::net::words(rustls_error))
+        }
         _ => None,
     }
 }

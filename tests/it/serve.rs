@@ -714,3 +714,131 @@ fn local_and_remote_checks_agree_for_admins() {
         }
     }
 }
+
+/// A server certificate made the usual way, `openssl req -x509` (self-signed
+/// and CA:TRUE), given as --ca-file: every remote command and `worker
+/// connect` accept it, as curl does; without it the refusal says why in words.
+#[test]
+fn a_self_signed_openssl_certificate_is_its_own_ca() {
+    let env = Env::new();
+    moat::store::Store::open(&env.state()).unwrap();
+    let (cert, key) = (
+        env.dir.path().join("cert.pem"),
+        env.dir.path().join("key.pem"),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) must be installed");
+    assert!(made.status.success(), "{}", stderr(&made));
+    let ext = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "basicConstraints", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ext.stdout).contains("CA:TRUE"),
+        "not the case under test"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = Server::tls(&env, &cert, &key);
+    let https = server.url.replace("127.0.0.1", "localhost");
+    let admin = jwt("admin", "admin", 600);
+    let ca = cert.to_str().unwrap();
+    for (bin, args) in [
+        ("token", &["list"][..]),
+        ("grant", &["list"][..]),
+        ("reload", &["history"][..]),
+        ("audit", &["verify"][..]),
+        ("worker", &["list"][..]),
+    ] {
+        let out = env
+            .cmd(bin)
+            .args(args)
+            .args(["--server", &https, "--ca-file", ca])
+            .env("MOAT_AUTH_TOKEN", &admin)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{bin} {args:?}: {}", stderr(&out));
+    }
+    // Without it: refused, in words, with what to do.
+    let out = env
+        .cmd("token")
+        .args(["list", "--server", &https])
+        .env("MOAT_AUTH_TOKEN", &admin)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 6, "{err}");
+    assert!(
+        err.contains("does not trust") && err.contains("--ca-file"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Other(") && !err.contains("OtherError"),
+        "{err}"
+    );
+
+    // The worker, over wss with the same file.
+    let token = env.create(&[])["token"].as_str().unwrap().to_owned();
+    let wss = server.url.replace("https://127.0.0.1", "wss://localhost");
+    let log = env.dir.path().join("w.log");
+    let mut child = env
+        .std_cmd("worker")
+        .args([
+            "connect",
+            "--server",
+            &wss,
+            "--token",
+            &token,
+            "--ca-file",
+            ca,
+        ])
+        .args(["--cache-dir", env.dir.path().join("wc").to_str().unwrap()])
+        .args(["--label", "name=selfsigned"])
+        .args(crate::workers::run_as(&[]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let out = env
+            .cmd("worker")
+            .args(["list", "--server", &https, "--ca-file", ca])
+            .env("MOAT_AUTH_TOKEN", &admin)
+            .output()
+            .unwrap();
+        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if list
+            .iter()
+            .any(|w| w["name"] == "selfsigned" && w["status"] == "connected")
+        {
+            break;
+        }
+        let waited = start.elapsed();
+        if waited > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!(
+                "worker did not connect: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
