@@ -1,0 +1,157 @@
+//! `POST /v1/dispatches`: send a step with only the secrets it names to a
+//! connected worker and wait for its result.
+
+use super::*;
+
+/// Cancels its dispatch when dropped while still armed.
+struct CancelOnDrop<'a> {
+    fleet: &'a Fleet,
+    worker: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.fleet.cancel(&self.worker, &self.id);
+        }
+    }
+}
+
+/// Is `name` usable as an environment variable name?
+fn env_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Run a step on a named worker and wait for its result. Authorization
+/// (`run` on the worker, `read` on each secret) is the caller's job.
+pub async fn dispatch(
+    s: &Arc<AppState>,
+    actor: &str,
+    b: crate::ops::workers::Dispatch,
+) -> Result<serde_json::Value> {
+    if b.argv.is_empty() {
+        return Err(Error::usage("nothing to run: give the command after --"));
+    }
+    let timeout = b.timeout.unwrap_or(crate::ops::workers::DISPATCH_TIMEOUT);
+    let mut env = BTreeMap::new();
+    for name in &b.secrets {
+        if !env_name(name) {
+            return Err(Error::usage(format!(
+                "secret name '{name}' is not a valid environment variable name"
+            )));
+        }
+        let value = s.secrets.get(name).ok_or_else(|| {
+            Error::not_found(format!("no secret named {name} in serve's --secrets-file"))
+        })?;
+        env.insert(name.clone(), value.clone());
+    }
+    let (wid, tx, rx, did) = {
+        let mut conns = s.fleet.lock();
+        let (wid, conn) = conns
+            .iter_mut()
+            .find(|(_, c)| c.name == b.to && !c.draining)
+            .ok_or_else(|| {
+                Error::not_found(format!("no connected worker named {}", b.to))
+                    .with_hint("see `worker list`")
+            })?;
+        if conn.pending.len() >= conn.capacity {
+            return Err(Error::new(
+                crate::error::Exit::Conflict,
+                Code::WorkerBusy,
+                format!(
+                    "worker {} is running {} step(s), its --capacity",
+                    b.to,
+                    conn.pending.len()
+                ),
+            )
+            .with_hint("retry later, or use --select to pick any worker with room"));
+        }
+        let did = format!("dsp_{}", crate::credential::random_id());
+        let (tx, rx) = oneshot::channel();
+        conn.pending.insert(did.clone(), tx);
+        (wid.clone(), conn.tx.clone(), rx, did)
+    };
+    let (w2, d2, a2, argv_json, names) = (
+        wid.clone(),
+        did.clone(),
+        actor.to_owned(),
+        json!(b.argv).to_string(),
+        b.secrets.clone(),
+    );
+    with_store(&s.store, move |st| {
+        let now = crate::time::now_ms();
+        st.write(|t| {
+            t.insert_dispatch(&d2, &w2, &argv_json, &json!(names).to_string(), &a2, now)?;
+            for n in &names {
+                let e = NewEvent::new(types::SECRET_RESOLVED, &a2, Some(format!("vault:{n}"))).details(json!({"dispatch": d2}));
+                t.append_audit(e, now)?;
+            }
+            let e = NewEvent::new(types::DISPATCH_SENT, &a2, Some(d2.clone())).details(json!({"worker": worker::display_id(&w2), "argv0": serde_json::from_str::<Vec<String>>(&argv_json).ok().and_then(|v| v.first().cloned()), "secrets": names}));
+            t.append_audit(e, now).map(|_| ())
+        })
+    })
+    .await?;
+    let _ = tx.send(ServerMsg::Dispatch {
+        id: did.clone(),
+        argv: b.argv.clone(),
+        env: env.clone(),
+        stdin: b.stdin,
+        timeout_s: timeout.as_secs().max(1),
+    });
+    // If the caller goes away (or we give up waiting), cancel the step.
+    let mut guard = CancelOnDrop {
+        fleet: &s.fleet,
+        worker: wid.clone(),
+        id: did.clone(),
+        armed: true,
+    };
+    let result = tokio::time::timeout(timeout + Duration::from_secs(15), rx)
+        .await
+        .map_err(|_| {
+            Error::new(
+                crate::error::Exit::Unavailable,
+                Code::DispatchTimeout,
+                "the worker did not answer in time",
+            )
+        })?
+        .map_err(|_| {
+            Error::new(
+                crate::error::Exit::Unavailable,
+                Code::WorkerLost,
+                "the worker disconnected before answering",
+            )
+        })?;
+    guard.armed = false;
+    s.metrics
+        .dispatches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let values: Vec<String> = env.values().cloned().collect();
+    let (out_r, err_r) = (
+        worker::redact(&result.stdout, &values),
+        worker::redact(&result.stderr, &values),
+    );
+    let (d3, code, dur) = (did.clone(), result.exit_code, result.duration_ms);
+    with_store(&s.store, move |st| {
+        let now = crate::time::now_ms();
+        st.write(|t| {
+            t.finish_dispatch(&d3, i64::from(code), &out_r, &err_r, dur as i64, now)?;
+            let e = NewEvent::new(types::DISPATCH_FINISHED, "serve", Some(d3.clone()))
+                .outcome(if code == 0 { "success" } else { "failure" })
+                .details(json!({"exit_code": code, "duration_ms": dur}));
+            t.append_audit(e, now).map(|_| ())
+        })
+    })
+    .await?;
+    Ok(json!({
+        "id": did,
+        "worker": worker::display_id(&wid),
+        "exit_code": result.exit_code,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "duration_ms": result.duration_ms,
+    }))
+}
