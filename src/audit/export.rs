@@ -50,7 +50,7 @@ pub fn ocsf(e: &Event) -> Value {
     const CLASS: u32 = 6003;
     let (activity_id, activity) = ocsf_activity(&e.kind);
     let ok = e.outcome == "success";
-    json!({
+    let mut v = json!({
         "activity_id": activity_id,
         "activity_name": activity,
         "category_uid": 6,
@@ -77,7 +77,28 @@ pub fn ocsf(e: &Event) -> Value {
         "src_endpoint": {"name": e.source},
         "resources": e.target.as_ref().map(|t| vec![json!({"uid": t, "type": t.split('_').next().unwrap_or("")})]),
         "unmapped": {"moat": {"seq": e.seq, "details": e.details, "hash": e.hash, "prev_hash": e.prev_hash}},
-    })
+    });
+    // OCSF attributes are typed: an absent value is left out, never null
+    // (`unmapped` keeps moat's own details as they are).
+    if let Some(m) = v.as_object_mut() {
+        drop_nulls(m, &["unmapped"]);
+    }
+    v
+}
+
+/// Remove null members, recursively, except under the `keep` keys.
+fn drop_nulls(m: &mut serde_json::Map<String, Value>, keep: &[&str]) {
+    m.retain(|_, v| !v.is_null());
+    for (k, v) in m.iter_mut() {
+        if keep.contains(&k.as_str()) {
+            continue;
+        }
+        if let Some(inner) = v.as_object_mut() {
+            drop_nulls(inner, &[]);
+        }
+    }
+    // An object left empty (an `api.request` without a request id) goes too.
+    m.retain(|_, v| v.as_object().is_none_or(|o| !o.is_empty()));
 }
 
 fn cef_header(s: &str) -> String {
@@ -158,5 +179,46 @@ mod tests {
         assert!(line.starts_with("CEF:0|moat|moat|"), "{line}");
         assert!(line.contains(r#"msg={"reason":"a\=b|c"}"#), "{line}");
         assert_eq!(line.matches('|').count(), 7 + 1, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod ocsf_nulls {
+    use super::*;
+
+    fn nulls(v: &Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Null => out.push(path.to_owned()),
+            Value::Object(m) if path != ".unmapped" => {
+                for (k, v) in m {
+                    nulls(v, &format!("{path}.{k}"), out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| nulls(v, &format!("{path}[]"), out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn an_event_without_request_or_target_has_no_nulls() {
+        let e = Event {
+            seq: 1,
+            ts: 1_700_000_000_000,
+            kind: "serve_started".into(),
+            actor: "serve".into(),
+            target: None,
+            outcome: "success".into(),
+            source: "serve".into(),
+            request_id: None,
+            details: json!({"auth_mode": null}),
+            prev_hash: "00".into(),
+            hash: "ff".into(),
+        };
+        let v = ocsf(&e);
+        let mut found = Vec::new();
+        nulls(&v, "", &mut found);
+        assert!(found.is_empty(), "null attributes: {found:?}");
+        assert!(v["api"].get("request").is_none() && v.get("resources").is_none());
+        assert_eq!(v["unmapped"]["moat"]["details"]["auth_mode"], Value::Null);
     }
 }
