@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Effect as After, Endpoint, Operation, Route, routes};
 use crate::error::{Error, Result};
 use crate::grant::{self, AddRequest, ApplyReport, GrantFile, GrantView, GroupView, ListFilter};
-use crate::policy::engine::Compiled;
+use crate::policy::engine::{Compiled, Decision};
 use crate::policy::grant::{Actions, Effect, Subject};
 use crate::policy::{Action, Principal, ResourcePattern};
 use crate::store::Access;
@@ -294,11 +294,17 @@ pub struct Check {
 impl Check {
     /// The decision of `policy`, in the DESIGN §5 shape.
     pub fn answer(&self, policy: &Compiled) -> Result<Value> {
+        self.render(policy, |d| serde_json::to_value(d))?
+            .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// Decide by `policy` and hand the rendered decision to `f` (serve
+    /// writes it straight into the response).
+    pub fn render<R>(&self, policy: &Compiled, f: impl FnOnce(&Decision<'_>) -> R) -> Result<R> {
         let principal = self.principal.to_string();
         let req = grant::request(&principal, self.action.as_str(), &self.resource.0)?;
         let outcome = policy.decide(&req, &[]);
-        serde_json::to_value(policy.render(&req, &[], &outcome, self.explain))
-            .map_err(|e| Error::internal(e.to_string()))
+        Ok(f(&policy.render(&req, &[], &outcome, self.explain)))
     }
 
     /// The policy this check is decided by, read from the store: only the

@@ -622,6 +622,33 @@ pub fn decode<E: Endpoint>(path: &str, query: &str, body: Option<Value>) -> Resu
     }
 }
 
+/// Read a POST request of type `E` from its path and its JSON body bytes,
+/// without building a JSON tree first when the path has no fields.
+pub fn decode_json<E: Endpoint>(path: &str, body: &[u8]) -> Result<E> {
+    let syntax = |e: &serde_json::Error| {
+        Error::usage(format!("cannot parse the JSON body: {e}"))
+            .with_hint("send one JSON object, e.g. {\"dry_run\": false}")
+    };
+    if E::ROUTE.params().next().is_some() {
+        let v: Value = serde_json::from_slice(body).map_err(|e| syntax(&e))?;
+        return decode(path, "", Some(v));
+    }
+    E::ROUTE
+        .captures(path)
+        .ok_or_else(|| Error::not_found(format!("{path} is not {}", E::ROUTE.path)))?;
+    wire::clear_refusal();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let out: E = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        if e.inner().is_data() {
+            wire::take_refusal().unwrap_or_else(|| Error::usage(format!("malformed request: {e}")))
+        } else {
+            syntax(e.inner())
+        }
+    })?;
+    de.end().map_err(|e| syntax(&e))?;
+    Ok(out)
+}
+
 /// An empty request or response body (`{}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -54,6 +54,9 @@ pub enum Refusal {
     Unauthenticated(Code, String, Option<String>),
 }
 
+/// A verified identity and until when it may be reused without a lookup.
+type Cached = (std::sync::Arc<Identity>, Instant);
+
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start: Instant,
@@ -82,7 +85,7 @@ pub struct Authenticator {
     mac: KeyedHmac,
     jwt: Option<(DecodingKey, Validation)>,
     users: Option<std::collections::BTreeMap<String, String>>,
-    cache: Mutex<FxHashMap<[u8; 32], (Identity, Instant)>>,
+    cache: Mutex<FxHashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Window>>,
 }
 
@@ -129,7 +132,7 @@ impl Authenticator {
     }
 
     /// A cached identity, if still fresh.
-    pub fn cached(&self, key: &[u8; 32]) -> Option<Identity> {
+    pub fn cached(&self, key: &[u8; 32]) -> Option<std::sync::Arc<Identity>> {
         let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         match c.get(key) {
             Some((id, until)) if *until > Instant::now() => Some(id.clone()),
@@ -142,7 +145,7 @@ impl Authenticator {
     }
 
     /// Remember a verified identity until `until` (at most [`CACHE_TTL`]).
-    pub fn remember(&self, key: [u8; 32], id: Identity, until: Instant) {
+    pub fn remember(&self, key: [u8; 32], id: std::sync::Arc<Identity>, until: Instant) {
         let until = until.min(Instant::now() + CACHE_TTL);
         self.cache
             .lock()

@@ -27,7 +27,7 @@ use crate::token::Ctx;
 
 /// The authenticated caller of a request, with its request id.
 pub struct Caller {
-    pub id: Identity,
+    pub id: Arc<Identity>,
     pub request_id: String,
     pub(super) state: Arc<AppState>,
 }
@@ -61,16 +61,16 @@ async fn authenticate(
     parts: &Parts,
     addr: Option<std::net::IpAddr>,
     request_id: &str,
-) -> std::result::Result<Identity, ApiError> {
+) -> std::result::Result<Arc<Identity>, ApiError> {
     if state.cfg.auth.is_none() {
-        return Ok(Identity {
+        return Ok(Arc::new(Identity {
             principal: "user:anonymous".into(),
             groups: vec!["group:role:admin".into()],
             scopes: vec![],
             token_id: None,
             expires_at: None,
             method: "none",
-        });
+        }));
     }
     let unauth =
         |code: Code, msg: String| ApiError::new(Error::new(Exit::Auth, code, msg), request_id);
@@ -150,6 +150,7 @@ async fn authenticate(
     };
     match result {
         Ok((id, until)) => {
+            let id = Arc::new(id);
             auth.remember(key, id.clone(), until);
             Ok(id)
         }

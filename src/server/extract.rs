@@ -2,7 +2,6 @@
 //! type, a body over the limit) answer in the error
 //! shape with their own status.
 
-use axum::Json;
 use axum::extract::Request;
 use axum::http::StatusCode;
 
@@ -33,7 +32,7 @@ macro_rules! rejected {
     )*};
 }
 rejected!(
-    axum::extract::rejection::JsonRejection,
+    axum::extract::rejection::BytesRejection,
     axum::extract::rejection::StringRejection
 );
 
@@ -46,17 +45,35 @@ fn rejection(r: &impl Rejected, ext: &axum::http::Extensions) -> ApiError {
     ApiError::new(e, request_id(ext)).with_status(status)
 }
 
-/// A JSON request body; malformed ones get the error shape.
-pub(super) struct JsonBody<T>(pub T);
+/// The bytes of a JSON request body, with its content type checked; the
+/// operation's codec parses them ([`crate::ops::decode_json`]).
+pub(super) struct JsonBytes(pub axum::body::Bytes);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> std::result::Result<Self, ApiError> {
         let ext = req.extensions().clone();
-        Json::<T>::from_request(req, state)
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(
+                Error::usage("expected a request with Content-Type: application/json")
+                    .with_hint("send Content-Type: application/json"),
+                request_id(&ext),
+            )
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        axum::body::Bytes::from_request(req, state)
             .await
-            .map(|Json(v)| JsonBody(v))
+            .map(JsonBytes)
             .map_err(|r| rejection(&r, &ext))
     }
 }

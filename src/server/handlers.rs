@@ -9,11 +9,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::api_error::ApiResult;
 use super::caller::Caller;
-use super::extract::{JsonBody, TextBody};
+use super::extract::{JsonBytes, TextBody};
 use super::{AppState, with_store};
 use crate::error::Error;
 use crate::ops::grants::{BATCH_ERRORS, BATCH_REQUESTS, Check, CheckBatch};
@@ -78,19 +78,20 @@ pub(super) async fn whoami(c: Caller, uri: Uri) -> ApiResult {
 }
 
 /// One decision: by the enforced policy, or the staged one read from the store.
-pub(super) async fn check(c: Caller, uri: Uri, JsonBody(v): JsonBody<Value>) -> ApiResult {
-    let req: Check = ops::decode(uri.path(), "", Some(v)).map_err(|e| c.bad(e))?;
+pub(super) async fn check(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) -> ApiResult {
+    let req: Check = ops::decode_json(uri.path(), &body).map_err(|e| c.bad(e))?;
     c.permit(Check::ROUTE, &req.resource())?;
-    let out = if req.staged {
+    let respond = |d: &crate::policy::engine::Decision<'_>| Json(d).into_response();
+    if req.staged {
         let r = req.clone();
         let policy = with_store(&c.state.store, move |s| r.policy(s))
             .await
             .map_err(|e| c.bad(e))?;
-        req.answer(&policy)
+        req.render(&policy, respond)
     } else {
-        req.answer(&c.state.policy.load())
-    };
-    c.json(&out.map_err(|e| c.bad(e))?)
+        req.render(&c.state.policy.load(), respond)
+    }
+    .map_err(|e| c.bad(e))
 }
 
 /// NDJSON in, NDJSON out, by the enforced policy.
@@ -116,8 +117,8 @@ pub(super) async fn check_batch(c: Caller, TextBody(text): TextBody) -> ApiResul
 }
 
 /// Tell the live socket first, then record the drain and whether it was connected.
-pub(super) async fn worker_drain(c: Caller, uri: Uri, JsonBody(v): JsonBody<Value>) -> ApiResult {
-    let req: WorkerDrain = ops::decode(uri.path(), "", Some(v)).map_err(|e| c.bad(e))?;
+pub(super) async fn worker_drain(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) -> ApiResult {
+    let req: WorkerDrain = ops::decode_json(uri.path(), &body).map_err(|e| c.bad(e))?;
     c.permit(WorkerDrain::ROUTE, &req.resource())?;
     let connected = c.state.fleet.drain(&req.id.bare());
     let ctx = c.ctx();
@@ -130,8 +131,8 @@ pub(super) async fn worker_drain(c: Caller, uri: Uri, JsonBody(v): JsonBody<Valu
     c.json(&out)
 }
 
-pub(super) async fn dispatch(c: Caller, uri: Uri, JsonBody(v): JsonBody<Value>) -> ApiResult {
-    let mut b: Dispatch = ops::decode(uri.path(), "", Some(v)).map_err(|e| c.bad(e))?;
+pub(super) async fn dispatch(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) -> ApiResult {
+    let mut b: Dispatch = ops::decode_json(uri.path(), &body).map_err(|e| c.bad(e))?;
     if let Some(sel) = b.select.take() {
         let (k, val) = sel.split_once('=').ok_or_else(|| {
             c.bad(Error::usage(format!(

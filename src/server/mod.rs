@@ -1,6 +1,7 @@
 //! `serve`: the orchestrator's HTTPS API (DESIGN §6). The router is built by
 //! [`router`] so tests can drive it in-process or over a real socket.
 
+mod access_log;
 mod api_error;
 pub mod auth;
 mod caller;
@@ -381,6 +382,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
             }
         };
         watcher.abort();
+        access_log::flush();
         served.map_err(|e| Error::io("serving", e))
     })
 }

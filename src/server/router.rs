@@ -13,12 +13,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::AppState;
 use super::api_error::{ApiError, ApiResult};
 use super::caller::Caller;
-use super::extract::{JsonBody, RequestId, request_id};
+use super::extract::{JsonBytes, RequestId, request_id};
 use super::handlers;
 use crate::error::Error;
 use crate::ops::{self, Endpoint, Method, Operation};
@@ -44,8 +44,8 @@ async fn get_op<O: Operation>(c: Caller, uri: Uri) -> ApiResult {
 }
 
 /// A POST operation: its fields come from the path and the JSON body.
-async fn post_op<O: Operation>(c: Caller, uri: Uri, JsonBody(v): JsonBody<Value>) -> ApiResult {
-    let req = ops::decode::<O>(uri.path(), "", Some(v)).map_err(|e| c.bad(e))?;
+async fn post_op<O: Operation>(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) -> ApiResult {
+    let req = ops::decode_json::<O>(uri.path(), &body).map_err(|e| c.bad(e))?;
     c.perform(req).await
 }
 
@@ -172,11 +172,8 @@ async fn access_log(
 ) -> Response {
     let start = Instant::now();
     let request_id = format!("req_{}", crate::credential::random_id());
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let info = RequestInfo::default();
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(info.clone());
@@ -208,16 +205,15 @@ async fn access_log(
     }
     let principal = info.0.lock().unwrap_or_else(|p| p.into_inner()).1.clone();
     // Never headers, tokens, bodies or secret values: only these fields.
-    let line = json!({
-        "ts": crate::time::rfc3339(crate::time::now_ms()),
-        "request_id": request_id,
-        "method": method,
-        "route": route,
-        "status": resp.status().as_u16(),
-        "duration_ms": (start.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "principal": principal,
-        "remote": addr.to_string(),
+    super::access_log::write(&super::access_log::Line {
+        ts: crate::time::rfc3339(crate::time::now_ms()),
+        request_id: &request_id,
+        method: method.as_str(),
+        route: route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        status: resp.status().as_u16(),
+        duration_ms: (start.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        principal: principal.as_deref(),
+        remote: addr,
     });
-    eprintln!("{line}");
     resp
 }
