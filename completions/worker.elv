@@ -71,7 +71,7 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
             cand --format 'Output format [default: table on a terminal, json otherwise]'
-            cand --all 'all'
+            cand --all 'Revoked workers too'
             cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
             cand -v 'Print more about what is happening, on stderr'

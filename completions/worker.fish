@@ -72,7 +72,7 @@ complete -c worker -n "__fish_worker_using_subcommand list" -l ca-file -d 'CA ce
 complete -c worker -n "__fish_worker_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
 ndjson\t'One JSON object per line'"
-complete -c worker -n "__fish_worker_using_subcommand list" -l all
+complete -c worker -n "__fish_worker_using_subcommand list" -l all -d 'Revoked workers too'
 complete -c worker -n "__fish_worker_using_subcommand list" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
 complete -c worker -n "__fish_worker_using_subcommand list" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand list" -l no-color -d 'No colour (also when NO_COLOR is set)'

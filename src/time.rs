@@ -111,6 +111,14 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Duration value parser for clap flags: the message with its hint.
+pub fn duration_arg(s: &str) -> std::result::Result<std::time::Duration, String> {
+    parse_duration(s).map_err(|e| match e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

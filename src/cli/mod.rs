@@ -284,13 +284,7 @@ pub fn commands() -> Vec<clap::Command> {
     ]
 }
 
-/// Duration value parser for clap.
-pub fn duration_arg(s: &str) -> std::result::Result<std::time::Duration, String> {
-    crate::time::parse_duration(s).map_err(|e| match e.hint {
-        Some(h) => format!("{} ({h})", e.message),
-        None => e.message,
-    })
-}
+pub use crate::time::duration_arg;
 
 /// Generic clap value parser through `FromStr` returning our `Error`.
 pub fn parsed<T: std::str::FromStr<Err = Error>>(s: &str) -> std::result::Result<T, String> {

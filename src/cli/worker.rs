@@ -77,13 +77,7 @@ pub enum Cmd {
         allow_root: bool,
     },
     /// List workers (revoked ones with --all)
-    List {
-        #[arg(long)]
-        all: bool,
-        /// Only workers not seen for this long
-        #[arg(long, value_name = "D", value_parser = duration_arg)]
-        stale: Option<Duration>,
-    },
+    List(WorkerList),
     /// Show one worker
     Show { id: String },
     /// Revoke workers and disconnect them now (ids, or - for stdin)
@@ -174,8 +168,8 @@ impl Command for Cli {
                         .transpose()?,
                 })
             }
-            Cmd::List { all, stale } => {
-                let v = app.run(WorkerList { all, stale })?;
+            Cmd::List(filters) => {
+                let v = app.run(filters)?;
                 app.out.value(&v, true)?;
                 Ok(Exit::Success)
             }

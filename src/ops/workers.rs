@@ -12,16 +12,21 @@ use crate::store::Access;
 use crate::token::Ctx;
 use crate::worker::{self, Drained, WorkerView};
 
-/// `worker list`: filters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// `worker list`: filters. Also the command's flags: a field added here is
+/// a flag, a query parameter, an OpenAPI parameter and a filter at once.
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema, clap::Args,
+)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerList {
-    /// Revoked workers too.
+    /// Revoked workers too
     #[serde(default)]
+    #[arg(long)]
     pub all: bool,
-    /// Only workers not seen for this long.
+    /// Only workers not seen for this long
     #[serde(default, with = "super::wire::opt_duration")]
     #[schema(value_type = Option<String>)]
+    #[arg(long, value_name = "D", value_parser = crate::time::duration_arg)]
     pub stale: Option<Duration>,
 }
 
