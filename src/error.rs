@@ -425,6 +425,14 @@ impl std::error::Error for Error {
     }
 }
 
+/// Generic clap value parser through `FromStr` returning our `Error`.
+pub fn parsed<T: std::str::FromStr<Err = Error>>(s: &str) -> std::result::Result<T, String> {
+    s.parse::<T>().map_err(|e| match e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -286,13 +286,7 @@ pub fn commands() -> Vec<clap::Command> {
 
 pub use crate::time::duration_arg;
 
-/// Generic clap value parser through `FromStr` returning our `Error`.
-pub fn parsed<T: std::str::FromStr<Err = Error>>(s: &str) -> std::result::Result<T, String> {
-    s.parse::<T>().map_err(|e| match e.hint {
-        Some(h) => format!("{} ({h})", e.message),
-        None => e.message,
-    })
-}
+pub use crate::error::parsed;
 
 /// Text appended to every `--help`: the exit codes.
 pub fn exit_codes_help() -> String {
