@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'worker' -ScriptBlock {
         }
         'worker;list' {
             [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Only workers not seen for this long')
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'Only workers with this label, e.g. pool=build')
             [CompletionResult]::new('--state-file', '--state-file', [CompletionResultType]::ParameterName, 'State file, accepted anywhere on the line (list commands use --state as a filter)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to a moat serve at URL instead of the local state file')
             [CompletionResult]::new('--auth-token-file', '--auth-token-file', [CompletionResultType]::ParameterName, 'File holding the api token or JWT used with --server')

@@ -365,13 +365,17 @@ _worker() {
             return 0
             ;;
         worker__subcmd__list)
-            opts="-q -v -h --all --stale --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --all --stale --label --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --stale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -66,6 +66,7 @@ set edit:completion:arg-completer[worker] = {|@words|
         }
         &'worker;list'= {
             cand --stale 'Only workers not seen for this long'
+            cand --label 'Only workers with this label, e.g. pool=build'
             cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'

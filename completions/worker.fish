@@ -65,6 +65,7 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -s v -l verbose -
 complete -c worker -n "__fish_worker_using_subcommand connect" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c worker -n "__fish_worker_using_subcommand list" -l stale -d 'Only workers not seen for this long' -r
+complete -c worker -n "__fish_worker_using_subcommand list" -l label -d 'Only workers with this label, e.g. pool=build' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F

@@ -28,6 +28,27 @@ pub struct WorkerList {
     #[schema(value_type = Option<String>)]
     #[arg(long, value_name = "D", value_parser = crate::time::duration_arg)]
     pub stale: Option<Duration>,
+    /// Only workers with this label, e.g. pool=build
+    #[serde(default)]
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::error::parsed::<LabelMatch>)]
+    pub label: Option<LabelMatch>,
+}
+
+checked_text!(
+    /// `key=value`: a worker label to match, checked on arrival.
+    LabelMatch,
+    |s: &str| match s.split_once('=') {
+        Some((k, _)) if !k.is_empty() => Ok(()),
+        _ => Err(crate::error::Error::usage(format!("invalid label '{}'", crate::credential::shown(s)))
+            .with_hint("write key=value, e.g. pool=build")),
+    }
+);
+
+impl LabelMatch {
+    fn matches(&self, w: &WorkerView) -> bool {
+        let (k, v) = self.0.split_once('=').unwrap_or_default();
+        w.labels.get(k).and_then(Value::as_str) == Some(v)
+    }
 }
 
 impl Endpoint for WorkerList {
@@ -37,7 +58,11 @@ impl Endpoint for WorkerList {
 
 impl Operation for WorkerList {
     fn run(self, mut store: impl Access, ctx: &Ctx) -> Result<Vec<WorkerView>> {
-        store.with(|s| worker::list(s, ctx.now, self.all, self.stale))
+        let mut workers = store.with(|s| worker::list(s, ctx.now, self.all, self.stale))?;
+        if let Some(l) = &self.label {
+            workers.retain(|w| l.matches(w));
+        }
+        Ok(workers)
     }
 }
 

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// Enrol `names` straight into the store (as serve would on their hello).
+/// Enrol `names` straight into the store (as serve would on their hello),
+/// each with label `pool=<name up to its first '-'>`.
 fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
     let mut store = Store::open(&env.state()).unwrap();
     let ctx = Ctx::new("local:test", moat::time::now_ms());
@@ -33,7 +34,11 @@ fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
     names
         .iter()
         .map(|n| {
-            let labels = BTreeMap::from([("name".to_owned(), (*n).to_owned())]);
+            let pool = n.split('-').next().unwrap_or_default().to_owned();
+            let labels = BTreeMap::from([
+                ("name".to_owned(), (*n).to_owned()),
+                ("pool".to_owned(), pool),
+            ]);
             let (w, _, _) = worker::enroll(
                 &mut store,
                 &ctx,
@@ -55,7 +60,8 @@ both_modes! {
     fn list_show_drain_and_revoke(env) {
         let ids = enrolled(env, &["build-1", "build-2"]);
         let list = env.json("worker", &["list"]);
-        let names: Vec<&str> = list.as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+        let mut names: Vec<&str> = list.as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+        names.sort_unstable();
         assert_eq!(names, ["build-1", "build-2"]);
 
         let one = env.json("worker", &["show", &ids[0]]);
@@ -97,5 +103,30 @@ both_modes! {
         if env.remote.is_none() {
             assert_eq!(before, snapshot_dir(&env.dir.path().join("state")));
         }
+    }
+}
+
+both_modes! {
+    fn list_filters_by_label(env) {
+        enrolled(env, &["build-1", "build-2", "deploy-1"]);
+        let names = |args: &[&str]| -> Vec<String> {
+            let mut full = vec!["list"];
+            full.extend_from_slice(args);
+            env.json("worker", &full)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["name"].as_str().unwrap().to_owned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&["--label", "pool=build"]), ["build-1", "build-2"]);
+        assert_eq!(names(&["--label", "pool=deploy"]), ["deploy-1"]);
+        assert!(names(&["--label", "pool=none"]).is_empty());
+        assert_eq!(names(&[]).len(), 3);
+        let out = env.run("worker", &["list", "--label", "no-equals-sign"], b"");
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains("key=value"), "{}", stderr(&out));
     }
 }
