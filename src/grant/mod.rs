@@ -1,6 +1,7 @@
 //! Grant and group operations (DESIGN §5): add, list, revoke, membership,
 //! declarative apply/export, and decisions against the active or staged policy.
 
+mod admins;
 pub mod batch;
 mod check;
 mod crud;
@@ -24,6 +25,7 @@ use crate::store::{GrantFilter, Store, Tx};
 use crate::time::rfc3339;
 use crate::token::Ctx;
 
+pub use admins::materialize_admins;
 pub use batch::{BatchSummary, MAX_BATCH_LINE, check_batch};
 pub use check::{CheckRequest, load_policy, request, staged_set};
 pub use crud::{ListFilter, add, list, parse_id, revoke};

@@ -111,7 +111,7 @@ impl Endpoint for AuditCheckpoint {
 impl Operation for AuditCheckpoint {
     fn run(self, mut store: impl Access, _: &Ctx) -> Result<Head> {
         store
-            .with(|s| s.read(|tx| tx.audit_head()))?
+            .with(|s| s.audit_head())?
             .ok_or_else(|| Error::not_found("the audit log is empty"))
     }
 }

@@ -109,45 +109,38 @@ async fn authenticate(
             "send Authorization: Bearer <api token or JWT>".into(),
         ));
     };
-    let result: std::result::Result<(Identity, Instant), Refusal> = if auth
-        .wants_token_lookup(bearer)
-    {
-        let bearer_owned = bearer.to_owned();
-        let store = state.store.clone();
-        super::with_slow_slot(state, move || {
-            let now = crate::time::now_ms();
-            let row = crate::credential::RawCredential::parse(&bearer_owned)
-                .ok()
-                .and_then(|raw| {
+    let result: std::result::Result<(Identity, Instant), Refusal> =
+        if auth.wants_token_lookup(bearer) {
+            let bearer_owned = bearer.to_owned();
+            let store = state.store.clone();
+            super::with_slow_slot(state, move || {
+                let now = crate::time::now_ms();
+                let row = crate::credential::RawCredential::parse(&bearer_owned)
+                    .ok()
+                    .and_then(|raw| {
+                        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                        crate::token::stored(&mut s, &raw.id).ok().flatten()
+                    });
+                // argon2 runs here, with the store unlocked.
+                let (id, expires_at) = Authenticator::check_token(&bearer_owned, row, now)?;
+                let left = Duration::from_millis(u64::try_from(expires_at - now).unwrap_or(0));
+                if let Some(tid) = &id.token_id {
                     let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                    s.read(|tx| tx.token(&raw.id)).ok().flatten()
-                });
-            // argon2 runs here, with the store unlocked.
-            let (id, expires_at) = Authenticator::check_token(&bearer_owned, row, now)?;
-            let left = Duration::from_millis(u64::try_from(expires_at - now).unwrap_or(0));
-            if let Some(tid) = &id.token_id {
-                let bare = tid.trim_start_matches("tok_").to_owned();
-                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = s.write(|tx| {
-                    tx.touch_token(&bare, now)?;
-                    let e = NewEvent::new(types::AUTH_SUCCESS, &id.principal, Some(tid.clone()))
-                        .details(json!({"method": "token"}));
-                    tx.append_audit(e, now).map(|_| ())
-                });
-            }
-            Ok((id, Instant::now() + left))
-        })
-        .await
-        .map_err(|e| unauth(Code::Internal, format!("authentication failed: {e}")))?
-    } else if state.cfg.auth.jwt {
-        auth.check_jwt(bearer)
-    } else {
-        Err(Refusal::Unauthenticated(
-            Code::InvalidToken,
-            "this server accepts api tokens (mta_...)".into(),
-            None,
-        ))
-    };
+                    let _ = crate::token::record_use(&mut s, tid, &id.principal, now);
+                }
+                Ok((id, Instant::now() + left))
+            })
+            .await
+            .map_err(|e| unauth(Code::Internal, format!("authentication failed: {e}")))?
+        } else if state.cfg.auth.jwt {
+            auth.check_jwt(bearer)
+        } else {
+            Err(Refusal::Unauthenticated(
+                Code::InvalidToken,
+                "this server accepts api tokens (mta_...)".into(),
+                None,
+            ))
+        };
     match result {
         Ok((id, until)) => {
             let id = Arc::new(id);

@@ -22,7 +22,7 @@ pub(super) fn audit_async(state: &Arc<AppState>, e: NewEvent) {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(err) = s.write(|tx| tx.append_audit(e, crate::time::now_ms()).map(|_| ())) {
+        if let Err(err) = s.append_event(e, crate::time::now_ms()) {
             eprintln!("serve: could not write an audit event: {err}");
         }
     });

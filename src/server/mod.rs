@@ -24,9 +24,7 @@ use serde_json::json;
 use crate::audit::NewEvent;
 use crate::error::{Error, Result};
 use crate::policy::engine::Compiled;
-use crate::policy::grant::{Actions, Effect, Grant, Subject};
-use crate::policy::{NamePattern, ResourcePattern};
-use crate::store::{GrantFilter, Store};
+use crate::store::Store;
 use crate::token::Ctx;
 
 pub use config::{ServeConfig, ServeFlags};
@@ -126,63 +124,6 @@ pub async fn with_slow_slot<T: Send + 'static>(
         .map_err(|e| Error::internal(format!("worker thread failed: {e}")))
 }
 
-/// The superuser grant `--admins` materializes for a principal.
-fn admin_grant(p: &str, ctx: &Ctx) -> Result<Grant> {
-    Ok(Grant {
-        id: format!("grt_{}", crate::credential::random_id()),
-        subject: p.parse::<Subject>()?,
-        effect: Effect::Allow,
-        actions: Actions(Actions::bit(crate::policy::Action::Admin)),
-        resource: ResourcePattern {
-            kind: Some("access".into()),
-            name: NamePattern::Prefix(String::new()),
-        },
-        source: "admins".into(),
-        active: true,
-        note: Some("materialized from serve --admins".into()),
-        created_at: ctx.now,
-        created_by: "serve".into(),
-    })
-}
-
-/// Make the `admins`-source grants match `--admins` exactly (config wins):
-/// create or reactivate for listed principals, revoke for the rest.
-pub fn materialize_admins(
-    store: &mut Store,
-    admins: &[String],
-    ctx: &Ctx,
-) -> Result<serde_json::Value> {
-    store.write(|tx| {
-        let existing = tx.grants(&GrantFilter {
-            source: Some("admins".into()),
-            ..Default::default()
-        })?;
-        let (mut created, mut reactivated, mut revoked) = (vec![], vec![], vec![]);
-        for p in admins {
-            let mine: Vec<&Grant> = existing.iter().filter(|g| g.subject.as_str() == p).collect();
-            if mine.iter().any(|g| g.active) {
-                continue;
-            }
-            if let Some(g) = mine.first() {
-                tx.set_grant_active(&g.id, true, ctx.now)?;
-                reactivated.push(g.id.clone());
-            } else {
-                let g = admin_grant(p, ctx)?;
-                tx.insert_grant(&g)?;
-                created.push(g.id);
-            }
-        }
-        for g in existing.iter().filter(|g| g.active && !admins.iter().any(|a| a == g.subject.as_str())) {
-            tx.set_grant_active(&g.id, false, ctx.now)?;
-            revoked.push(g.id.clone());
-        }
-        let details = json!({"admins": admins, "created": created, "reactivated": reactivated, "revoked": revoked});
-        let e = NewEvent::new(crate::audit::types::ADMINS_MATERIALIZED, &ctx.actor, Some("admins".into())).details(details.clone());
-        tx.append_audit(e, ctx.now)?;
-        Ok(details)
-    })
-}
-
 /// What serve enforces ([`crate::grant::load_policy`]) and the snapshot
 /// version it was compiled from (none when no snapshot is active: the
 /// compiled policy is then labelled 0, a version no snapshot has).
@@ -198,8 +139,7 @@ impl AppState {
     /// token was revoked. Called by the watcher and after API changes.
     pub fn refresh(&self) -> Result<()> {
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        let (active, revs) =
-            store.read(|tx| Ok((tx.active_snapshot()?, tx.revocation_fingerprint()?)))?;
+        let (active, revs) = store.watch_state()?;
         {
             let mut seen = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
             if *seen != revs {
@@ -231,11 +171,11 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     store.set_audit_source("serve");
     let ctx = Ctx::new("serve", crate::time::now_ms());
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
-    materialize_admins(&mut store, &admins, &ctx)?;
-    store.write(|tx| tx.reset_worker_status())?;
+    crate::grant::materialize_admins(&mut store, &admins, &ctx)?;
+    store.reset_worker_statuses()?;
     let (compiled, active) = load_policy(&mut store)?;
-    let revs = store.read(|tx| tx.revocation_fingerprint())?;
-    let worker_revs = store.read(|tx| tx.worker_revocation_fingerprint())?;
+    let revs = store.token_revocations()?;
+    let worker_revs = store.worker_revocations()?;
     let secrets = cfg.secrets.0.clone();
     let auth = auth::Authenticator::new(
         cfg.auth,
@@ -272,10 +212,8 @@ pub fn audit_start(
     kind: &'static str,
     details: serde_json::Value,
 ) -> Result<()> {
-    store.write(|tx| {
-        let e = NewEvent::new(kind, "serve", Some("serve".into())).details(details);
-        tx.append_audit(e, crate::time::now_ms()).map(|_| ())
-    })
+    let e = NewEvent::new(kind, "serve", Some("serve".into())).details(details);
+    store.append_event(e, crate::time::now_ms())
 }
 
 /// Bind, announce, serve until SIGTERM/SIGINT, then drain for up to 5 s.

@@ -6,6 +6,7 @@ mod migrations;
 mod policy;
 mod sql_error;
 mod tokens;
+mod watch;
 mod workers;
 
 use std::fs::{self, OpenOptions};

@@ -555,6 +555,24 @@ pub fn verify(
     Ok((view, refusal))
 }
 
+/// The stored record for a presented credential's public id (serve
+/// authenticating an api token; the secret is checked by the caller).
+pub fn stored(store: &mut Store, id: &str) -> Result<Option<TokenRow>> {
+    store.read(|tx| tx.token(id))
+}
+
+/// A successful use of api token `token_id` (`tok_<id>`): its last-used
+/// time and an `auth_success` event, in one transaction.
+pub fn record_use(store: &mut Store, token_id: &str, principal: &str, now: Millis) -> Result<()> {
+    let bare = token_id.trim_start_matches("tok_");
+    store.write(|tx| {
+        tx.touch_token(bare, now)?;
+        let e = NewEvent::new(types::AUTH_SUCCESS, principal, Some(token_id.to_owned()))
+            .details(json!({"method": "token"}));
+        tx.append_audit(e, now).map(|_| ())
+    })
+}
+
 /// The result of a successful redemption.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Redemption {

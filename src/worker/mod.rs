@@ -3,6 +3,7 @@
 //! reused credential, revoke — plus listing for `worker list|show|revoke`.
 
 pub mod client;
+pub mod dispatch;
 pub mod exec;
 pub mod supervise;
 

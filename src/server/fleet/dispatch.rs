@@ -75,24 +75,16 @@ pub async fn dispatch(
         conn.pending.insert(did.clone(), tx);
         (wid.clone(), conn.tx.clone(), rx, did)
     };
-    let (w2, d2, a2, argv_json, names) = (
+    let (w2, d2, a2, argv, names) = (
         wid.clone(),
         did.clone(),
         actor.to_owned(),
-        json!(b.argv).to_string(),
+        b.argv.clone(),
         b.secrets.clone(),
     );
     with_store(&s.store, move |st| {
         let now = crate::time::now_ms();
-        st.write(|t| {
-            t.insert_dispatch(&d2, &w2, &argv_json, &json!(names).to_string(), &a2, now)?;
-            for n in &names {
-                let e = NewEvent::new(types::SECRET_RESOLVED, &a2, Some(format!("vault:{n}"))).details(json!({"dispatch": d2}));
-                t.append_audit(e, now)?;
-            }
-            let e = NewEvent::new(types::DISPATCH_SENT, &a2, Some(d2.clone())).details(json!({"worker": worker::display_id(&w2), "argv0": serde_json::from_str::<Vec<String>>(&argv_json).ok().and_then(|v| v.first().cloned()), "secrets": names}));
-            t.append_audit(e, now).map(|_| ())
-        })
+        worker::dispatch::record_sent(st, &a2, &d2, &w2, &argv, &names, now)
     })
     .await?;
     let _ = tx.send(ServerMsg::Dispatch {
@@ -137,13 +129,7 @@ pub async fn dispatch(
     let (d3, code, dur) = (did.clone(), result.exit_code, result.duration_ms);
     with_store(&s.store, move |st| {
         let now = crate::time::now_ms();
-        st.write(|t| {
-            t.finish_dispatch(&d3, i64::from(code), &out_r, &err_r, dur as i64, now)?;
-            let e = NewEvent::new(types::DISPATCH_FINISHED, "serve", Some(d3.clone()))
-                .outcome(if code == 0 { "success" } else { "failure" })
-                .details(json!({"exit_code": code, "duration_ms": dur}));
-            t.append_audit(e, now).map(|_| ())
-        })
+        worker::dispatch::record_finished(st, &d3, code, &out_r, &err_r, dur, now)
     })
     .await?;
     Ok(json!({

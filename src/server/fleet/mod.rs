@@ -158,7 +158,7 @@ pub fn pass_on_drains(s: &AppState, store: &mut crate::store::Store) -> Result<(
     if s.fleet.is_empty() {
         return Ok(());
     }
-    for id in store.read(|tx| tx.workers_draining())? {
+    for id in store.draining_workers()? {
         s.fleet.drain(&id);
     }
     Ok(())
@@ -168,7 +168,7 @@ pub fn pass_on_drains(s: &AppState, store: &mut crate::store::Store) -> Result<(
 /// a local `worker revoke`, or a token revocation's cascade). Costs one
 /// aggregate query unless something was revoked.
 pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()> {
-    let now = store.read(|tx| tx.worker_revocation_fingerprint())?;
+    let now = store.worker_revocations()?;
     let mut seen = s
         .worker_revocations
         .lock()
@@ -179,7 +179,7 @@ pub fn kick_revoked(s: &AppState, store: &mut crate::store::Store) -> Result<()>
     if !s.fleet.is_empty() {
         // A margin for clocks of other processes a little behind this one.
         let since = seen.1.min(now.1) - 60_000;
-        for (id, reason) in store.read(|tx| tx.workers_revoked_since(since))? {
+        for (id, reason) in store.revoked_workers_since(since)? {
             s.fleet.kick(&id, reason.as_deref().unwrap_or("revoked"));
         }
     }

@@ -169,7 +169,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
                         let e = NewEvent::new(types::AUTH_FAILURE, &actor, id)
                             .outcome("failure")
                             .details(json!({"reason": e.code, "via": "resume", "machine_id": machine_id}));
-                        st.write(|tx| tx.append_audit(e, crate::time::now_ms()).map(|_| ()))?;
+                        st.append_event(e, crate::time::now_ms())?;
                     }
                     _ => {}
                 }
