@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod context;
 pub mod credential;
 pub mod docs;
 pub mod env;

@@ -15,8 +15,7 @@ use serde_json::json;
 
 use super::api_error::{ApiError, ApiResult};
 use super::auth::{Authenticator, Identity, Refusal};
-use super::extract::request_id;
-use super::router::RequestInfo;
+use super::extract::{RequestInfo, request_id};
 use super::{AppState, guard};
 use crate::audit::{NewEvent, types};
 use crate::error::{Code, Error, Exit};

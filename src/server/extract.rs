@@ -8,6 +8,12 @@ use axum::http::StatusCode;
 use super::api_error::ApiError;
 use crate::error::Error;
 
+/// Per-request facts the access log needs, filled in as the request runs.
+#[derive(Clone, Default)]
+pub(super) struct RequestInfo(
+    pub(super) std::sync::Arc<std::sync::Mutex<(String, Option<String>)>>,
+);
+
 /// The id the access log gave this request.
 #[derive(Clone)]
 pub(super) struct RequestId(pub(super) String);

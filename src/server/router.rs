@@ -3,8 +3,8 @@
 //! operation, the fallbacks, and the access log.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
@@ -18,7 +18,7 @@ use serde_json::json;
 use super::AppState;
 use super::api_error::{ApiError, ApiResult};
 use super::caller::Caller;
-use super::extract::{JsonBytes, RequestId, request_id};
+use super::extract::{JsonBytes, RequestId, RequestInfo, request_id};
 use super::handlers;
 use crate::error::Error;
 use crate::ops::{self, Endpoint, Method, Operation};
@@ -31,10 +31,6 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// What the HTTP layer reads before giving up on a request head (its own
 /// bare 431 past that).
 pub const HTTP_BUFFER: usize = 4 * 1024 * 1024;
-
-/// Per-request facts the access log needs, filled in as the request runs.
-#[derive(Clone, Default)]
-pub(super) struct RequestInfo(pub(super) Arc<Mutex<(String, Option<String>)>>);
 
 /// A GET operation: its fields come from the path and the query.
 async fn get_op<O: Operation>(c: Caller, uri: Uri) -> ApiResult {

@@ -9,20 +9,7 @@ use crate::error::{Code, Error, Exit, Result};
 use crate::policy::Scope;
 use crate::time::{Millis, duration_ms, rfc3339};
 
-/// What the caller behind an operation holds, as serve authenticated it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authority {
-    /// `user:alice`, `worker:build-1`.
-    pub principal: String,
-    /// Group subjects the credential asserts beside the policy's (a JWT role).
-    pub groups: Vec<String>,
-    /// The credential's scopes; empty means the principal's full rights.
-    pub scopes: Vec<Scope>,
-    /// When the credential (api token or JWT) stops working, if it does.
-    pub expires_at: Option<Millis>,
-    /// The principal holds the superuser grant and no deny overrides it.
-    pub superuser: bool,
-}
+pub use crate::context::Authority;
 
 /// What a token will carry once the minting rule has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,42 +26,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 86_400);
 /// Longest label.
 const MAX_LABEL: usize = 200;
 
-/// Who performs an operation, and when.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub actor: String,
-    pub now: Millis,
-    /// What a caller of serve holds; `None` for the local operator, for
-    /// whom access to the store is the root of trust.
-    pub authority: Option<mint::Authority>,
-}
-
-impl Ctx {
-    /// An actor with the store's own authority (local, or serve itself).
-    pub fn new(actor: impl Into<String>, now: Millis) -> Self {
-        Ctx {
-            actor: actor.into(),
-            now,
-            authority: None,
-        }
-    }
-
-    /// The local operator (`local:$USER`, else `local:uid-N`) at the current time.
-    pub fn local() -> Self {
-        use std::os::unix::fs::MetadataExt;
-        let user = ["USER", "LOGNAME"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|u| crate::policy::is_ident(u))
-            .or_else(|| {
-                std::fs::metadata("/proc/self")
-                    .ok()
-                    .map(|m| format!("uid-{}", m.uid()))
-            })
-            .unwrap_or_else(|| "unknown".into());
-        Ctx::new(format!("local:{user}"), crate::time::now_ms())
-    }
-}
+pub use crate::context::Ctx;
 
 /// The computed lifecycle state of a token.
 #[derive(
@@ -181,7 +146,7 @@ pub struct Created {
 
 /// `tok_<id>`.
 pub fn display_id(id: &str) -> String {
-    format!("tok_{id}")
+    crate::context::token_display_id(id)
 }
 
 /// Accept `tok_<id>` or a bare id; anything else is invalid input.
@@ -464,7 +429,7 @@ pub fn revoke(
                 let e = NewEvent::new(
                     types::WORKER_REVOKED,
                     &ctx.actor,
-                    Some(crate::worker::display_id(&w)),
+                    Some(crate::context::worker_display_id(&w)),
                 )
                 .details(json!({ "reason": "token_revoked", "token": display_id(id) }));
                 tx.append_audit(e, ctx.now)?;

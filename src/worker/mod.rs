@@ -167,7 +167,7 @@ impl From<&WorkerRow> for WorkerView {
             id: display_id(&w.id),
             name: w.name.clone(),
             machine_id: w.machine_id.clone(),
-            token: crate::token::display_id(&w.token_id),
+            token: crate::context::token_display_id(&w.token_id),
             status: w.status.clone(),
             labels: w.labels.clone(),
             capacity: w.capacity,
@@ -182,7 +182,7 @@ impl From<&WorkerRow> for WorkerView {
 
 /// `wrk_<id>`.
 pub fn display_id(id: &str) -> String {
-    format!("wrk_{id}")
+    crate::context::worker_display_id(id)
 }
 
 /// Accept `wrk_<id>` or a bare id.
