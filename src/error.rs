@@ -20,7 +20,7 @@ pub enum Exit {
     Auth,
     /// Unavailable: state file locked or newer than this binary, server unreachable, I/O.
     Unavailable,
-    /// Internal error: a bug, or a feature that is not built yet.
+    /// Internal error: a bug, and nothing else.
     Internal,
     /// Interrupted by a signal.
     Interrupted,
@@ -73,7 +73,7 @@ impl Exit {
             Exit::Unavailable => {
                 "unavailable (state file locked or newer than this binary, server unreachable, I/O)"
             }
-            Exit::Internal => "internal error (a bug, or a command not implemented yet)",
+            Exit::Internal => "internal error: a bug (please report it with the request id or the command)",
             Exit::Interrupted => "interrupted",
         }
     }
@@ -383,15 +383,6 @@ impl Error {
         Error::new(Exit::Internal, Code::Internal, message)
     }
 
-    /// A command or mode that exists in the design but is not built yet.
-    pub fn not_implemented(what: &str) -> Self {
-        Error::new(
-            Exit::Internal,
-            Code::NotImplemented,
-            format!("{what} is not implemented yet"),
-        )
-    }
-
     /// I/O trouble (exit 6, code `io`), keeping the OS error as the source.
     pub fn io(context: impl Into<String>, err: std::io::Error) -> Self {
         let message = format!("{}: {err}", context.into());
@@ -469,7 +460,6 @@ mod tests {
         assert_eq!(Error::usage("x").exit.code(), 2);
         assert_eq!(Error::not_found("x").exit.code(), 3);
         assert_eq!(Error::internal("x").exit.code(), 70);
-        assert_eq!(Error::not_implemented("x").exit.code(), 70);
         let io = Error::io("reading", std::io::Error::other("boom"));
         assert_eq!(io.exit.code(), 6);
         assert!(std::error::Error::source(&io).is_some());
