@@ -73,7 +73,9 @@ impl Exit {
             Exit::Unavailable => {
                 "unavailable (state file locked or newer than this binary, server unreachable, I/O)"
             }
-            Exit::Internal => "internal error: a bug (please report it with the request id or the command)",
+            Exit::Internal => {
+                "internal error: a bug (please report it with the request id or the command)"
+            }
             Exit::Interrupted => "interrupted",
         }
     }

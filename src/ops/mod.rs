@@ -676,6 +676,87 @@ mod tests {
         }
     }
 
+    /// What the client puts on the wire, serve reads back as the same request.
+    fn round_trip<E: Endpoint + PartialEq + std::fmt::Debug>(req: E) {
+        let w = encode(&req).unwrap();
+        assert!(!w.path.contains('{'), "{}", w.path);
+        let back: E = match E::ROUTE.method {
+            Method::Get => decode(&w.path, &w.query, None).unwrap(),
+            Method::Post => {
+                let bytes = serde_json::to_vec(&w.body.clone().unwrap()).unwrap();
+                let a: E = decode_json(&w.path, &bytes).unwrap();
+                assert_eq!(a, decode(&w.path, "", w.body).unwrap());
+                a
+            }
+        };
+        assert_eq!(back, req, "{}", E::ROUTE.id);
+    }
+
+    #[test]
+    fn requests_survive_the_wire() {
+        use std::time::Duration;
+        round_trip(tokens::TokenList {
+            kind: Some(crate::credential::CredentialKind::Api),
+            state: Some(crate::token::TokenState::Expired),
+        });
+        round_trip(tokens::TokenList::default());
+        round_trip(tokens::TokenShow {
+            id: "tok_0a1b2c3d4e5f".parse().unwrap(),
+        });
+        round_trip(tokens::TokenPrune {
+            older_than: Some(Duration::from_secs(90)),
+        });
+        round_trip(crate::token::CreateRequest {
+            kind: crate::credential::CredentialKind::Api,
+            ttl: Some(Duration::from_secs(7200)),
+            allow_long_ttl: false,
+            max_uses: Some(crate::token::MaxUses::Unlimited),
+            label: Some("ci \"deploy\" & co".into()),
+            principal: Some("user:alice".parse().unwrap()),
+            scopes: vec!["run:worker:build-*".parse().unwrap()],
+        });
+        round_trip(grants::GrantList {
+            subject: Some("group:ops".into()),
+            state: Some(grants::GrantState::Revoked),
+            ..Default::default()
+        });
+        round_trip(grants::GroupAdd {
+            group: "role:admin".parse().unwrap(),
+            principals: vec!["user:a".parse().unwrap(), "user:b".parse().unwrap()],
+        });
+        round_trip(policy::SnapshotRollback { version: 12 });
+        round_trip(audit::AuditLog {
+            since: Some("90d".parse().unwrap()),
+            kind: Some("token_created".into()),
+            after_seq: Some(41),
+            ..Default::default()
+        });
+        round_trip(workers::WorkerList {
+            all: true,
+            stale: Some(Duration::from_secs(600)),
+            label: Some("pool=build & test".parse().unwrap()),
+        });
+        round_trip(workers::WorkerDrain {
+            id: "wrk_0a1b2c3d4e5f".parse().unwrap(),
+        });
+    }
+
+    #[test]
+    fn a_refused_field_keeps_its_domain_error() {
+        let e = decode_json::<grants::GrantAdd>(
+            "/v1/grants",
+            br#"{"subject":"nobody","actions":["read"],"resource":"vault:x"}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("invalid subject"), "{}", e.message);
+        assert!(e.hint.is_some_and(|h| h.contains("group:")));
+        let e = decode::<workers::WorkerList>("/v1/workers", "stale=soon", None).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        let e = decode_json::<policy::Reload>("/v1/reload", b"{\"dry_run\": true} trailing")
+            .unwrap_err();
+        assert!(e.message.contains("parse"), "{}", e.message);
+    }
+
     #[test]
     fn captures_match_templates_only() {
         let r = &routes::SNAPSHOT_ROLLBACK;
