@@ -281,13 +281,17 @@ mod https {
     use rustls::{ClientConfig, ClientConnection, StreamOwned};
     use rustls_pki_types::ServerName;
     use ureq::unversioned::transport::{
-        Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
-        Transport, TransportAdapter,
+        Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers,
+        NextTimeout, TcpConnector, Transport, TransportAdapter,
     };
 
     /// An agent whose https connections use `tls`.
     pub fn agent(config: ureq::config::Config, tls: Arc<ClientConfig>) -> ureq::Agent {
-        let connector = TcpConnector::default().chain(Tls { config: tls });
+        // As ureq's own chain: an HTTP CONNECT proxy when the config names
+        // one (HTTPS_PROXY), else plain TCP; then TLS with our verifier.
+        let connector = ConnectProxyConnector::default()
+            .chain(TcpConnector::default())
+            .chain(Tls { config: tls });
         ureq::Agent::with_parts(
             config,
             connector,

@@ -150,9 +150,18 @@ macro_rules! both_modes {
             $(#[$meta])*
             #[test]
             fn remote() {
-                let env = $crate::common::Env::remote();
+                let mut env = $crate::common::Env::remote();
                 body(&env);
-                let log = env.remote.as_ref().map(|r| r.0.stderr()).unwrap_or_default();
+                // Stopped first: serve writes its access log in batches and
+                // flushes it on shutdown, so the whole log is read.
+                let log = env
+                    .remote
+                    .as_mut()
+                    .map(|r| {
+                        r.0.stop();
+                        r.0.stderr()
+                    })
+                    .unwrap_or_default();
                 assert!(log.contains("\"route\""), "serve logged no requests: {log}");
                 // Secret hygiene: no token, secret or JWT reached serve's log.
                 for marker in ["mte_", "mta_", "mtw_", "eyJ", "Bearer"] {
