@@ -35,11 +35,9 @@ impl Serialize for ActionList {
 impl<'de> Deserialize<'de> for ActionList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let names = Vec::<Cow<'de, str>>::deserialize(d)?;
-        Actions::parse_list(&names).map(ActionList).map_err(|e| {
-            let msg = e.message.clone();
-            super::wire::remember(e);
-            serde::de::Error::custom(msg)
-        })
+        Actions::parse_list(&names)
+            .map(ActionList)
+            .map_err(super::wire::refuse)
     }
 }
 

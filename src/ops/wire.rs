@@ -18,16 +18,14 @@ thread_local! {
 /// Parse `s`, remembering the domain error (with its hint and code) when it
 /// is refused; serde only carries the message.
 pub fn parse<T: FromStr<Err = Error>, E: serde::de::Error>(s: &str) -> Result<T, E> {
-    s.parse::<T>().map_err(|e| {
-        let msg = e.message.clone();
-        remember(e);
-        E::custom(msg)
-    })
+    s.parse::<T>().map_err(refuse)
 }
 
-/// Remember a domain error for a field refused by hand-written serde code.
-pub fn remember(e: Error) {
+/// Refuse a field: serde gets the message, the decoder the whole error.
+pub fn refuse<E: serde::de::Error>(e: Error) -> E {
+    let msg = E::custom(&e.message);
     REFUSED.with(|r| *r.borrow_mut() = Some(e));
+    msg
 }
 
 /// The domain error of the last refused field, if one is waiting.
@@ -119,14 +117,8 @@ pub mod opt_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.map(|s| {
-            crate::time::parse_duration(&s).map_err(|e| {
-                let msg = e.message.clone();
-                remember(e);
-                serde::de::Error::custom(msg)
-            })
-        })
-        .transpose()
+        s.map(|s| crate::time::parse_duration(&s).map_err(refuse))
+            .transpose()
     }
 }
 
@@ -140,11 +132,7 @@ pub mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        crate::time::parse_duration(&s).map_err(|e| {
-            let msg = e.message.clone();
-            remember(e);
-            serde::de::Error::custom(msg)
-        })
+        crate::time::parse_duration(&s).map_err(refuse)
     }
 }
 

@@ -814,30 +814,14 @@ fn a_self_signed_openssl_certificate_is_its_own_ca() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        let out = env
-            .cmd("worker")
-            .args(["list", "--server", &https, "--ca-file", ca])
-            .env("MOAT_AUTH_TOKEN", &admin)
-            .output()
-            .unwrap();
-        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if list
-            .iter()
-            .any(|w| w["name"] == "selfsigned" && w["status"] == "connected")
-        {
-            break;
-        }
-        let waited = start.elapsed();
-        if waited > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!(
-                "worker did not connect: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let connected =
+        crate::workers::wait_listed_connected(&env, &https, &cert, &admin, "selfsigned");
+    if let Err(e) = connected {
+        let _ = child.kill();
+        panic!(
+            "worker did not connect: {e}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
     let _ = child.kill();
     let _ = child.wait();

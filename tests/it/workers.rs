@@ -417,6 +417,37 @@ pub(crate) fn resume_with(url: &str, credential: &str, machine_id: &str) -> Valu
 }
 
 /// The contents of a file the worker writes, once it exists.
+/// Poll `worker list` through serve at `https` (trusting `ca`) until
+/// `name` is connected; after 10 s, the last command's stderr.
+pub(crate) fn wait_listed_connected(
+    env: &Env,
+    https: &str,
+    ca: &Path,
+    admin: &str,
+    name: &str,
+) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let out = env
+            .cmd("worker")
+            .args(["list", "--server", https, "--ca-file", ca.to_str().unwrap()])
+            .env("MOAT_AUTH_TOKEN", admin)
+            .output()
+            .unwrap();
+        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if list
+            .iter()
+            .any(|w| w["name"] == name && w["status"] == "connected")
+        {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub(crate) fn wait_for_file(p: &Path) -> String {
     let start = Instant::now();
     loop {
@@ -716,33 +747,9 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
 
     let _good = connect(&pin, "pinned");
     let admin = jwt("admin", "admin", 600);
-    let start = Instant::now();
-    loop {
-        let out = env
-            .cmd("worker")
-            .args([
-                "list",
-                "--server",
-                &server.url.replace("127.0.0.1", "localhost"),
-                "--ca-file",
-                ca.to_str().unwrap(),
-            ])
-            .env("MOAT_AUTH_TOKEN", &admin)
-            .output()
-            .unwrap();
-        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if list
-            .iter()
-            .any(|w| w["name"] == "pinned" && w["status"] == "connected")
-        {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "pinned worker did not connect: {}",
-            stderr(&out)
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    let https = server.url.replace("127.0.0.1", "localhost");
+    if let Err(e) = wait_listed_connected(&env, &https, &ca, &admin, "pinned") {
+        panic!("pinned worker did not connect: {e}");
     }
 }
 
