@@ -73,7 +73,6 @@ pub fn ocsf(e: &Event) -> Value {
         },
         "actor": {"user": {"name": e.actor, "uid": e.actor}},
         "api": {"operation": e.kind, "request": {"uid": e.request_id}},
-        "cloud": {"provider": "moat"},
         "src_endpoint": {"name": e.source},
         "resources": e.target.as_ref().map(|t| vec![json!({"uid": t, "type": t.split('_').next().unwrap_or("")})]),
         "unmapped": {"moat": {"seq": e.seq, "details": e.details, "hash": e.hash, "prev_hash": e.prev_hash}},

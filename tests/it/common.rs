@@ -290,6 +290,47 @@ impl Env {
         let v = self.json("audit", &["verify"]);
         assert_eq!(v["intact"], true, "audit chain broken: {v}");
     }
+
+    /// `audit export --schema ocsf` must validate against the official OCSF
+    /// schema of the version each event names (tests/peers/ocsf_validate.py).
+    /// Returns how many events were checked.
+    pub fn assert_ocsf_valid(&self) -> usize {
+        let out = self.run("audit", &["export", "--schema", "ocsf"], b"");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let events = out.stdout.iter().filter(|b| **b == b'\n').count();
+        let mut child = std::process::Command::new(peer("ocsf"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/ocsf_validate.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the OCSF validator");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+        let report = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&report.stdout);
+        assert!(report.status.success(), "OCSF violations:\n{text}");
+        assert!(
+            text.contains(&format!("{events} events, 0 violations")),
+            "{text}"
+        );
+        events
+    }
+}
+
+/// The path `scripts/peers NAME` prints, setting the peer up the first time
+/// (a venv from PyPI). A missing peer fails the test: it never skips.
+pub fn peer(name: &str) -> PathBuf {
+    let out =
+        std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peers"))
+            .arg(name)
+            .output()
+            .expect("run scripts/peers");
+    assert!(
+        out.status.success(),
+        "scripts/peers {name} failed; the test needs this peer:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {

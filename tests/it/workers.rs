@@ -681,6 +681,7 @@ pub fn worker_event_types() -> std::collections::BTreeSet<String> {
     );
     assert_eq!(w.wait_exit(Duration::from_secs(3)), Some(4));
     std::thread::sleep(Duration::from_millis(300));
+    f.env.assert_ocsf_valid();
     let log = f.env.json("audit", &["log"]);
     log.as_array()
         .unwrap()
