@@ -18,8 +18,9 @@ set edit:completion:arg-completer[audit] = {|@words|
     }
     var completions = [
         &'audit'= {
-            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file''s key file sits beside it (.key)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -48,7 +49,8 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand --actor 'Only events by this actor, e.g. local:alice'
             cand --target 'Only events about this target, e.g. tok_0a1b2c3d4e5f'
             cand --outcome 'Only events with this outcome: success, failure or denied'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -64,7 +66,8 @@ set edit:completion:arg-completer[audit] = {|@words|
         }
         &'audit;verify'= {
             cand --checkpoint 'A checkpoint saved by `audit checkpoint`: also detects truncation and rewrites'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -78,7 +81,8 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'audit;checkpoint'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -95,7 +99,8 @@ set edit:completion:arg-completer[audit] = {|@words|
             cand --fail-on 'Lowest severity that makes the exit status 1'
             cand --stale 'Bound tokens not used, and workers not seen, for this long are reported'
             cand --spike 'Failed authentications in the last hour that count as a spike'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -110,7 +115,8 @@ set edit:completion:arg-completer[audit] = {|@words|
         }
         &'audit;prune'= {
             cand --before 'Cut-off: a duration ago (90d) or an RFC 3339 time'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -126,7 +132,8 @@ set edit:completion:arg-completer[audit] = {|@words|
         &'audit;export'= {
             cand --schema 'schema'
             cand --since 'Only events at or after this time'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_audit_global_optspecs
-    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_audit_needs_command
@@ -24,8 +24,9 @@ function __fish_audit_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c audit -n "__fish_audit_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c audit -n "__fish_audit_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -50,7 +51,8 @@ complete -c audit -n "__fish_audit_using_subcommand log" -l type -d 'Only events
 complete -c audit -n "__fish_audit_using_subcommand log" -l actor -d 'Only events by this actor, e.g. local:alice' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l target -d 'Only events about this target, e.g. tok_0a1b2c3d4e5f' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l outcome -d 'Only events with this outcome: success, failure or denied' -r
-complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -63,7 +65,8 @@ complete -c audit -n "__fish_audit_using_subcommand log" -s v -l verbose -d 'Pri
 complete -c audit -n "__fish_audit_using_subcommand log" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c audit -n "__fish_audit_using_subcommand verify" -l checkpoint -d 'A checkpoint saved by `audit checkpoint`: also detects truncation and rewrites' -r -F
-complete -c audit -n "__fish_audit_using_subcommand verify" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -74,7 +77,8 @@ complete -c audit -n "__fish_audit_using_subcommand verify" -s q -l quiet -d 'Pr
 complete -c audit -n "__fish_audit_using_subcommand verify" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c audit -n "__fish_audit_using_subcommand verify" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -90,7 +94,8 @@ medium\t''
 high\t''"
 complete -c audit -n "__fish_audit_using_subcommand check" -l stale -d 'Bound tokens not used, and workers not seen, for this long are reported' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l spike -d 'Failed authentications in the last hour that count as a spike' -r
-complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -102,7 +107,8 @@ complete -c audit -n "__fish_audit_using_subcommand check" -s v -l verbose -d 'P
 complete -c audit -n "__fish_audit_using_subcommand check" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c audit -n "__fish_audit_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c audit -n "__fish_audit_using_subcommand prune" -l before -d 'Cut-off: a duration ago (90d) or an RFC 3339 time' -r
-complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -117,7 +123,8 @@ complete -c audit -n "__fish_audit_using_subcommand export" -l schema -r -f -a "
 ocsf\t'OCSF 1.1 API Activity (class_uid 6003)'
 cef\t'ArcSight Common Event Format'"
 complete -c audit -n "__fish_audit_using_subcommand export" -l since -d 'Only events at or after this time' -r
-complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

@@ -104,7 +104,7 @@ _grant() {
 
     case "${cmd}" in
         grant)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version add list revoke check group apply export help"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version add list revoke check group apply export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,6 +115,10 @@ _grant() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -142,7 +146,7 @@ _grant() {
             return 0
             ;;
         grant__subcmd__add)
-            opts="-q -v -h --subject --action --resource --deny --note --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --subject --action --resource --deny --note --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -165,6 +169,10 @@ _grant() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -192,7 +200,7 @@ _grant() {
             return 0
             ;;
         grant__subcmd__apply)
-            opts="-q -v -h --name --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --name --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,6 +211,10 @@ _grant() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -230,7 +242,7 @@ _grant() {
             return 0
             ;;
         grant__subcmd__check)
-            opts="-q -v -h --principal --action --resource --explain --staged --batch --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --principal --action --resource --explain --staged --batch --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,6 +265,10 @@ _grant() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -280,13 +296,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__export)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -314,13 +334,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__group)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help add remove list help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help add remove list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -348,13 +372,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__group__subcmd__add)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -452,13 +480,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__group__subcmd__list)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -486,13 +518,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__group__subcmd__remove)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -688,7 +724,7 @@ _grant() {
             return 0
             ;;
         grant__subcmd__list)
-            opts="-q -v -h --subject --resource --source --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --subject --resource --source --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -711,6 +747,10 @@ _grant() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -738,13 +778,17 @@ _grant() {
             return 0
             ;;
         grant__subcmd__revoke)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,9 @@ set edit:completion:arg-completer[grant] = {|@words|
     }
     var completions = [
         &'grant'= {
-            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file''s key file sits beside it (.key)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -47,7 +48,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --action 'read, run, write, admin (repeat or comma-separate for several)'
             cand --resource '<kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *'
             cand --note 'A note for people'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -66,7 +68,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --resource 'Only grants with exactly this resource pattern'
             cand --source 'Only grants from this source: cli, file:<name>, admins, builtin'
             cand --state 'Only active or only revoked grants'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -80,7 +83,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;revoke'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -98,7 +102,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --action 'read, run, write or admin'
             cand --resource '<kind>:<name>, e.g. worker:build-1'
             cand --batch 'Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -114,7 +119,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;group'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -132,7 +138,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'grant;group;add'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -146,7 +153,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;group;remove'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -160,7 +168,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;group;list'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -189,7 +198,8 @@ set edit:completion:arg-completer[grant] = {|@words|
         }
         &'grant;apply'= {
             cand --name 'Source name [default: the file name without extension, or stdin]'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -203,7 +213,8 @@ set edit:completion:arg-completer[grant] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'grant;export'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'

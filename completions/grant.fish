@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_grant_global_optspecs
-    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_grant_needs_command
@@ -24,8 +24,9 @@ function __fish_grant_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c grant -n "__fish_grant_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c grant -n "__fish_grant_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_needs_command" -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c grant -n "__fish_grant_needs_command" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -49,7 +50,8 @@ complete -c grant -n "__fish_grant_using_subcommand add" -l subject -d 'user:<id
 complete -c grant -n "__fish_grant_using_subcommand add" -l action -d 'read, run, write, admin (repeat or comma-separate for several)' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l resource -d '<kind>:<pattern>: an exact name, a prefix ending in *, or *; the kind may be *' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l note -d 'A note for people' -r
-complete -c grant -n "__fish_grant_using_subcommand add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand add" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand add" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -66,7 +68,8 @@ complete -c grant -n "__fish_grant_using_subcommand list" -l resource -d 'Only g
 complete -c grant -n "__fish_grant_using_subcommand list" -l source -d 'Only grants from this source: cli, file:<name>, admins, builtin' -r
 complete -c grant -n "__fish_grant_using_subcommand list" -l state -d 'Only active or only revoked grants' -r -f -a "active\t''
 revoked\t''"
-complete -c grant -n "__fish_grant_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand list" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -77,7 +80,8 @@ complete -c grant -n "__fish_grant_using_subcommand list" -s q -l quiet -d 'Prin
 complete -c grant -n "__fish_grant_using_subcommand list" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand list" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -92,7 +96,8 @@ complete -c grant -n "__fish_grant_using_subcommand check" -l principal -d 'user
 complete -c grant -n "__fish_grant_using_subcommand check" -l action -d 'read, run, write or admin' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l resource -d '<kind>:<name>, e.g. worker:build-1' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l batch -d 'Read NDJSON requests {"principal","action","resource"} from FILE or - and print one decision per line' -r
-complete -c grant -n "__fish_grant_using_subcommand check" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand check" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand check" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -105,7 +110,8 @@ complete -c grant -n "__fish_grant_using_subcommand check" -s q -l quiet -d 'Pri
 complete -c grant -n "__fish_grant_using_subcommand check" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand check" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -120,7 +126,8 @@ complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_s
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove principals from a group (all or nothing)'
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List groups and their members'
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -131,7 +138,8 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -142,7 +150,8 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -158,7 +167,8 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List groups and their members'
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c grant -n "__fish_grant_using_subcommand apply" -l name -d 'Source name [default: the file name without extension, or stdin]' -r
-complete -c grant -n "__fish_grant_using_subcommand apply" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand apply" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand apply" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand apply" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -169,7 +179,8 @@ complete -c grant -n "__fish_grant_using_subcommand apply" -s q -l quiet -d 'Pri
 complete -c grant -n "__fish_grant_using_subcommand apply" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c grant -n "__fish_grant_using_subcommand apply" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c grant -n "__fish_grant_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c grant -n "__fish_grant_using_subcommand export" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand export" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c grant -n "__fish_grant_using_subcommand export" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

@@ -47,7 +47,7 @@ _reload() {
 
     case "${cmd}" in
         reload)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --dry-run --help --version history rollback prune help"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --dry-run --help --version history rollback prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _reload() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -155,13 +159,17 @@ _reload() {
             return 0
             ;;
         reload__subcmd__history)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -189,7 +197,7 @@ _reload() {
             return 0
             ;;
         reload__subcmd__prune)
-            opts="-q -v -h --keep --dry-run --vacuum --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --keep --dry-run --vacuum --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -200,6 +208,10 @@ _reload() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -227,13 +239,17 @@ _reload() {
             return 0
             ;;
         reload__subcmd__rollback)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,9 @@ set edit:completion:arg-completer[reload] = {|@words|
     }
     var completions = [
         &'reload'= {
-            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file''s key file sits beside it (.key)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -40,7 +41,8 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'reload;history'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -54,7 +56,8 @@ set edit:completion:arg-completer[reload] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'reload;rollback'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -69,7 +72,8 @@ set edit:completion:arg-completer[reload] = {|@words|
         }
         &'reload;prune'= {
             cand --keep 'How many snapshots to keep besides the active one'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_reload_global_optspecs
-    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color dry-run h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color dry-run h/help V/version
 end
 
 function __fish_reload_needs_command
@@ -24,8 +24,9 @@ function __fish_reload_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c reload -n "__fish_reload_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c reload -n "__fish_reload_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_needs_command" -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c reload -n "__fish_reload_needs_command" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -42,7 +43,8 @@ complete -c reload -n "__fish_reload_needs_command" -f -a "history" -d 'List sna
 complete -c reload -n "__fish_reload_needs_command" -f -a "rollback" -d 'Make an earlier snapshot active again'
 complete -c reload -n "__fish_reload_needs_command" -f -a "prune" -d 'Delete old snapshots, keeping the active one and the newest others'
 complete -c reload -n "__fish_reload_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c reload -n "__fish_reload_using_subcommand history" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand history" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand history" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand history" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -53,7 +55,8 @@ complete -c reload -n "__fish_reload_using_subcommand history" -s q -l quiet -d 
 complete -c reload -n "__fish_reload_using_subcommand history" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c reload -n "__fish_reload_using_subcommand history" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c reload -n "__fish_reload_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -65,7 +68,8 @@ complete -c reload -n "__fish_reload_using_subcommand rollback" -s v -l verbose 
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c reload -n "__fish_reload_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c reload -n "__fish_reload_using_subcommand prune" -l keep -d 'How many snapshots to keep besides the active one' -r
-complete -c reload -n "__fish_reload_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

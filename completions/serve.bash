@@ -23,7 +23,7 @@ _serve() {
 
     case "${cmd}" in
         serve)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --host --port --cert-file --key-file --auth-mode --jwt-secret-file --users --admins --grant-reload --secrets-file --rotate-every --heartbeat-every --audit-rotations --max-workers --check-config --help --version"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --host --port --cert-file --key-file --auth-mode --jwt-secret-file --users --admins --grant-reload --secrets-file --rotate-every --heartbeat-every --audit-rotations --max-workers --check-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,10 @@ _serve() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

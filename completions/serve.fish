@@ -1,5 +1,6 @@
-complete -c serve -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c serve -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c serve -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c serve -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c serve -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c serve -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c serve -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c serve -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

@@ -18,8 +18,9 @@ set edit:completion:arg-completer[token] = {|@words|
     }
     var completions = [
         &'token'= {
-            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file''s key file sits beside it (.key)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -48,7 +49,8 @@ set edit:completion:arg-completer[token] = {|@words|
             cand --label 'A note for people, shown in lists'
             cand --principal 'The principal an api token authenticates, e.g. user:alice'
             cand --scope 'Narrow an api token to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -65,7 +67,8 @@ set edit:completion:arg-completer[token] = {|@words|
         &'token;list'= {
             cand --kind 'Only tokens of this kind'
             cand --state 'Only tokens in this state'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -79,7 +82,8 @@ set edit:completion:arg-completer[token] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'token;show'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -94,7 +98,8 @@ set edit:completion:arg-completer[token] = {|@words|
         }
         &'token;revoke'= {
             cand --reason 'Why, kept in the record and the audit trail'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -109,7 +114,8 @@ set edit:completion:arg-completer[token] = {|@words|
         }
         &'token;prune'= {
             cand --older-than 'Only records that expired or were revoked at least this long ago'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -123,7 +129,8 @@ set edit:completion:arg-completer[token] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'token;verify'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_token_global_optspecs
-    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_token_needs_command
@@ -24,8 +24,9 @@ function __fish_token_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c token -n "__fish_token_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c token -n "__fish_token_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_needs_command" -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c token -n "__fish_token_needs_command" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -51,7 +52,8 @@ complete -c token -n "__fish_token_using_subcommand create" -l max-uses -d 'How 
 complete -c token -n "__fish_token_using_subcommand create" -l label -d 'A note for people, shown in lists' -r
 complete -c token -n "__fish_token_using_subcommand create" -l principal -d 'The principal an api token authenticates, e.g. user:alice' -r
 complete -c token -n "__fish_token_using_subcommand create" -l scope -d 'Narrow an api token to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*' -r
-complete -c token -n "__fish_token_using_subcommand create" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand create" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand create" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand create" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -70,7 +72,8 @@ bound\t'Used by some machines (or, for api tokens, used at least once) and still
 exhausted\t'Every use is bound; no new machine may enrol'
 expired\t'Past its expiry'
 revoked\t'Revoked'"
-complete -c token -n "__fish_token_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand list" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -81,7 +84,8 @@ complete -c token -n "__fish_token_using_subcommand list" -s q -l quiet -d 'Prin
 complete -c token -n "__fish_token_using_subcommand list" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c token -n "__fish_token_using_subcommand list" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c token -n "__fish_token_using_subcommand show" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand show" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand show" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -93,7 +97,8 @@ complete -c token -n "__fish_token_using_subcommand show" -s v -l verbose -d 'Pr
 complete -c token -n "__fish_token_using_subcommand show" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c token -n "__fish_token_using_subcommand revoke" -l reason -d 'Why, kept in the record and the audit trail' -r
-complete -c token -n "__fish_token_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand revoke" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -105,7 +110,8 @@ complete -c token -n "__fish_token_using_subcommand revoke" -s v -l verbose -d '
 complete -c token -n "__fish_token_using_subcommand revoke" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c token -n "__fish_token_using_subcommand prune" -l older-than -d 'Only records that expired or were revoked at least this long ago' -r
-complete -c token -n "__fish_token_using_subcommand prune" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand prune" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -116,7 +122,8 @@ complete -c token -n "__fish_token_using_subcommand prune" -s q -l quiet -d 'Pri
 complete -c token -n "__fish_token_using_subcommand prune" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c token -n "__fish_token_using_subcommand prune" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c token -n "__fish_token_using_subcommand verify" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand verify" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand verify" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

@@ -65,7 +65,7 @@ _worker() {
 
     case "${cmd}" in
         worker)
-            opts="-q -v -h -V --state --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version connect list show revoke drain dispatch help"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version connect list show revoke drain dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -76,6 +76,10 @@ _worker() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -103,7 +107,7 @@ _worker() {
             return 0
             ;;
         worker__subcmd__connect)
-            opts="-q -v -h --token --token-file --cache-dir --label --capacity --allow-command --pin-sha256 --run-as --allow-root --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --token --token-file --cache-dir --label --capacity --allow-command --pin-sha256 --run-as --allow-root --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -145,6 +149,10 @@ _worker() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --state-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -169,7 +177,7 @@ _worker() {
             return 0
             ;;
         worker__subcmd__dispatch)
-            opts="-q -v -h --to --select --secret --timeout --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --to --select --secret --timeout --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,6 +200,10 @@ _worker() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -219,13 +231,17 @@ _worker() {
             return 0
             ;;
         worker__subcmd__drain)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -365,7 +381,7 @@ _worker() {
             return 0
             ;;
         worker__subcmd__list)
-            opts="-q -v -h --all --stale --label --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --all --stale --label --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,6 +396,10 @@ _worker() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -407,13 +427,17 @@ _worker() {
             return 0
             ;;
         worker__subcmd__revoke)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -441,13 +465,17 @@ _worker() {
             return 0
             ;;
         worker__subcmd__show)
-            opts="-q -v -h --state-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,9 @@ set edit:completion:arg-completer[worker] = {|@words|
     }
     var completions = [
         &'worker'= {
-            cand --state 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file''s key file sits beside it (.key)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -50,7 +51,8 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --allow-command 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)'
             cand --pin-sha256 'Also require the server''s public key to have this SHA-256 (base64 of the SPKI)'
             cand --run-as 'Run steps as this user (name, uid or uid:gid); needs a root worker'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -67,7 +69,8 @@ set edit:completion:arg-completer[worker] = {|@words|
         &'worker;list'= {
             cand --stale 'Only workers not seen for this long'
             cand --label 'Only workers with this label, e.g. pool=build'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -82,7 +85,8 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'worker;show'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -96,7 +100,8 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'worker;revoke'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -110,7 +115,8 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'worker;drain'= {
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
@@ -128,7 +134,8 @@ set edit:completion:arg-completer[worker] = {|@words|
             cand --select 'Any connected worker with this label, as key=value (e.g. pool=build)'
             cand --secret 'Secret from serve''s --secrets-file to pass as an environment variable (repeatable)'
             cand --timeout 'Kill the step after this long'
-            cand --state-file 'State file, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
             cand --server 'Talk to a moat serve at URL instead of the local state file'
             cand --auth-token-file 'File holding the api token or JWT used with --server'
             cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'

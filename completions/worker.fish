@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_worker_global_optspecs
-    string join \n state= state-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_worker_needs_command
@@ -24,8 +24,9 @@ function __fish_worker_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c worker -n "__fish_worker_needs_command" -l state -d 'State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)' -r -F
-complete -c worker -n "__fish_worker_needs_command" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_needs_command" -l state -d 'State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file\'s key file sits beside it (.key)' -r -F
+complete -c worker -n "__fish_worker_needs_command" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -52,7 +53,8 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l capacity -d 'S
 complete -c worker -n "__fish_worker_using_subcommand connect" -l allow-command -d 'Only run commands whose argv[0] matches (exact or prefix*; repeatable)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l pin-sha256 -d 'Also require the server\'s public key to have this SHA-256 (base64 of the SPKI)' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l run-as -d 'Run steps as this user (name, uid or uid:gid); needs a root worker' -r
-complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand connect" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -66,7 +68,8 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l no-color -d 'N
 complete -c worker -n "__fish_worker_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c worker -n "__fish_worker_using_subcommand list" -l stale -d 'Only workers not seen for this long' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l label -d 'Only workers with this label, e.g. pool=build' -r
-complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -78,7 +81,8 @@ complete -c worker -n "__fish_worker_using_subcommand list" -s q -l quiet -d 'Pr
 complete -c worker -n "__fish_worker_using_subcommand list" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand list" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c worker -n "__fish_worker_using_subcommand show" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand show" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand show" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -89,7 +93,8 @@ complete -c worker -n "__fish_worker_using_subcommand show" -s q -l quiet -d 'Pr
 complete -c worker -n "__fish_worker_using_subcommand show" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand show" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -100,7 +105,8 @@ complete -c worker -n "__fish_worker_using_subcommand revoke" -s q -l quiet -d '
 complete -c worker -n "__fish_worker_using_subcommand revoke" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c worker -n "__fish_worker_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c worker -n "__fish_worker_using_subcommand drain" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand drain" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand drain" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand drain" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
@@ -115,7 +121,8 @@ complete -c worker -n "__fish_worker_using_subcommand dispatch" -l to -d 'Worker
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l select -d 'Any connected worker with this label, as key=value (e.g. pool=build)' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l secret -d 'Secret from serve\'s --secrets-file to pass as an environment variable (repeatable)' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l timeout -d 'Kill the step after this long' -r
-complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d 'State file, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F

@@ -2,6 +2,7 @@
 //! attributes use these constants and the man pages list this table.
 
 pub const STATE: &str = "MOAT_STATE";
+pub const KEY_FILE: &str = "MOAT_KEY_FILE";
 pub const SERVER: &str = "MOAT_SERVER";
 pub const AUTH_TOKEN: &str = "MOAT_AUTH_TOKEN";
 pub const AUTH_TOKEN_FILE: &str = "MOAT_AUTH_TOKEN_FILE";
@@ -18,6 +19,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         STATE,
         "path of the state file (same as --state); default $XDG_DATA_HOME/moat/state.db",
+    ),
+    (
+        KEY_FILE,
+        "key file holding the state's pepper (same as --state-key-file); required when MOAT_STATE is a postgres:// URL",
     ),
     (
         XDG_DATA_HOME,

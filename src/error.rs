@@ -385,6 +385,11 @@ impl Error {
         Error::new(Exit::Internal, Code::Internal, message)
     }
 
+    /// A state whose contents moat did not write (exit 6, code `state_corrupt`).
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Error::new(Exit::Unavailable, Code::StateCorrupt, message)
+    }
+
     /// I/O trouble (exit 6, code `io`), keeping the OS error as the source.
     pub fn io(context: impl Into<String>, err: std::io::Error) -> Self {
         let message = format!("{}: {err}", context.into());

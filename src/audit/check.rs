@@ -84,11 +84,13 @@ const SNAPSHOTS_KEPT: usize = 20;
 /// Free space in the state file worth a vacuum, when it is also most of it.
 const FREE_SPACE_WORTH_VACUUM: u64 = 64 << 20;
 
-/// File permission findings for the state file, its key and its directory.
-pub fn file_findings(state: &Path) -> Vec<Finding> {
+/// File permission findings for the state file, its key and its directory
+/// (for a PostgreSQL state, only the key file is a file here).
+pub fn file_findings(state: &Path, key: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
-    let key = crate::store::key_path(state);
-    for (path, what) in [(state, "state file"), (key.as_path(), "key file")] {
+    let state = (!crate::store::is_database_url(state)).then_some(state);
+    for (path, what) in [(state, "state file"), (Some(key), "key file")] {
+        let Some(path) = path else { continue };
         if let Ok(m) = std::fs::metadata(path) {
             let mode = m.mode() & 0o777;
             if mode & 0o077 != 0 {
@@ -102,7 +104,9 @@ pub fn file_findings(state: &Path) -> Vec<Finding> {
             }
         }
     }
-    let dir = state.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = state
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty());
     let dir_mode = dir.and_then(|d| std::fs::metadata(d).ok().map(|m| (d, m.mode() & 0o777)));
     if let Some((dir, mode)) = dir_mode.filter(|(_, mode)| mode & 0o022 != 0) {
         out.push(finding(

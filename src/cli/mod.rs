@@ -23,13 +23,17 @@ use crate::store::Store;
 /// Flags every binary accepts.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// State file (SQLite); give it before the subcommand. Its key file sits beside it (.key)
-    #[arg(long, value_name = "PATH")]
+    /// State file (SQLite), or a postgres:// URL; give it before the subcommand. An SQLite file's key file sits beside it (.key)
+    #[arg(long, value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 
-    /// State file, accepted anywhere on the line (list commands use --state as a filter)
-    #[arg(long, global = true, env = env::STATE, value_name = "PATH")]
+    /// State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)
+    #[arg(long, global = true, env = env::STATE, value_name = "PATH|URL")]
     pub state_file: Option<PathBuf>,
+
+    /// Key file holding the state's pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]
+    #[arg(long, global = true, env = env::KEY_FILE, value_name = "FILE")]
+    pub state_key_file: Option<PathBuf>,
 
     /// Talk to a moat serve at URL instead of the local state file
     #[arg(long, global = true, env = env::SERVER, value_name = "URL")]
@@ -143,7 +147,7 @@ impl App {
     /// The state file's path, which must already exist.
     pub fn existing_state_path(&self) -> Result<PathBuf> {
         let path = self.global.state_path()?;
-        if path.exists() {
+        if path.exists() || crate::store::is_database_url(&path) {
             return Ok(path);
         }
         Err(
@@ -172,7 +176,10 @@ impl App {
             if self.global.verbose > 0 {
                 eprintln!("using state file {}", path.display());
             }
-            self.store = Some(Store::open(&path)?);
+            self.store = Some(Store::open_at(
+                &path,
+                self.global.state_key_file.as_deref(),
+            )?);
         }
         // Just set above when it was None.
         self.store
@@ -184,7 +191,10 @@ impl App {
     /// (`audit check` reports that as a finding instead of refusing).
     pub fn open_store_ignoring_permissions(&mut self) -> Result<()> {
         let path = self.existing_state_path()?;
-        self.store = Some(Store::open_ignoring_permissions(&path)?);
+        self.store = Some(Store::open_ignoring_permissions(
+            &path,
+            self.global.state_key_file.as_deref(),
+        )?);
         Ok(())
     }
 

@@ -84,8 +84,10 @@ impl Command for Cli {
 
     fn run(self, app: &mut App) -> Result<Exit> {
         let state = app.global.state_path()?;
+        let state_key = app.global.state_key_file.clone();
         let flags = ServeFlags {
             state: state.clone(),
+            state_key: state_key.clone(),
             host: self.host,
             port: self.port,
             cert_file: self.cert_file,
@@ -110,9 +112,8 @@ impl Command for Cli {
             Ok(c) => c,
             Err(e) => {
                 // Record the refusal when there is a state to record it in.
-                let store = state
-                    .exists()
-                    .then(|| crate::store::Store::open(&state).ok())
+                let store = (state.exists() || crate::store::is_database_url(&state))
+                    .then(|| crate::store::Store::open_at(&state, state_key.as_deref()).ok())
                     .flatten();
                 if let Some(mut store) = store {
                     store.set_audit_source("serve");

@@ -142,7 +142,7 @@ impl Operation for AuditCheck {
             spike: self.spike,
         };
         let mut findings = store.with(|s| {
-            let mut f = check::file_findings(s.path());
+            let mut f = check::file_findings(s.path(), s.key_file());
             f.extend(check::check(s, &o)?);
             Ok(f)
         })?;

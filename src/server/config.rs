@@ -60,6 +60,8 @@ pub const ROLES: [&str; 3] = ["viewer", "operator", "admin"];
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub state: PathBuf,
+    /// `--state-key-file`: the pepper's file when not beside the state.
+    pub state_key: Option<PathBuf>,
     pub host: String,
     pub port: u16,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -121,6 +123,7 @@ pub const DEFAULT_MAX_WORKERS: usize = 20_000;
 #[derive(Debug, Clone)]
 pub struct ServeFlags {
     pub state: PathBuf,
+    pub state_key: Option<PathBuf>,
     pub host: String,
     pub port: u16,
     pub cert_file: Option<PathBuf>,
@@ -145,6 +148,7 @@ impl Default for ServeFlags {
     fn default() -> Self {
         ServeFlags {
             state: PathBuf::new(),
+            state_key: None,
             host: "127.0.0.1".into(),
             port: 8443,
             cert_file: None,
@@ -296,6 +300,7 @@ impl ServeConfig {
         };
         Ok(ServeConfig {
             state: f.state,
+            state_key: f.state_key,
             host: f.host,
             port: f.port,
             tls,

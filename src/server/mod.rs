@@ -167,7 +167,7 @@ impl AppState {
 
 /// Build the shared state: open the store, materialize admins, load the policy.
 pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
-    let mut store = Store::open(&cfg.state)?;
+    let mut store = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
     store.set_audit_source("serve");
     let ctx = Ctx::new("serve", crate::time::now_ms());
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
@@ -278,6 +278,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                 .unwrap_or_else(|p| p.into_inner())
                 .separate_checkpoints()?;
             let state = Arc::downgrade(&state);
+            if let Some(checkpointer) = checkpointer {
             std::thread::Builder::new()
                 .name("moat-checkpoint".into())
                 .spawn(move || {
@@ -289,6 +290,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                     }
                 })
                 .map_err(|e| Error::io("starting the checkpoint thread", e))?;
+            }
         }
         let handle = axum_server::Handle::new();
         {

@@ -1,8 +1,7 @@
 //! SQL for the audit chain.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Cell, Row, args};
 use crate::audit::{Event, EventRef, GENESIS, Head, NewEvent, Verification, Verifier};
 use crate::credential::{hex, hmac_sha256};
 use crate::error::{Code, Error, Exit, Result};
@@ -36,7 +35,7 @@ pub struct AuditQuery {
 const COLUMNS: &str =
     "seq, ts, type, actor, target, outcome, source, request_id, details, prev_hash, hash";
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+fn event_from_row(r: &Row<'_>) -> Result<Event> {
     let details: String = r.get(8)?;
     Ok(Event {
         seq: r.get(0)?,
@@ -76,9 +75,9 @@ impl Tx<'_> {
             hash: String::new(),
         };
         event.hash = event.expected_hash(self.pepper);
-        self.tx
-            .prepare_cached(&format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
-            .execute(params![
+        self.tx.exec(
+            &format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            args![
                 event.seq,
                 event.ts,
                 event.kind,
@@ -90,7 +89,8 @@ impl Tx<'_> {
                 crate::audit::canonical_details(&event.details),
                 event.prev_hash,
                 event.hash
-            ])?;
+            ],
+        )?;
         self.head = Some(Head {
             seq: event.seq,
             hash: event.hash.clone(),
@@ -100,16 +100,16 @@ impl Tx<'_> {
 
     /// The last event's `{seq, hash}`; after everything was pruned, the anchor.
     pub fn audit_head(&self) -> Result<Option<Head>> {
-        let last = self
-            .tx
-            .prepare_cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")?
-            .query_row([], |r| {
+        let last = self.tx.row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            args![],
+            |r| {
                 Ok(Head {
                     seq: r.get(0)?,
                     hash: r.get(1)?,
                 })
-            })
-            .optional()?;
+            },
+        )?;
         match last {
             Some(h) => Ok(Some(h)),
             None => self.audit_anchor(),
@@ -122,16 +122,16 @@ impl Tx<'_> {
         q: &AuditQuery,
         mut f: impl FnMut(Event) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {COLUMNS} FROM audit_events
-             WHERE (?1 IS NULL OR ts >= ?1) AND (?2 IS NULL OR ts <= ?2)
-               AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR actor = ?4)
-               AND (?5 IS NULL OR seq > ?5) AND (?6 IS NULL OR target = ?6)
-               AND (?7 IS NULL OR outcome = ?7)
+        self.tx.each(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_events
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR ts >= ?1) AND (CAST(?2 AS BIGINT) IS NULL OR ts <= ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR type = ?3) AND (CAST(?4 AS TEXT) IS NULL OR actor = ?4)
+               AND (CAST(?5 AS BIGINT) IS NULL OR seq > ?5) AND (CAST(?6 AS TEXT) IS NULL OR target = ?6)
+               AND (CAST(?7 AS TEXT) IS NULL OR outcome = ?7)
              ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map(
-            params![
+            ),
+            args![
                 q.since,
                 q.until,
                 q.kind,
@@ -140,12 +140,11 @@ impl Tx<'_> {
                 q.target,
                 q.outcome
             ],
-            event_from_row,
-        )?;
-        for row in rows {
-            f(row?)?;
-        }
-        Ok(())
+            |r| {
+                f(event_from_row(r)?)?;
+                Ok(true)
+            },
+        )
     }
 
     /// The point the chain starts from after a prune: the last pruned
@@ -177,9 +176,10 @@ impl Tx<'_> {
     /// Delete every event with `seq <= through` and move the anchor there.
     pub fn prune_audit(&mut self, through: &Head) -> Result<usize> {
         self.head = None;
-        let n = self
-            .tx
-            .execute("DELETE FROM audit_events WHERE seq <= ?1", [through.seq])?;
+        let n = self.tx.exec(
+            "DELETE FROM audit_events WHERE seq <= ?1",
+            args![through.seq],
+        )?;
         let value = serde_json::json!({
             "seq": through.seq,
             "hash": through.hash,
@@ -191,49 +191,46 @@ impl Tx<'_> {
 
     /// The last event before `ts` (the cut of a prune), if any.
     pub fn audit_last_before(&self, ts: Millis) -> Result<Option<Head>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT seq, hash FROM audit_events WHERE seq < COALESCE(
-                    (SELECT MIN(seq) FROM audit_events WHERE ts >= ?1),
-                    (SELECT MAX(seq) + 1 FROM audit_events))
-                 ORDER BY seq DESC LIMIT 1",
-                [ts],
-                |r| {
-                    Ok(Head {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.tx.row(
+            "SELECT seq, hash FROM audit_events WHERE seq < COALESCE(
+                (SELECT MIN(seq) FROM audit_events WHERE ts >= ?1),
+                (SELECT MAX(seq) + 1 FROM audit_events))
+             ORDER BY seq DESC LIMIT 1",
+            args![ts],
+            |r| {
+                Ok(Head {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            },
+        )
     }
 
     /// Count events matching a type and outcome since `since`.
     pub fn audit_count(&self, kinds: &[&str], outcome: &str, since: Millis) -> Result<i64> {
         let mut n = 0;
         for k in kinds {
-            n += self.tx.query_row(
-                "SELECT COUNT(*) FROM audit_events WHERE type = ?1 AND outcome = ?2 AND ts >= ?3",
-                params![k, outcome, since],
-                |r| r.get::<_, i64>(0),
-            )?;
+            n += self
+                .tx
+                .row(
+                    "SELECT COUNT(*) FROM audit_events WHERE type = ?1 AND outcome = ?2 AND ts >= ?3",
+                    args![k, outcome, since],
+                    |r| r.get::<i64>(0),
+                )?
+                .unwrap_or(0);
         }
         Ok(n)
     }
 
     /// The most recent event of a type.
     pub fn audit_last_of(&self, kind: &str) -> Result<Option<Event>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM audit_events WHERE type = ?1 ORDER BY seq DESC LIMIT 1"
-                ),
-                [kind],
-                event_from_row,
-            )
-            .optional()?)
+        self.tx.row(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE type = ?1 ORDER BY seq DESC LIMIT 1"
+            ),
+            args![kind],
+            event_from_row,
+        )
     }
 
     /// Walk the whole chain and check every link, streaming.
@@ -251,18 +248,18 @@ impl Tx<'_> {
                 });
             }
         };
-        let mut stmt = self
-            .tx
-            .prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq");
+        self.tx.each(&sql, args![], |r| {
             // Borrow every column: a million events verify without a
             // million allocations. A non-text value counts as tampering.
-            let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
-            let opt = |i: usize| match r.get_ref(i) {
-                Ok(rusqlite::types::ValueRef::Null) => Some(None),
-                Ok(v) => v.as_str().ok().map(Some),
-                Err(_) => None,
+            let text = |i: usize| match r.cell(i) {
+                Ok(Cell::Text(t)) => Some(t),
+                _ => None,
+            };
+            let opt = |i: usize| match r.cell(i) {
+                Ok(Cell::Null) => Some(None),
+                Ok(Cell::Text(t)) => Some(Some(t)),
+                _ => None,
             };
             let seq: i64 = r.get(0)?;
             let parsed = (|| {
@@ -280,28 +277,21 @@ impl Tx<'_> {
                     hash: text(10)?,
                 })
             })();
-            let ok = match parsed {
+            Ok(match parsed {
                 Some(e) => v.push_ref(&e),
                 None => v.push_malformed(seq),
-            };
-            if !ok {
-                break;
-            }
-        }
+            })
+        })?;
         let anchor = self.audit_anchor().ok().flatten();
         let at_checkpoint = match checkpoint {
             // A checkpoint inside the pruned part: the anchor is all that is left of it.
             Some(cp) if anchor.as_ref().is_some_and(|a| cp.seq < a.seq) => Some(cp.hash.clone()),
             Some(cp) if anchor.as_ref().is_some_and(|a| cp.seq == a.seq) => anchor.map(|a| a.hash),
-            Some(cp) => self
-                .tx
-                .query_row(
-                    "SELECT hash FROM audit_events WHERE seq = ?1",
-                    [cp.seq],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(Error::from)?,
+            Some(cp) => self.tx.row(
+                "SELECT hash FROM audit_events WHERE seq = ?1",
+                args![cp.seq],
+                |r| r.get::<String>(0),
+            )?,
             None => None,
         };
         Ok(v.finish(checkpoint, at_checkpoint))

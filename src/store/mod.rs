@@ -1,9 +1,12 @@
-//! The state file: opening it safely (permissions, pepper key, WAL, busy
-//! timeout), migrations, and transactions. All SQL lives under this module.
+//! The state: opening it safely (an SQLite file with its permissions, WAL
+//! and busy timeout, or a PostgreSQL database; the pepper key file either
+//! way), migrations, and transactions. All SQL lives under this module.
 
 mod audit;
 mod migrations;
+mod pg;
 mod policy;
+pub(crate) mod sql;
 mod sql_error;
 mod tokens;
 mod watch;
@@ -16,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rand::RngExt;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags};
+
+pub use sql::Engine;
+use sql::{Conn, Mode, Txn, args};
 
 use crate::error::{Code, Error, Exit, Result};
 
@@ -31,17 +37,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Length of the pepper in `state.key`.
 pub const KEY_LEN: usize = 32;
 
-/// An open state file with its pepper.
+/// An open state (file or database) with its pepper.
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
     pepper: [u8; KEY_LEN],
     path: PathBuf,
+    key: PathBuf,
     audit_source: &'static str,
 }
 
 /// A transaction on the state file. Reads and writes go through its methods.
 pub struct Tx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: Txn<'a>,
     pepper: &'a [u8; KEY_LEN],
     /// Default `source` of audit events appended in this transaction.
     source: &'static str,
@@ -83,21 +90,33 @@ impl Access for &std::sync::Mutex<Store> {
 impl Store {
     /// Open (creating if needed) the state file at `path` and its key file.
     /// Refuses files that group or others can access.
+    /// A `postgres://` URL in place of the path opens that database
+    /// instead, with the key file `key_file` (see [`Store::open_at`]).
     pub fn open(path: &Path) -> Result<Store> {
-        Self::open_inner(path, true)
+        Self::open_at(path, None)
+    }
+
+    /// Open the state at `path`, with its pepper in `key_file` (default:
+    /// beside an SQLite file; required for PostgreSQL, where every replica
+    /// names the same key file).
+    pub fn open_at(path: &Path, key_file: Option<&Path>) -> Result<Store> {
+        Self::open_inner(path, key_file, true)
     }
 
     /// Open without refusing loose permissions. Only for `audit check`, which
     /// reports them as findings instead of stopping at them.
-    pub fn open_ignoring_permissions(path: &Path) -> Result<Store> {
-        Self::open_inner(path, false)
+    pub fn open_ignoring_permissions(path: &Path, key_file: Option<&Path>) -> Result<Store> {
+        Self::open_inner(path, key_file, false)
     }
 
-    fn open_inner(path: &Path, strict: bool) -> Result<Store> {
+    fn open_inner(path: &Path, key_file: Option<&Path>, strict: bool) -> Result<Store> {
+        if let Some(url) = pg::url(path) {
+            return pg::open(url, key_file, strict);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
-        let key_path = key_path(path);
+        let key_path = key_file.map_or_else(|| key_path(path), Path::to_owned);
         let is_new = match fs::metadata(path) {
             // A new state file appears whole (see `create_initialized`), so
             // an empty one is damage or a mistake, never a state to start.
@@ -141,17 +160,29 @@ impl Store {
         // serve otherwise re-reads its hot pages from the OS on every write.
         conn.pragma_update(None, "cache_size", -16384)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = Store {
-            conn,
+            conn: Conn::Lite(conn),
             pepper,
             path: path.to_owned(),
+            key: key_path,
             audit_source: "cli",
         };
-        migrations::run(&mut store.conn, path)?;
+        migrations::run(&mut store.conn, &path.display().to_string())?;
         Ok(store)
     }
 
-    /// The state file's path.
+    /// The key file holding the pepper.
+    pub fn key_file(&self) -> &Path {
+        &self.key
+    }
+
+    /// Which engine holds this state.
+    pub fn engine(&self) -> Engine {
+        self.conn.engine()
+    }
+
+    /// The state file's path (for PostgreSQL, the URL as given).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -160,15 +191,19 @@ impl Store {
     /// a second connection that does it instead. A long-running serve calls
     /// this so no request waits behind a checkpoint's copy and fsync; the
     /// caller runs [`Checkpointer::run`] every so often.
-    pub fn separate_checkpoints(&self) -> Result<Checkpointer> {
+    /// PostgreSQL checkpoints on its own: `None` there.
+    pub fn separate_checkpoints(&self) -> Result<Option<Checkpointer>> {
+        let Conn::Lite(own) = &self.conn else {
+            return Ok(None);
+        };
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        Ok(Checkpointer { conn })
+        own.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(Some(Checkpointer { conn }))
     }
 
     /// Name the origin recorded on audit events that do not set their own
@@ -185,9 +220,7 @@ impl Store {
     /// Run `f` in a write transaction (`BEGIN IMMEDIATE`): other writers queue
     /// behind it, and nothing is written unless `f` returns `Ok`.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin(Mode::Write)?;
         let mut tx = Tx {
             tx,
             pepper: &self.pepper,
@@ -205,9 +238,7 @@ impl Store {
 
     /// Run `f` in a read transaction: one consistent snapshot.
     pub fn read<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let tx = self.conn.begin(Mode::Read)?;
         let mut tx = Tx {
             tx,
             pepper: &self.pepper,
@@ -224,13 +255,21 @@ impl Store {
     /// disk for a temporary copy of the live data.
     pub fn vacuum(&mut self) -> Result<VacuumReport> {
         let (bytes_before, _) = self.read(|tx| tx.space())?;
-        self.conn.execute_batch("VACUUM")?;
-        // The rewrite went through the WAL, which now holds a copy of the
-        // whole database: copy it back and truncate both files. With another
-        // process reading (a running serve) part of that may be left to its
-        // next checkpoint; the space is free inside the file either way.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        match &mut self.conn {
+            Conn::Lite(conn) => {
+                conn.execute_batch("VACUUM")?;
+                // The rewrite went through the WAL, which now holds a copy of
+                // the whole database: copy it back and truncate both files.
+                // With another process reading (a running serve) part of that
+                // may be left to its next checkpoint; the space is free inside
+                // the file either way.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            // Plain VACUUM: it frees space for reuse without locking out
+            // the other replicas (FULL would rewrite every table under an
+            // exclusive lock).
+            Conn::Pg(pg) => pg.client.batch_execute("VACUUM")?,
+        }
         let (bytes_after, _) = self.read(|tx| tx.space())?;
         Ok(VacuumReport {
             bytes_before,
@@ -280,34 +319,47 @@ impl Tx<'_> {
 
     /// A value in the meta table.
     pub(super) fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        self.tx
+            .row("SELECT value FROM meta WHERE key = ?1", args![key], |r| {
+                r.get(0)
+            })
     }
 
     /// Set a value in the meta table.
     pub(super) fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
+            args![key, value],
         )?;
         Ok(())
     }
 
     /// The database's size and how much of it is free pages, in bytes.
+    /// On PostgreSQL: the database's size, and no free pages (autovacuum
+    /// reuses them; there is nothing for `--vacuum` to give back).
     pub fn space(&self) -> Result<(u64, u64)> {
-        let pragma = |name: &str| -> Result<u64> {
-            let v: i64 = self.tx.pragma_query_value(None, name, |r| r.get(0))?;
+        let one = |sql: &str| -> Result<u64> {
+            let v: i64 = self.tx.row(sql, args![], |r| r.get(0))?.unwrap_or(0);
             Ok(u64::try_from(v).unwrap_or(0))
         };
-        let page = pragma("page_size")?;
-        Ok((
-            pragma("page_count")? * page,
-            pragma("freelist_count")? * page,
-        ))
+        match self.tx.engine() {
+            Engine::Sqlite => {
+                let page = one("PRAGMA page_size")?;
+                Ok((
+                    one("PRAGMA page_count")? * page,
+                    one("PRAGMA freelist_count")? * page,
+                ))
+            }
+            Engine::Postgres => Ok((one("SELECT pg_database_size(current_database())")?, 0)),
+        }
     }
+}
+
+/// Whether `--state` names a PostgreSQL database (a `postgres://` URL)
+/// rather than an SQLite file.
+pub fn is_database_url(state: &Path) -> bool {
+    pg::url(state).is_some()
 }
 
 /// The key file that belongs to a state file: `state.db` → `state.key`.
@@ -338,10 +390,13 @@ fn create_initialized(path: &Path) -> Result<()> {
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-        let mut conn = Connection::open(&tmp)?;
+        let conn = Connection::open(&tmp)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        migrations::run(&mut conn, path)?;
-        conn.close().map_err(|(_, e)| Error::from(e))?;
+        let mut conn = Conn::Lite(conn);
+        migrations::run(&mut conn, &path.display().to_string())?;
+        if let Conn::Lite(conn) = conn {
+            conn.close().map_err(|(_, e)| Error::from(e))?;
+        }
         Ok(())
     };
     let built = build().and_then(|()| match fs::hard_link(&tmp, path) {

@@ -1,8 +1,7 @@
 //! SQL for grants, group memberships, snapshots and the active-snapshot pointer.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Arg, Row, ToArg, args};
 use crate::error::{Error, Result};
 use crate::policy::engine::Membership;
 use crate::policy::grant::{Actions, Effect, Grant};
@@ -43,24 +42,20 @@ pub struct SnapshotSet {
 const GRANT_COLUMNS: &str =
     "id, subject, effect, actions, resource, source, active, note, created_at, created_by";
 
-fn corrupt(i: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        i,
-        rusqlite::types::Type::Text,
-        format!("invalid {what} in grants table").into(),
-    )
+fn corrupt(what: &str) -> Error {
+    Error::corrupt(format!("invalid {what} in the grants table"))
 }
 
-fn row_to_grant(r: &Row<'_>) -> rusqlite::Result<Grant> {
-    let subject: String = r.get(1)?;
-    let effect: String = r.get(2)?;
-    let resource: String = r.get(4)?;
+fn row_to_grant(r: &Row<'_>) -> Result<Grant> {
+    let subject: &str = r.get(1)?;
+    let effect: &str = r.get(2)?;
+    let resource: &str = r.get(4)?;
     Ok(Grant {
         id: r.get(0)?,
-        subject: subject.parse().map_err(|_| corrupt(1, "subject"))?,
-        effect: effect.parse::<Effect>().map_err(|_| corrupt(2, "effect"))?,
-        actions: Actions(r.get::<_, u8>(3)?),
-        resource: resource.parse().map_err(|_| corrupt(4, "resource"))?,
+        subject: subject.parse().map_err(|_| corrupt("subject"))?,
+        effect: effect.parse::<Effect>().map_err(|_| corrupt("effect"))?,
+        actions: Actions(r.get::<u8>(3)?),
+        resource: resource.parse().map_err(|_| corrupt("resource"))?,
         source: r.get(5)?,
         active: r.get(6)?,
         note: r.get(7)?,
@@ -80,11 +75,11 @@ impl Tx<'_> {
     /// Insert a new grant.
     pub fn insert_grant(&mut self, g: &Grant) -> Result<()> {
         self.policy_changed = true;
-        self.tx
-            .prepare_cached(&format!(
+        self.tx.exec(
+            &format!(
                 "INSERT INTO grants ({GRANT_COLUMNS}, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)"
-            ))?
-            .execute(params![
+            ),
+            args![
                 g.id,
                 g.subject.as_str(),
                 g.effect.as_str(),
@@ -95,20 +90,18 @@ impl Tx<'_> {
                 g.note,
                 g.created_at,
                 g.created_by
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
     /// One grant by full id (`grt_...`).
     pub fn grant(&self, id: &str) -> Result<Option<Grant>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ?1"),
-                [id],
-                row_to_grant,
-            )
-            .optional()?)
+        self.tx.row(
+            &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ?1"),
+            args![id],
+            row_to_grant,
+        )
     }
 
     /// Grants matching `f`, oldest first.
@@ -116,49 +109,41 @@ impl Tx<'_> {
         // Only the filters given are in the query, so SQLite can use the
         // subject and source indexes (`?1 IS NULL OR subject = ?1` would
         // scan every grant).
-        use rusqlite::ToSql;
-        let given: Vec<(&str, &dyn ToSql)> = [
-            ("subject", f.subject.as_ref().map(|v| v as &dyn ToSql)),
-            ("resource", f.resource.as_ref().map(|v| v as _)),
-            ("source", f.source.as_ref().map(|v| v as _)),
-            ("active", f.active.as_ref().map(|v| v as _)),
+        let given: Vec<(&str, Arg<'_>)> = [
+            ("subject", f.subject.as_ref().map(ToArg::to_arg)),
+            ("resource", f.resource.as_ref().map(ToArg::to_arg)),
+            ("source", f.source.as_ref().map(ToArg::to_arg)),
+            ("active", f.active.as_ref().map(ToArg::to_arg)),
         ]
         .into_iter()
         .filter_map(|(column, v)| v.map(|v| (column, v)))
         .collect();
-        let mut sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE 1");
-        for (column, _) in &given {
-            sql.push_str(&format!(" AND {column} = :{column}"));
+        let mut sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE 1 = 1");
+        for (i, (column, _)) in given.iter().enumerate() {
+            sql.push_str(&format!(" AND {column} = ?{}", i + 1));
         }
         sql.push_str(" ORDER BY created_at, id");
-        let names: Vec<String> = given.iter().map(|(c, _)| format!(":{c}")).collect();
-        let named: Vec<(&str, &dyn ToSql)> = names
-            .iter()
-            .zip(&given)
-            .map(|(n, (_, v))| (n.as_str(), *v))
-            .collect();
-        let mut stmt = self.tx.prepare_cached(&sql)?;
-        let rows = stmt.query_map(named.as_slice(), row_to_grant)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let values: Vec<Arg<'_>> = given.iter().map(|(_, v)| *v).collect();
+        self.tx.rows(&sql, &values, row_to_grant)
     }
 
     /// Every active grant, in no particular order: for callers that sort
     /// them their own way (a snapshot sorts by id), so a million rows are
     /// not sorted twice.
     pub fn active_grants(&self) -> Result<Vec<Grant>> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE active = 1"
-        ))?;
-        let rows = stmt.query_map([], row_to_grant)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.tx.rows(
+            &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE active = 1"),
+            args![],
+            row_to_grant,
+        )
     }
 
     /// Activate or revoke a grant.
     pub fn set_grant_active(&mut self, id: &str, active: bool, now: Millis) -> Result<()> {
         self.policy_changed = true;
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE grants SET active = ?2, changed_at = ?3 WHERE id = ?1",
-            params![id, active, now],
+            args![id, active, now],
         )?;
         Ok(())
     }
@@ -166,10 +151,10 @@ impl Tx<'_> {
     /// Add a membership; false when it already existed.
     pub fn add_member(&mut self, m: &Membership, now: Millis, by: &str) -> Result<bool> {
         self.policy_changed = true;
-        let n = self.tx.execute(
-            "INSERT OR IGNORE INTO group_members (group_name, principal, added_at, added_by)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![m.group, m.principal, now, by],
+        let n = self.tx.exec(
+            "INSERT INTO group_members (group_name, principal, added_at, added_by)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            args![m.group, m.principal, now, by],
         )?;
         Ok(n == 1)
     }
@@ -177,25 +162,25 @@ impl Tx<'_> {
     /// Remove a membership; false when there was none.
     pub fn remove_member(&mut self, m: &Membership) -> Result<bool> {
         self.policy_changed = true;
-        let n = self.tx.execute(
+        let n = self.tx.exec(
             "DELETE FROM group_members WHERE group_name = ?1 AND principal = ?2",
-            params![m.group, m.principal],
+            args![m.group, m.principal],
         )?;
         Ok(n == 1)
     }
 
     /// Every membership, sorted by group then principal.
     pub fn members(&self) -> Result<Vec<Membership>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.tx.rows(
             "SELECT group_name, principal FROM group_members ORDER BY group_name, principal",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Membership {
-                group: r.get(0)?,
-                principal: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![],
+            |r| {
+                Ok(Membership {
+                    group: r.get(0)?,
+                    principal: r.get(1)?,
+                })
+            },
+        )
     }
 
     /// Store a new snapshot, its content in JSON (`s.content`) and packed
@@ -206,15 +191,18 @@ impl Tx<'_> {
             .content
             .as_deref()
             .ok_or_else(|| Error::internal("snapshot without content"))?;
-        let version: i64 = self.tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM snapshots",
-            [],
-            |r| r.get(0),
-        )?;
-        self.tx.execute(
+        let version: i64 = self
+            .tx
+            .row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM snapshots",
+                args![],
+                |r| r.get(0),
+            )?
+            .unwrap_or(1);
+        self.tx.exec(
             "INSERT INTO snapshots (version, digest, created_at, created_by, grants, members, content, packed)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed],
+            args![version, s.digest, s.created_at, s.created_by, s.grants, s.members, content, packed],
         )?;
         Ok(version)
     }
@@ -257,9 +245,9 @@ impl Tx<'_> {
     /// Give snapshot `version` its packed form (for snapshots made before
     /// there was one).
     pub fn set_snapshot_packed(&mut self, version: i64, packed: &[u8]) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE snapshots SET packed = ?2 WHERE version = ?1",
-            params![version, packed],
+            args![version, packed],
         )?;
         Ok(())
     }
@@ -267,7 +255,7 @@ impl Tx<'_> {
     /// Delete snapshot `version` (never the active one: callers check).
     pub fn delete_snapshot(&mut self, version: i64) -> Result<()> {
         self.tx
-            .execute("DELETE FROM snapshots WHERE version = ?1", [version])?;
+            .exec("DELETE FROM snapshots WHERE version = ?1", args![version])?;
         Ok(())
     }
 
@@ -286,15 +274,15 @@ impl Tx<'_> {
         principal: Option<&str>,
     ) -> Result<Option<SnapshotSet>> {
         // Decoded where SQLite holds it, not copied out first.
-        let row = self
-            .tx
-            .prepare_cached("SELECT digest, packed FROM snapshots WHERE version = ?1")?
-            .query_row([version], |r| {
+        let row = self.tx.row(
+            "SELECT digest, packed FROM snapshots WHERE version = ?1",
+            args![version],
+            |r| {
                 let digest: String = r.get(0)?;
-                let packed = r.get_ref(1)?.as_blob_or_null()?;
+                let packed: Option<&[u8]> = r.get(1)?;
                 Ok((digest, packed.map(|p| PolicySet::unpack_for(p, principal))))
-            })
-            .optional()?;
+            },
+        )?;
         let Some((digest, unpacked)) = row else {
             return Ok(None);
         };
@@ -307,9 +295,9 @@ impl Tx<'_> {
                 from_packed: true,
             }));
         }
-        let content: Option<Vec<u8>> = self.tx.query_row(
+        let content: Option<Vec<u8>> = self.tx.row(
             "SELECT content FROM snapshots WHERE version = ?1",
-            [version],
+            args![version],
             |r| r.get(0),
         )?;
         let set = PolicySet::decode(content.as_deref().unwrap_or_default())?;
@@ -330,19 +318,16 @@ impl Tx<'_> {
         } else {
             "SELECT version, digest, created_at, created_by, grants, members, NULL FROM snapshots WHERE version = ?1"
         };
-        Ok(self
-            .tx
-            .query_row(sql, [version], row_to_snapshot)
-            .optional()?)
+        self.tx.row(sql, args![version], row_to_snapshot)
     }
 
     /// All snapshots without content, oldest first.
     pub fn snapshots(&self) -> Result<Vec<SnapshotRow>> {
-        let mut stmt = self.tx.prepare(
+        self.tx.rows(
             "SELECT version, digest, created_at, created_by, grants, members, NULL FROM snapshots ORDER BY version",
-        )?;
-        let rows = stmt.query_map([], row_to_snapshot)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![],
+            row_to_snapshot,
+        )
     }
 
     /// The active snapshot version, if any.
@@ -361,7 +346,7 @@ impl Tx<'_> {
     }
 }
 
-fn row_to_snapshot(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
+fn row_to_snapshot(r: &Row<'_>) -> Result<SnapshotRow> {
     Ok(SnapshotRow {
         version: r.get(0)?,
         digest: r.get(1)?,

@@ -1,8 +1,7 @@
 //! SQL for tokens and their machine bindings.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Engine, Row, args};
 use crate::credential::CredentialKind;
 use crate::error::{Error, Result};
 use crate::time::Millis;
@@ -36,36 +35,45 @@ pub struct TokenFilter {
     pub kind: Option<CredentialKind>,
 }
 
-const SELECT: &str = "SELECT t.id, t.kind, t.secret_hash, t.label, t.principal, t.scopes,
-        t.max_uses, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.reason,
-        t.last_used_at, t.groups,
-        (SELECT json_group_array(machine_id) FROM
-            (SELECT machine_id FROM token_bindings b WHERE b.token_id = t.id ORDER BY bound_at, machine_id))
-     FROM tokens t";
-
-fn row_to_token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
-    let kind: String = r.get(1)?;
-    let scopes: String = r.get(5)?;
-    let groups: String = r.get(13)?;
-    let machines: String = r.get(14)?;
-    let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("bad {what} in tokens table").into(),
+/// The columns of a token and its bindings as a JSON list (each engine
+/// spells that aggregate its own way).
+macro_rules! select {
+    ($machines:literal) => {
+        concat!(
+            "SELECT t.id, t.kind, t.secret_hash, t.label, t.principal, t.scopes,
+                t.max_uses, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.reason,
+                t.last_used_at, t.groups, ",
+            $machines,
+            " FROM tokens t"
         )
     };
+}
+const SELECT_SQLITE: &str = select!(
+    "(SELECT json_group_array(machine_id) FROM
+        (SELECT machine_id FROM token_bindings b WHERE b.token_id = t.id ORDER BY bound_at, machine_id))"
+);
+const SELECT_PG: &str = select!(
+    "(SELECT COALESCE(json_agg(machine_id ORDER BY bound_at, machine_id)::text, '[]')
+        FROM token_bindings b WHERE b.token_id = t.id)"
+);
+
+fn row_to_token(r: &Row<'_>) -> Result<TokenRow> {
+    let kind: &str = r.get(1)?;
+    let scopes: &str = r.get(5)?;
+    let groups: &str = r.get(13)?;
+    let machines: &str = r.get(14)?;
+    let bad = |what: &str| Error::corrupt(format!("bad {what} in the tokens table"));
     Ok(TokenRow {
         id: r.get(0)?,
-        kind: match kind.as_str() {
+        kind: match kind {
             "enrol" => CredentialKind::Enrol,
             "api" => CredentialKind::Api,
-            _ => return Err(bad(1, "kind")),
+            _ => return Err(bad("kind")),
         },
         secret_hash: r.get(2)?,
         label: r.get(3)?,
         principal: r.get(4)?,
-        scopes: serde_json::from_str(&scopes).map_err(|_| bad(5, "scopes"))?,
+        scopes: serde_json::from_str(scopes).map_err(|_| bad("scopes"))?,
         max_uses: r.get(6)?,
         created_at: r.get(7)?,
         created_by: r.get(8)?,
@@ -73,23 +81,30 @@ fn row_to_token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked_at: r.get(10)?,
         reason: r.get(11)?,
         last_used_at: r.get(12)?,
-        groups: serde_json::from_str(&groups).map_err(|_| bad(13, "groups"))?,
-        machines: serde_json::from_str(&machines).map_err(|_| bad(14, "bindings"))?,
+        groups: serde_json::from_str(groups).map_err(|_| bad("groups"))?,
+        machines: serde_json::from_str(machines).map_err(|_| bad("bindings"))?,
     })
 }
 
 impl Tx<'_> {
+    fn select_tokens(&self) -> &'static str {
+        match self.tx.engine() {
+            Engine::Sqlite => SELECT_SQLITE,
+            Engine::Postgres => SELECT_PG,
+        }
+    }
+
     /// Insert a new token record.
     pub fn insert_token(&mut self, t: &TokenRow) -> Result<()> {
         let scopes = serde_json::to_string(&t.scopes)
             .map_err(|e| Error::internal(format!("encoding scopes: {e}")))?;
         let groups = serde_json::to_string(&t.groups)
             .map_err(|e| Error::internal(format!("encoding groups: {e}")))?;
-        self.tx.execute(
+        self.tx.exec(
             "INSERT INTO tokens (id, kind, secret_hash, label, principal, scopes, max_uses,
                 created_at, created_by, expires_at, revoked_at, reason, last_used_at, groups)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
+            args![
                 t.id,
                 t.kind.as_str(),
                 t.secret_hash,
@@ -111,41 +126,47 @@ impl Tx<'_> {
 
     /// One token by id.
     pub fn token(&self, id: &str) -> Result<Option<TokenRow>> {
-        Ok(self
-            .tx
-            .query_row(&format!("{SELECT} WHERE t.id = ?1"), [id], row_to_token)
-            .optional()?)
+        self.tx.row(
+            &format!("{} WHERE t.id = ?1", self.select_tokens()),
+            args![id],
+            row_to_token,
+        )
     }
 
     /// Tokens matching `f`, oldest first.
     pub fn tokens(&self, f: &TokenFilter) -> Result<Vec<TokenRow>> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "{SELECT} WHERE (?1 IS NULL OR t.kind = ?1) ORDER BY t.created_at, t.id"
-        ))?;
-        let rows = stmt.query_map([f.kind.map(|k| k.as_str())], row_to_token)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let kind = f.kind.map(|k| k.as_str());
+        self.tx.rows(
+            &format!(
+                "{} WHERE (CAST(?1 AS TEXT) IS NULL OR t.kind = ?1) ORDER BY t.created_at, t.id",
+                self.select_tokens()
+            ),
+            args![kind],
+            row_to_token,
+        )
     }
 
     /// Mark a token revoked.
     pub fn revoke_token(&mut self, id: &str, now: Millis, reason: Option<&str>) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE tokens SET revoked_at = ?2, reason = ?3 WHERE id = ?1",
-            params![id, now, reason],
+            args![id, now, reason],
         )?;
         Ok(())
     }
 
     /// Delete a token record (its bindings go with it; audit events stay).
     pub fn delete_token(&mut self, id: &str) -> Result<()> {
-        self.tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+        self.tx
+            .exec("DELETE FROM tokens WHERE id = ?1", args![id])?;
         Ok(())
     }
 
     /// Bind a machine to a token and note the use.
     pub fn bind_machine(&mut self, token_id: &str, machine_id: &str, now: Millis) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "INSERT INTO token_bindings (token_id, machine_id, bound_at) VALUES (?1, ?2, ?3)",
-            params![token_id, machine_id, now],
+            args![token_id, machine_id, now],
         )?;
         self.touch_token(token_id, now)
     }
@@ -153,18 +174,21 @@ impl Tx<'_> {
     /// Changes whenever a token is revoked or deleted: (revoked count, latest
     /// revocation). Serve polls it to drop cached credentials.
     pub fn revocation_fingerprint(&self) -> Result<(i64, i64)> {
-        Ok(self.tx.query_row(
-            "SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM tokens",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+        Ok(self
+            .tx
+            .row(
+                "SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM tokens",
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .unwrap_or((0, 0)))
     }
 
     /// Record that a token was used.
     pub fn touch_token(&mut self, id: &str, now: Millis) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
-            params![id, now],
+            args![id, now],
         )?;
         Ok(())
     }

@@ -1,8 +1,7 @@
 //! SQL for workers, their session credentials and dispatches.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Row, args};
 use crate::error::Result;
 use crate::time::Millis;
 
@@ -35,15 +34,15 @@ pub struct CredentialRow {
 
 const WORKER_COLUMNS: &str = "id, name, machine_id, token_id, status, labels, capacity, version, created_at, last_seen_at, revoked_at, reason";
 
-fn row_to_worker(r: &Row<'_>) -> rusqlite::Result<WorkerRow> {
-    let labels: String = r.get(5)?;
+fn row_to_worker(r: &Row<'_>) -> Result<WorkerRow> {
+    let labels: &str = r.get(5)?;
     Ok(WorkerRow {
         id: r.get(0)?,
         name: r.get(1)?,
         machine_id: r.get(2)?,
         token_id: r.get(3)?,
         status: r.get(4)?,
-        labels: serde_json::from_str(&labels).unwrap_or(serde_json::Value::Null),
+        labels: serde_json::from_str(labels).unwrap_or(serde_json::Value::Null),
         capacity: r.get(6)?,
         version: r.get(7)?,
         created_at: r.get(8)?,
@@ -56,9 +55,9 @@ fn row_to_worker(r: &Row<'_>) -> rusqlite::Result<WorkerRow> {
 impl Tx<'_> {
     /// Insert a worker.
     pub fn insert_worker(&mut self, w: &WorkerRow) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             &format!("INSERT INTO workers ({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-            params![
+            args![
                 w.id, w.name, w.machine_id, w.token_id, w.status, w.labels.to_string(), w.capacity, w.version,
                 w.created_at, w.last_seen_at, w.revoked_at, w.reason
             ],
@@ -68,43 +67,38 @@ impl Tx<'_> {
 
     /// One worker by bare id.
     pub fn worker(&self, id: &str) -> Result<Option<WorkerRow>> {
-        Ok(self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"
-            ))?
-            .query_row([id], row_to_worker)
-            .optional()?)
+        self.tx.row(
+            &format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1"),
+            args![id],
+            row_to_worker,
+        )
     }
 
     /// The worker a token enrolled for a machine, if any.
     pub fn worker_by_binding(&self, token_id: &str, machine_id: &str) -> Result<Option<WorkerRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!(
-                    "SELECT {WORKER_COLUMNS} FROM workers WHERE token_id = ?1 AND machine_id = ?2"
-                ),
-                [token_id, machine_id],
-                row_to_worker,
-            )
-            .optional()?)
+        self.tx.row(
+            &format!(
+                "SELECT {WORKER_COLUMNS} FROM workers WHERE token_id = ?1 AND machine_id = ?2"
+            ),
+            args![token_id, machine_id],
+            row_to_worker,
+        )
     }
 
     /// Every worker, oldest first.
     pub fn workers(&self) -> Result<Vec<WorkerRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([], row_to_worker)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.tx.rows(
+            &format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY created_at, id"),
+            args![],
+            row_to_worker,
+        )
     }
 
     /// Set a worker's status (and `last_seen_at`).
     pub fn set_worker_status(&mut self, id: &str, status: &str, now: Millis) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE workers SET status = ?2, last_seen_at = ?3 WHERE id = ?1 AND status != 'revoked'",
-            params![id, status, now],
+            args![id, status, now],
         )?;
         Ok(())
     }
@@ -112,27 +106,27 @@ impl Tx<'_> {
     /// Mark a worker draining, whether connected or not; its `last_seen_at`
     /// stays what it was.
     pub fn set_worker_draining(&mut self, id: &str) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE workers SET status = 'draining' WHERE id = ?1 AND status != 'revoked'",
-            [id],
+            args![id],
         )?;
         Ok(())
     }
 
     /// Workers marked draining.
     pub fn workers_draining(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT id FROM workers WHERE status = 'draining'")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.tx.rows(
+            "SELECT id FROM workers WHERE status = 'draining'",
+            args![],
+            |r| r.get(0),
+        )
     }
 
     /// At serve's start no worker can be connected yet.
     pub fn reset_worker_status(&mut self) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE workers SET status = 'disconnected' WHERE status IN ('connected', 'draining')",
-            [],
+            args![],
         )?;
         Ok(())
     }
@@ -142,93 +136,91 @@ impl Tx<'_> {
     pub fn worker_revocation_fingerprint(&self) -> Result<(i64, i64)> {
         Ok(self
             .tx
-            .prepare_cached("SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM workers")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            .row(
+                "SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM workers",
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .unwrap_or((0, 0)))
     }
 
     /// Revoked workers whose revocation is at or after `since`, with the reason.
     pub fn workers_revoked_since(&self, since: Millis) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.tx.rows(
             "SELECT id, reason FROM workers WHERE revoked_at >= ?1 AND status = 'revoked'",
-        )?;
-        let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            args![since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Note that a worker was seen.
     pub fn touch_worker(&mut self, id: &str, now: Millis) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1")?
-            .execute(params![id, now])?;
+        self.tx.exec(
+            "UPDATE workers SET last_seen_at = ?2 WHERE id = ?1",
+            args![id, now],
+        )?;
         Ok(())
     }
 
     /// Revoke a worker and every credential it holds.
     pub fn revoke_worker(&mut self, id: &str, now: Millis, reason: &str) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE workers SET status = 'revoked', revoked_at = ?2, reason = ?3 WHERE id = ?1",
-            params![id, now, reason],
+            args![id, now, reason],
         )?;
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE worker_credentials SET state = 'retired', retired_at = ?2 WHERE worker_id = ?1 AND state != 'retired'",
-            params![id, now],
+            args![id, now],
         )?;
         Ok(())
     }
 
     /// Workers enrolled with a token that are not revoked yet.
     pub fn workers_of_token(&self, token_id: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT id FROM workers WHERE token_id = ?1 AND status != 'revoked'")?;
-        let rows = stmt.query_map([token_id], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.tx.rows(
+            "SELECT id FROM workers WHERE token_id = ?1 AND status != 'revoked'",
+            args![token_id],
+            |r| r.get(0),
+        )
     }
 
     /// Store a new session credential.
     pub fn insert_credential(&mut self, c: &CredentialRow, now: Millis) -> Result<()> {
-        self.tx
-            .prepare_cached("INSERT INTO worker_credentials (id, worker_id, hash, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![c.id, c.worker_id, c.hash, c.state, now, c.expires_at])?;
+        self.tx.exec("INSERT INTO worker_credentials (id, worker_id, hash, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", args![c.id, c.worker_id, c.hash, c.state, now, c.expires_at])?;
         Ok(())
     }
 
     /// One credential by public id.
     pub fn credential(&self, id: &str) -> Result<Option<CredentialRow>> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT id, worker_id, hash, state, expires_at FROM worker_credentials WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                    Ok(CredentialRow {
-                        id: r.get(0)?,
-                        worker_id: r.get(1)?,
-                        hash: r.get(2)?,
-                        state: r.get(3)?,
-                        expires_at: r.get(4)?,
-                    })
-            })
-            .optional()?)
+        self.tx.row(
+            "SELECT id, worker_id, hash, state, expires_at FROM worker_credentials WHERE id = ?1",
+            args![id],
+            |r| {
+                Ok(CredentialRow {
+                    id: r.get(0)?,
+                    worker_id: r.get(1)?,
+                    hash: r.get(2)?,
+                    state: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// Make `id` the worker's current credential; retire the others that
     /// were current or pending.
     pub fn promote_credential(&mut self, worker_id: &str, id: &str, now: Millis) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE worker_credentials SET state = 'retired', retired_at = ?3 WHERE worker_id = ?1 AND state IN ('current', 'pending') AND id != ?2")?
-            .execute(params![worker_id, id, now])?;
-        self.tx
-            .prepare_cached("UPDATE worker_credentials SET state = 'current' WHERE id = ?1")?
-            .execute([id])?;
+        self.tx.exec("UPDATE worker_credentials SET state = 'retired', retired_at = ?3 WHERE worker_id = ?1 AND state IN ('current', 'pending') AND id != ?2", args![worker_id, id, now])?;
+        self.tx.exec(
+            "UPDATE worker_credentials SET state = 'current' WHERE id = ?1",
+            args![id],
+        )?;
         Ok(())
     }
 
     /// Retire a worker's pending credentials (a new one is about to be issued).
     pub fn retire_pending(&mut self, worker_id: &str, now: Millis) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE worker_credentials SET state = 'retired', retired_at = ?2 WHERE worker_id = ?1 AND state = 'pending'")?
-            .execute(params![worker_id, now])?;
+        self.tx.exec("UPDATE worker_credentials SET state = 'retired', retired_at = ?2 WHERE worker_id = ?1 AND state = 'pending'", args![worker_id, now])?;
         Ok(())
     }
 
@@ -236,10 +228,10 @@ impl Tx<'_> {
     /// detected for credentials rotated out since, and older ones are refused
     /// as unknown. Keeps the table from growing with every heartbeat.
     pub fn forget_retired(&mut self, worker_id: &str, before: Millis) -> Result<usize> {
-        Ok(self
-            .tx
-            .prepare_cached("DELETE FROM worker_credentials WHERE worker_id = ?1 AND state = 'retired' AND retired_at < ?2")?
-            .execute(params![worker_id, before])?)
+        self.tx.exec(
+            "DELETE FROM worker_credentials WHERE worker_id = ?1 AND state = 'retired' AND retired_at < ?2",
+            args![worker_id, before],
+        )
     }
 
     /// Record a dispatch being sent.
@@ -252,9 +244,9 @@ impl Tx<'_> {
         by: &str,
         now: Millis,
     ) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "INSERT INTO dispatches (id, worker_id, argv, secrets, requested_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, worker_id, argv, secrets, by, now],
+            args![id, worker_id, argv, secrets, by, now],
         )?;
         Ok(())
     }
@@ -269,9 +261,9 @@ impl Tx<'_> {
         duration_ms: i64,
         now: Millis,
     ) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE dispatches SET finished_at = ?2, exit_code = ?3, stdout = ?4, stderr = ?5, duration_ms = ?6 WHERE id = ?1",
-            params![id, now, exit_code, stdout, stderr, duration_ms],
+            args![id, now, exit_code, stdout, stderr, duration_ms],
         )?;
         Ok(())
     }

@@ -317,16 +317,13 @@ both_modes! {
     for _ in 0..3 {
         env.create(&[]);
     }
-    let conn = rusqlite::Connection::open(env.state()).unwrap();
-    conn.execute_batch(
+    env.tamper(
         "UPDATE audit_events SET seq = seq + 10 WHERE seq >= 2;
          UPDATE audit_events SET seq = seq - 9 WHERE seq >= 12;
          INSERT INTO audit_events (seq, ts, type, actor, target, outcome, source, request_id, details, prev_hash, hash)
            SELECT 2, ts, 'token_created', 'local:mallory', 'tok_fake', 'success', 'cli', NULL, '{}', hash, hash
            FROM audit_events WHERE seq = 1;",
-    )
-    .unwrap();
-    drop(conn);
+    );
     let out = env.run("audit", &["verify"], b"");
     assert_eq!(code(&out), 1);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -15,6 +15,8 @@ pub struct Env {
     /// (Declared first so the server stops before its directory goes.)
     pub remote: Option<(Server, String)>,
     pub dir: tempfile::TempDir,
+    /// On PostgreSQL: the state URL of this test's own database.
+    pub pg: Option<String>,
 }
 
 /// A 32+ byte HS256 secret for test servers.
@@ -133,8 +135,9 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Define a test twice: against the local state file and through a real
-/// serve (remote mode). The body gets `env: &Env`.
+/// Define a test three times: against the local state file, against a
+/// PostgreSQL state, and through a real serve (remote mode). The body gets
+/// `env: &Env`.
 #[macro_export]
 macro_rules! both_modes {
     ($(#[$meta:meta])* fn $name:ident($env:ident) $body:block) => {
@@ -146,6 +149,12 @@ macro_rules! both_modes {
             #[test]
             fn local() {
                 body(&$crate::common::Env::new());
+            }
+            $(#[$meta])*
+            #[test]
+            fn postgres() {
+                let env = $crate::common::Env::postgres();
+                body(&env);
             }
             $(#[$meta])*
             #[test]
@@ -177,7 +186,34 @@ impl Env {
         Env {
             dir: tempfile::tempdir().expect("tempdir"),
             remote: None,
+            pg: None,
         }
+    }
+
+    /// An environment whose state is a new, empty PostgreSQL database on
+    /// the test run's cluster (its key file in the private directory).
+    pub fn postgres() -> Self {
+        let mut env = Env::new();
+        env.pg = Some(pg_database());
+        env
+    }
+
+    /// Change the state behind moat's back (SQL run straight on either
+    /// engine), as an attacker with the database would.
+    pub fn tamper(&self, sql: &str) {
+        match &self.pg {
+            Some(url) => postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut c| c.batch_execute(sql))
+                .expect("tamper with the database"),
+            None => rusqlite::Connection::open(self.state())
+                .and_then(|c| c.execute_batch(sql))
+                .expect("tamper with the state file"),
+        }
+    }
+
+    /// Open the state as the library sees it (either engine).
+    pub fn store(&self) -> moat::store::Store {
+        moat::store::Store::open_at(&self.state(), Some(&self.key())).expect("open the state")
     }
 
     /// An environment whose token/grant/reload/audit commands go through a
@@ -196,8 +232,12 @@ impl Env {
         env
     }
 
+    /// The state: a file path, or on PostgreSQL the database's URL.
     pub fn state(&self) -> PathBuf {
-        self.dir.path().join("state/state.db")
+        match &self.pg {
+            Some(url) => PathBuf::from(url),
+            None => self.dir.path().join("state/state.db"),
+        }
     }
 
     pub fn key(&self) -> PathBuf {
@@ -212,6 +252,9 @@ impl Env {
             .env("USER", "tester")
             .env("MOAT_STATE", self.state())
             .timeout(std::time::Duration::from_secs(60));
+        if self.pg.is_some() {
+            c.env("MOAT_KEY_FILE", self.key());
+        }
         let remote = self
             .remote
             .as_ref()
@@ -230,6 +273,9 @@ impl Env {
             .env("HOME", self.dir.path())
             .env("USER", "tester")
             .env("MOAT_STATE", self.state());
+        if self.pg.is_some() {
+            c.env("MOAT_KEY_FILE", self.key());
+        }
         c
     }
 
@@ -277,7 +323,14 @@ impl Env {
         if self.remote.is_some() {
             std::thread::sleep(std::time::Duration::from_millis(1100));
         }
-        snapshot_dir(self.state().parent().expect("state dir"))
+        match &self.pg {
+            Some(url) => {
+                let mut m = pg_tables(url);
+                m.extend(snapshot_dir(self.dir.path().join("state").as_path()));
+                m
+            }
+            None => snapshot_dir(self.state().parent().expect("state dir")),
+        }
     }
 
     /// All bytes of the state directory concatenated (for secret scanning).
@@ -315,6 +368,73 @@ impl Env {
         );
         events
     }
+}
+
+/// The socket directory of this test run's PostgreSQL cluster
+/// (`scripts/peers postgres`), started when a test first needs it and
+/// stopped by the script once this process ends. Without PostgreSQL
+/// installed the tests that need it fail; they never skip.
+pub fn pg_cluster() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::io::BufRead;
+        let mut child =
+            std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peers"))
+                .args(["postgres", &std::process::id().to_string()])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("run scripts/peers postgres");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the cluster's socket directory");
+        assert!(
+            !line.trim().is_empty(),
+            "scripts/peers postgres started no cluster (is Debian's postgresql installed? scripts/test installs it)"
+        );
+        // It keeps running to stop the cluster when this process exits.
+        std::mem::forget(child);
+        line.trim().to_owned()
+    })
+}
+
+/// A new, empty database on the cluster, as a `postgres://` state URL.
+pub fn pg_database() -> String {
+    let dir = pg_cluster();
+    let name = format!("moat_{}_{}", std::process::id(), unique());
+    let mut admin = postgres::Client::connect(
+        &format!("host={dir} user=moat dbname=postgres"),
+        postgres::NoTls,
+    )
+    .expect("connect to the test cluster");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    format!("postgres://moat@/{name}?host={dir}")
+}
+
+/// Every row of every table of a PostgreSQL state, as text, by table.
+pub fn pg_tables(url: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let rows = c
+                .query(&format!("SELECT t::text FROM {t} t ORDER BY 1"), &[])
+                .expect("read a table");
+            let text: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            (format!("pg:{t}"), text.join("\n").into_bytes())
+        })
+        .collect()
 }
 
 /// The path `scripts/peers NAME` prints, setting the peer up the first time

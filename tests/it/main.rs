@@ -16,6 +16,7 @@ mod isolation;
 mod mint_props;
 mod minting;
 mod policy_props;
+mod postgres;
 mod redeem;
 mod rotation;
 mod serve;

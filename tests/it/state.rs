@@ -233,7 +233,10 @@ fn checkpoints_can_be_left_to_a_separate_connection() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let mut store = Store::open(&path).unwrap();
-    let checkpointer = store.separate_checkpoints().unwrap();
+    let checkpointer = store
+        .separate_checkpoints()
+        .unwrap()
+        .expect("SQLite checkpoints");
     // Enough pages that SQLite's default (1,000 frames) would have
     // checkpointed at this commit.
     moat::token::seed_records(&mut store, 50_000, moat::time::now_ms()).unwrap();

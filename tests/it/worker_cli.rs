@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use moat::credential::CredentialKind;
-use moat::store::Store;
 use moat::token::{self, CreateRequest, Ctx, MaxUses};
 use moat::worker::{self, Rotation};
 use serde_json::Value;
@@ -15,7 +14,7 @@ use crate::common::*;
 /// Enrol `names` straight into the store (as serve would on their hello),
 /// each with label `pool=<name up to its first '-'>`.
 fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
-    let mut store = Store::open(&env.state()).unwrap();
+    let mut store = env.store();
     let ctx = Ctx::new("local:test", moat::time::now_ms());
     let req = CreateRequest {
         kind: CredentialKind::Enrol,
