@@ -49,6 +49,32 @@ set edit:completion:arg-completer[serve] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand copy-state 'Copy the state (tokens, bindings, workers, grants, groups, snapshots, the audit chain) into an empty PostgreSQL database, then verify the chain there'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'serve;copy-state'= {
+            cand --to 'The empty destination database, postgres://USER@HOST/DB'
+            cand --state-file 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)'
+            cand --state-key-file 'Key file holding the state''s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]'
+            cand --server 'Talk to a moat serve at URL instead of the local state file'
+            cand --auth-token-file 'File holding the api token or JWT used with --server'
+            cand --ca-file 'CA certificate (PEM) that signed serve''s certificate, for --server'
+            cand --format 'Output format [default: table on a terminal, json otherwise]'
+            cand -q 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand --quiet 'Print less: only essential output (e.g. just the raw token for `token create`)'
+            cand -v 'Print more about what is happening, on stderr'
+            cand --verbose 'Print more about what is happening, on stderr'
+            cand --no-color 'No colour (also when NO_COLOR is set)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'serve;help'= {
+            cand copy-state 'Copy the state (tokens, bindings, workers, grants, groups, snapshots, the audit chain) into an empty PostgreSQL database, then verify the chain there'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'serve;help;copy-state'= {
+        }
+        &'serve;help;help'= {
         }
     ]
     $completions[$command]

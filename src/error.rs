@@ -144,6 +144,10 @@ pub enum Code {
     WorkerLost,
     WorkerRevoked,
     ServeFull,
+    /// The serve replica holding the worker went away mid-dispatch.
+    ReplicaLost,
+    /// A state copy's destination already holds data.
+    StateNotEmpty,
     /// A code from a newer peer that this build does not know.
     #[serde(other)]
     Other,
@@ -206,6 +210,8 @@ impl Code {
         Code::WorkerLost,
         Code::WorkerRevoked,
         Code::ServeFull,
+        Code::ReplicaLost,
+        Code::StateNotEmpty,
         Code::Other,
     ];
 
@@ -266,6 +272,8 @@ impl Code {
             Code::WorkerLost => "worker_lost",
             Code::WorkerRevoked => "worker_revoked",
             Code::ServeFull => "serve_full",
+            Code::ReplicaLost => "replica_lost",
+            Code::StateNotEmpty => "state_not_empty",
             Code::Other => "other",
         }
     }
@@ -274,6 +282,7 @@ impl Code {
     pub const fn exit(self) -> Exit {
         match self {
             Code::AlreadyActive
+            | Code::StateNotEmpty
             | Code::AlreadyConnected
             | Code::AlreadyRevoked
             | Code::BuiltinGrant
@@ -302,6 +311,7 @@ impl Code {
             | Code::StateTooNew
             | Code::StateUnavailable
             | Code::Timeout
+            | Code::ReplicaLost
             | Code::WorkerLost => Exit::Unavailable,
             Code::BrokenPipe => Exit::Success,
             Code::CertificateInvalid

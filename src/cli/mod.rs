@@ -174,7 +174,7 @@ impl App {
                 self.existing_state_path()?
             };
             if self.global.verbose > 0 {
-                eprintln!("using state file {}", path.display());
+                eprintln!("using state {}", crate::store::shown(&path));
             }
             self.store = Some(Store::open_at(
                 &path,

@@ -17,7 +17,13 @@ pub const EXAMPLES: &str = "Examples:
   serve --host 0.0.0.0 --port 8443 --cert-file cert.pem --key-file key.pem --auth-mode token,jwt
 
   # Validate flags and files, then exit
-  serve --host 0.0.0.0 --cert-file cert.pem --key-file key.pem --check-config";
+  serve --host 0.0.0.0 --cert-file cert.pem --key-file key.pem --check-config
+
+  # Replicas on one PostgreSQL database, each with the same key file
+  serve --state postgres://moat@db/moat --state-key-file /etc/moat/state.key --port 8443 ...
+
+  # Move a single machine's SQLite state into an empty PostgreSQL database
+  serve --state /var/lib/moat/state.db copy-state --to postgres://moat@db/moat";
 
 /// Run the moat orchestrator: the /v1 HTTPS API, health and metrics.
 ///
@@ -26,10 +32,12 @@ pub const EXAMPLES: &str = "Examples:
 /// Every request is authenticated and authorized through the policy; one JSON
 /// access-log line per request goes to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "serve", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
+#[command(name = "serve", version, args_conflicts_with_subcommands = true, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
     /// Address to bind; anything but loopback needs TLS and authentication
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -77,12 +85,47 @@ pub struct Cli {
     pub check_config: bool,
 }
 
+/// What serve does besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Copy the state (tokens, bindings, workers, grants, groups, snapshots, the audit chain) into an empty PostgreSQL database, then verify the chain there
+    ///
+    /// The destination uses the source's key file (the same --state-key-file,
+    /// or the one beside the SQLite file): copy that file to every replica.
+    /// All or nothing; a destination that holds data is refused (exit 4).
+    CopyState {
+        /// The empty destination database, postgres://USER@HOST/DB
+        #[arg(long, value_name = "URL")]
+        to: PathBuf,
+    },
+}
+
 impl Command for Cli {
     fn global(&self) -> &Global {
         &self.global
     }
 
     fn run(self, app: &mut App) -> Result<Exit> {
+        if let Some(Cmd::CopyState { to }) = &self.cmd {
+            let from = app.store()?;
+            let key = from.key_file().to_owned();
+            if !crate::store::is_database_url(to) {
+                return Err(crate::error::Error::usage(
+                    "copy-state copies into a PostgreSQL database: --to postgres://USER@HOST/DB",
+                ));
+            }
+            let mut dest = crate::store::Store::open_at(to, Some(&key))?;
+            let report = crate::store::copy_state(from, &mut dest)?;
+            let intact = report.audit.intact;
+            app.out.record(&serde_json::to_value(&report).map_err(|e| {
+                crate::error::Error::internal(format!("encoding the report: {e}"))
+            })?)?;
+            return Ok(if intact {
+                Exit::Success
+            } else {
+                Exit::Negative
+            });
+        }
         let state = app.global.state_path()?;
         let state_key = app.global.state_key_file.clone();
         let flags = ServeFlags {
@@ -134,7 +177,7 @@ impl Command for Cli {
             }
             app.out.record(&serde_json::json!({
                 "ok": true,
-                "state": cfg.state,
+                "state": crate::store::shown(&cfg.state),
                 "host": cfg.host,
                 "port": cfg.port,
                 "tls": cfg.tls.is_some(),

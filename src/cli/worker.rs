@@ -46,7 +46,7 @@ pub struct Cli {
 pub enum Cmd {
     /// Enrol (or resume) and run dispatched steps until stopped
     ///
-    /// The orchestrator is the global --server wss://HOST:PORT (ws:// only to loopback).
+    /// The orchestrator is the global --server wss://HOST:PORT (ws:// only to loopback); several replicas as --server wss://A:8443,wss://B:8443, tried in turn when one goes away.
     Connect {
         /// Enrol token (mte_...); prefer --token-file, which keeps it out of `ps`
         #[arg(long, conflicts_with = "token_file")]
@@ -154,8 +154,10 @@ impl Command for Cli {
                     .map(worker::exec::RunAs::parse)
                     .transpose()?;
                 check_root(&isolation, allow_root)?;
+                let urls = worker::client::server_urls(&url)?;
                 worker::client::run(worker::client::Options {
-                    url,
+                    url: urls[0].clone(),
+                    urls,
                     token,
                     cache_dir,
                     labels: map,

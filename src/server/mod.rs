@@ -61,7 +61,17 @@ pub struct AppState {
     worker_revocations: Mutex<(i64, i64)>,
     /// Admission to argon2 work: see [`with_slow_slot`].
     slow: tokio::sync::Semaphore,
+    /// On PostgreSQL: this replica's id (its sessions and its workers carry it).
+    pub replica: Option<String>,
+    /// Dispatches relayed to and from other replicas.
+    pub relays: fleet::relay::Relays,
+    /// When this replica last marked the workers of dead replicas
+    /// disconnected.
+    reaped: Mutex<std::time::Instant>,
 }
+
+/// How often a replica looks for replicas that died holding workers.
+const REAP_EVERY: Duration = Duration::from_secs(2);
 
 /// Requests waiting for the store. The credential rotation thread steps
 /// aside between its chunks while any is waiting, so a dispatch or an API
@@ -149,6 +159,13 @@ impl AppState {
         }
         fleet::kick_revoked(self, &mut store)?;
         fleet::pass_on_drains(self, &mut store)?;
+        if self.replica.is_some() {
+            let mut reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
+            if reaped.elapsed() >= REAP_EVERY {
+                *reaped = std::time::Instant::now();
+                store.reset_worker_statuses()?;
+            }
+        }
         let loaded = *self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if loaded != active {
             self.swap_policy(&mut store)?;
@@ -169,6 +186,15 @@ impl AppState {
 pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
     let mut store = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
     store.set_audit_source("serve");
+    // Several replicas may share a PostgreSQL state: this one gets a name.
+    let replica = match store.engine() {
+        crate::store::Engine::Postgres => {
+            let id = crate::credential::random_id();
+            store.set_replica(&id)?;
+            Some(id)
+        }
+        crate::store::Engine::Sqlite => None,
+    };
     let ctx = Ctx::new("serve", crate::time::now_ms());
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
     crate::grant::materialize_admins(&mut store, &admins, &ctx)?;
@@ -198,6 +224,9 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         revocations: Mutex::new(revs),
         worker_revocations: Mutex::new(worker_revs),
         slow: tokio::sync::Semaphore::new(slow_slots()),
+        replica,
+        relays: fleet::relay::Relays::default(),
+        reaped: Mutex::new(std::time::Instant::now()),
     }))
 }
 
@@ -237,7 +266,9 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
         }
         let tls = cfg.tls.clone();
         let host = cfg.host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let state = prepare(cfg)?;
+        // Store work blocks (PostgreSQL's client runs its own event loop):
+        // off the async machinery, as every request's store work is.
+        let state = tokio::task::block_in_place(|| prepare(cfg))?;
         let addr: SocketAddr = tokio::net::lookup_host((host.as_str(), state.cfg.port))
             .await
             .map_err(|e| Error::io(format!("cannot resolve {host}"), e))?
@@ -246,7 +277,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
         let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("cannot bind {addr}"), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("socket setup", e))?;
         let local = listener.local_addr().map_err(|e| Error::io("socket setup", e))?;
-        {
+        tokio::task::block_in_place(|| {
             let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
             audit_start(
                 &mut store,
@@ -254,13 +285,17 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
                 json!({"addr": local.to_string(), "tls": tls.is_some(), "auth_mode": state.cfg.auth.describe(),
                        "admins": state.cfg.admins.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                        "grant_reload": if state.cfg.auto_reload { "auto" } else { "manual" }}),
-            )?;
-        }
+            )
+        })?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // The one line on stdout: where to connect. Logs go to stderr.
         println!("{{\"listening\":\"{scheme}://{local}\"}}");
         eprintln!("serve: listening on {scheme}://{local}");
 
+        fleet::relay::start(&state)?;
+        if let Some(r) = &state.replica {
+            eprintln!("serve: replica {r} on a shared PostgreSQL state");
+        }
         let watcher = {
             let state = state.clone();
             tokio::spawn(async move {

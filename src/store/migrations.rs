@@ -150,13 +150,33 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX workers_draining ON workers(id) WHERE status = 'draining';
     "#,
+    // 8: which serve replica holds a worker's socket, and dispatches relayed
+    // from the replica a caller reached to the one holding the worker.
+    RELAYS,
 ];
+
+/// Shared by both engines' lists (the same types on each).
+const RELAYS: &str = r#"
+    ALTER TABLE workers ADD COLUMN replica TEXT;
+    CREATE TABLE relays (
+        id           TEXT PRIMARY KEY,
+        worker_id    TEXT NOT NULL,
+        replica      TEXT NOT NULL,
+        from_replica TEXT NOT NULL,
+        request      TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('queued', 'taken', 'done')),
+        result       TEXT,
+        created_at   BIGINT NOT NULL
+    );
+    CREATE INDEX relays_by_replica ON relays (replica, state);
+"#;
 
 /// The PostgreSQL schema: its own append-only list, numbered on its own.
 /// Entry 1 is the SQLite schema as of its entry 7, in PostgreSQL's types:
 /// every integer is BIGINT (milliseconds, counts, 0/1 flags alike), blobs
 /// are BYTEA, and the audit sequence is assigned by moat, as on SQLite.
-const PG_MIGRATIONS: &[&str] = &[r#"
+const PG_MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -271,7 +291,9 @@ const PG_MIGRATIONS: &[&str] = &[r#"
         stderr       TEXT,
         duration_ms  BIGINT
     );
-    "#];
+    "#,
+    RELAYS,
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

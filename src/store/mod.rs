@@ -3,9 +3,11 @@
 //! way), migrations, and transactions. All SQL lives under this module.
 
 mod audit;
+mod copy;
 mod migrations;
-mod pg;
+pub mod pg;
 mod policy;
+mod relays;
 pub(crate) mod sql;
 mod sql_error;
 mod tokens;
@@ -27,8 +29,10 @@ use sql::{Conn, Mode, Txn, args};
 use crate::error::{Code, Error, Exit, Result};
 
 pub use audit::AuditQuery;
+pub use copy::{CopyReport, copy_state};
 pub use migrations::SCHEMA_VERSION;
 pub use policy::{GrantFilter, SnapshotRow, SnapshotSet};
+pub use relays::{RELAY_DONE, RELAY_QUEUED, RelayState};
 pub use tokens::{TokenFilter, TokenRow};
 pub use workers::{CredentialRow, WorkerRow};
 
@@ -44,6 +48,9 @@ pub struct Store {
     path: PathBuf,
     key: PathBuf,
     audit_source: &'static str,
+    /// The serve replica this process is (PostgreSQL), recorded on the
+    /// workers whose sockets it holds.
+    replica: Option<String>,
 }
 
 /// A transaction on the state file. Reads and writes go through its methods.
@@ -58,6 +65,8 @@ pub struct Tx<'a> {
     /// Set by every write to grants or memberships; the commit then bumps
     /// the policy generation once.
     policy_changed: bool,
+    /// See [`Store::set_replica`].
+    replica: Option<&'a str>,
 }
 
 /// The store as an operation that does slow work between its reads and its
@@ -167,6 +176,7 @@ impl Store {
             path: path.to_owned(),
             key: key_path,
             audit_source: "cli",
+            replica: None,
         };
         migrations::run(&mut store.conn, &path.display().to_string())?;
         Ok(store)
@@ -212,6 +222,34 @@ impl Store {
         self.audit_source = source;
     }
 
+    /// Name this process as serve replica `id`: workers it connects record
+    /// it, and on PostgreSQL its sessions carry it (`moat-replica:<id>`),
+    /// which is how other replicas tell that it is alive.
+    pub fn set_replica(&mut self, id: &str) -> Result<()> {
+        if let Conn::Pg(pg) = &mut self.conn {
+            pg.client.batch_execute(&format!(
+                "SET application_name = '{}'",
+                pg::replica_app(id)?
+            ))?;
+        }
+        self.replica = Some(id.to_owned());
+        Ok(())
+    }
+
+    /// This process's replica id, once [`Store::set_replica`] named it.
+    pub fn replica(&self) -> Option<&str> {
+        self.replica.as_deref()
+    }
+
+    /// A second connection that waits for notifications on `channels`
+    /// (PostgreSQL `LISTEN`), named as this replica. `None` on SQLite.
+    pub fn listen(&self, channels: &[&str]) -> Result<Option<pg::Listener>> {
+        match (&self.conn, &self.replica) {
+            (Conn::Pg(_), Some(r)) => pg::Listener::open(&self.path, r, channels).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The pepper. Only HMAC code should need it.
     pub fn pepper(&self) -> &[u8; KEY_LEN] {
         &self.pepper
@@ -227,6 +265,7 @@ impl Store {
             source: self.audit_source,
             head: None,
             policy_changed: false,
+            replica: self.replica.as_deref(),
         };
         let out = f(&mut tx)?;
         if tx.policy_changed {
@@ -245,6 +284,7 @@ impl Store {
             source: self.audit_source,
             head: None,
             policy_changed: false,
+            replica: self.replica.as_deref(),
         };
         f(&mut tx)
     }
@@ -353,6 +393,14 @@ impl Tx<'_> {
             }
             Engine::Postgres => Ok((one("SELECT pg_database_size(current_database())")?, 0)),
         }
+    }
+}
+
+/// The state as messages show it: a path, or a URL without its password.
+pub fn shown(state: &Path) -> String {
+    match pg::url(state) {
+        Some(url) => pg::redacted(url),
+        None => state.display().to_string(),
     }
 }
 

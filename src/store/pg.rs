@@ -47,14 +47,9 @@ fn key_check(pepper: &[u8; KEY_LEN]) -> String {
     hex(&hmac_sha256(pepper, &[b"moat key check\0"]))
 }
 
-pub fn open(url: &str, key_file: Option<&Path>, strict: bool) -> Result<Store> {
+/// A connection to the database at `url`.
+fn connect(url: &str) -> Result<postgres::Client> {
     let name = redacted(url);
-    let key_file = key_file.ok_or_else(|| {
-        Error::usage(format!(
-            "the state {name} is a PostgreSQL database, which never holds the key: name the key file"
-        ))
-        .with_hint("pass --state-key-file FILE or set MOAT_KEY_FILE (every replica uses the same one)")
-    })?;
     let mut config = postgres::Config::from_str(url)
         .map_err(|e| Error::usage(format!("the state URL {name} is not a PostgreSQL URL: {e}")))?;
     if config.get_connect_timeout().is_none() {
@@ -80,6 +75,60 @@ pub fn open(url: &str, key_file: Option<&Path>, strict: bool) -> Result<Store> {
         )
         .with_hint("check that PostgreSQL is running and the URL's host, port, user and database")
     })?;
+    Ok(client)
+}
+
+/// The `application_name` a replica's sessions carry.
+pub fn replica_app(id: &str) -> Result<String> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::internal(format!("bad replica id {id:?}")));
+    }
+    Ok(format!("moat-replica:{id}"))
+}
+
+/// Notifications sent with `pg_notify` reach a replica here: its own
+/// connection, `LISTEN`ing on a few channels.
+pub struct Listener {
+    client: postgres::Client,
+}
+
+impl Listener {
+    pub(super) fn open(url: &Path, replica: &str, channels: &[&str]) -> Result<Listener> {
+        let url = url
+            .to_str()
+            .ok_or_else(|| Error::internal("state URL is not UTF-8"))?;
+        let mut client = connect(url)?;
+        let mut sql = format!("SET application_name = '{}';", replica_app(replica)?);
+        for c in channels {
+            if !c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(Error::internal(format!("bad channel name {c:?}")));
+            }
+            sql.push_str(&format!(" LISTEN {c};"));
+        }
+        client.batch_execute(&sql)?;
+        Ok(Listener { client })
+    }
+
+    /// The next notification, `(channel, payload)`, waiting up to `timeout`.
+    pub fn next(&mut self, timeout: Duration) -> Result<Option<(String, String)>> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut n = self.client.notifications();
+        let mut it = n.timeout_iter(timeout);
+        Ok(it
+            .next()?
+            .map(|m| (m.channel().to_owned(), m.payload().to_owned())))
+    }
+}
+
+pub fn open(url: &str, key_file: Option<&Path>, strict: bool) -> Result<Store> {
+    let name = redacted(url);
+    let key_file = key_file.ok_or_else(|| {
+        Error::usage(format!(
+            "the state {name} is a PostgreSQL database, which never holds the key: name the key file"
+        ))
+        .with_hint("pass --state-key-file FILE or set MOAT_KEY_FILE (every replica uses the same one)")
+    })?;
+    let client = connect(url)?;
     let mut conn = Conn::Pg(Box::new(PgConn::new(client)));
     migrations::run(&mut conn, &name)?;
     let mut store = Store {
@@ -88,6 +137,7 @@ pub fn open(url: &str, key_file: Option<&Path>, strict: bool) -> Result<Store> {
         path: url.into(),
         key: key_file.to_owned(),
         audit_source: "cli",
+        replica: None,
     };
     // The first opener of an empty database makes the key file (if it is
     // missing) and records its check; later ones must bring the same key.

@@ -38,7 +38,9 @@ impl Store {
     }
 
     /// At serve's start: no worker is connected.
-    pub fn reset_worker_statuses(&mut self) -> Result<()> {
+    /// On PostgreSQL serve also calls it every few seconds: a replica
+    /// that died leaves its workers shown connected until then.
+    pub fn reset_worker_statuses(&mut self) -> Result<usize> {
         self.write(|tx| tx.reset_worker_status())
     }
 

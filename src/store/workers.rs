@@ -1,7 +1,7 @@
 //! SQL for workers, their session credentials and dispatches.
 
 use super::Tx;
-use super::sql::{Row, args};
+use super::sql::{Engine, Row, args};
 use crate::error::Result;
 use crate::time::Millis;
 
@@ -95,12 +95,67 @@ impl Tx<'_> {
     }
 
     /// Set a worker's status (and `last_seen_at`).
+    /// `connected` records this replica as the socket's holder;
+    /// `disconnected` is only this replica's to say (another may hold the
+    /// worker's new socket by now).
     pub fn set_worker_status(&mut self, id: &str, status: &str, now: Millis) -> Result<()> {
-        self.tx.exec(
-            "UPDATE workers SET status = ?2, last_seen_at = ?3 WHERE id = ?1 AND status != 'revoked'",
-            args![id, status, now],
-        )?;
+        if status == "disconnected" {
+            self.tx.exec(
+                "UPDATE workers SET status = ?2, last_seen_at = ?3, replica = NULL
+                 WHERE id = ?1 AND status != 'revoked' AND (replica IS NULL OR replica = ?4)",
+                args![id, status, now, self.replica],
+            )?;
+        } else {
+            self.tx.exec(
+                "UPDATE workers SET status = ?2, last_seen_at = ?3, replica = ?4 WHERE id = ?1 AND status != 'revoked'",
+                args![id, status, now, self.replica],
+            )?;
+        }
         Ok(())
+    }
+
+    /// Whether another live replica holds this worker's socket.
+    pub fn held_elsewhere(&self, worker_id: &str) -> Result<bool> {
+        let holder: Option<Option<String>> = self.tx.row(
+            "SELECT replica FROM workers WHERE id = ?1 AND status IN ('connected', 'draining')",
+            args![worker_id],
+            |r| r.get(0),
+        )?;
+        match holder.flatten() {
+            Some(r) if Some(r.as_str()) != self.replica => self.replica_alive(&r),
+            _ => Ok(false),
+        }
+    }
+
+    /// The replica holding a worker's socket, looked up by the worker's
+    /// name: `(worker id, replica)`, when one holds it.
+    pub fn worker_holder(&self, name: &str) -> Result<Option<(String, String)>> {
+        self.tx.row(
+            "SELECT id, replica FROM workers
+             WHERE name = ?1 AND status = 'connected' AND replica IS NOT NULL
+             ORDER BY last_seen_at DESC LIMIT 1",
+            args![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// Whether serve replica `id` has a session open on the database (a
+    /// replica that died has none: PostgreSQL ends a session whose socket
+    /// closed). On SQLite there are no other replicas.
+    pub fn replica_alive(&self, id: &str) -> Result<bool> {
+        if self.tx.engine() == Engine::Sqlite {
+            return Ok(false);
+        }
+        let app = super::pg::replica_app(id)?;
+        let n: i64 = self
+            .tx
+            .row(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = ?1",
+                args![app],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        Ok(n > 0)
     }
 
     /// Mark a worker draining, whether connected or not; its `last_seen_at`
@@ -123,12 +178,23 @@ impl Tx<'_> {
     }
 
     /// At serve's start no worker can be connected yet.
-    pub fn reset_worker_status(&mut self) -> Result<()> {
-        self.tx.exec(
-            "UPDATE workers SET status = 'disconnected' WHERE status IN ('connected', 'draining')",
-            args![],
-        )?;
-        Ok(())
+    /// On PostgreSQL, only the workers of replicas that are gone: the live
+    /// ones still hold theirs. Returns how many were reset.
+    pub fn reset_worker_status(&mut self) -> Result<usize> {
+        match self.tx.engine() {
+            Engine::Sqlite => self.tx.exec(
+                "UPDATE workers SET status = 'disconnected', replica = NULL WHERE status IN ('connected', 'draining')",
+                args![],
+            ),
+            Engine::Postgres => self.tx.exec(
+                "UPDATE workers SET status = 'disconnected', replica = NULL
+                 WHERE status IN ('connected', 'draining')
+                   AND (replica IS NULL OR replica NOT IN (
+                        SELECT substr(application_name, 14) FROM pg_stat_activity
+                        WHERE application_name LIKE 'moat-replica:%'))",
+                args![],
+            ),
+        }
     }
 
     /// `(count, latest revoked_at)` of revoked workers: changes whenever a

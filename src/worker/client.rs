@@ -24,7 +24,10 @@ use crate::error::{Code, Error, Exit, Result};
 /// What `worker connect` runs with.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The replica being dialled: one of `urls`.
     pub url: String,
+    /// Every serve replica to try, in order (`--server A,B,...`).
+    pub urls: Vec<String>,
     pub token: Option<String>,
     pub cache_dir: PathBuf,
     pub labels: BTreeMap<String, String>,
@@ -181,21 +184,38 @@ impl Cache {
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
-fn dial(opts: &Options) -> Result<Socket> {
-    let url = format!("{}/v1/workers/connect", opts.url.trim_end_matches('/'));
+/// Split `--server` into the replicas it names (comma-separated), each
+/// checked as [`checked_url`] checks it.
+pub fn server_urls(arg: &str) -> Result<Vec<String>> {
+    let urls: Vec<String> = arg
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if urls.is_empty() {
+        return Err(Error::usage(
+            "worker connect needs --server wss://HOST:PORT",
+        ));
+    }
+    for u in &urls {
+        checked_url(u)?;
+    }
+    Ok(urls)
+}
+
+/// The socket URL for `server` and its `HOST:PORT`; refuses anything but
+/// wss://, and ws:// beyond loopback.
+fn checked_url(server: &str) -> Result<(String, String)> {
+    let url = format!("{}/v1/workers/connect", server.trim_end_matches('/'));
     let rest = url
         .strip_prefix("wss://")
         .or_else(|| url.strip_prefix("ws://"))
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "invalid --server '{}': use wss://HOST:PORT",
-                opts.url
-            ))
-        })?;
-    let hostport = rest.split('/').next().unwrap_or_default();
+        .ok_or_else(|| Error::usage(format!("invalid --server '{server}': use wss://HOST:PORT")))?;
+    let hostport = rest.split('/').next().unwrap_or_default().to_owned();
     let host = hostport
         .rsplit_once(':')
-        .map_or(hostport, |(h, _)| h)
+        .map_or(hostport.as_str(), |(h, _)| h)
         .trim_start_matches('[')
         .trim_end_matches(']');
     if url.starts_with("ws://") && !crate::net::is_loopback(host) {
@@ -204,6 +224,12 @@ fn dial(opts: &Options) -> Result<Socket> {
         ))
         .with_hint("use wss://"));
     }
+    Ok((url, hostport))
+}
+
+fn dial(opts: &Options) -> Result<Socket> {
+    let (url, hostport) = checked_url(&opts.url)?;
+    let hostport = hostport.as_str();
     let addr = if hostport.contains(':') {
         hostport.to_owned()
     } else {
@@ -515,7 +541,7 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
 }
 
 /// Run until a permanent refusal (returned as the error) or a signal.
-pub fn run(opts: Options) -> Result<Exit> {
+pub fn run(mut opts: Options) -> Result<Exit> {
     // Steps (and anything else running as this user) must not read our
     // memory or environment through /proc or ptrace.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
@@ -527,13 +553,21 @@ pub fn run(opts: Options) -> Result<Exit> {
         Some(u) => format!("as uid {}", u.uid),
         None => "as this user".to_owned(),
     };
+    if opts.urls.is_empty() {
+        opts.urls = vec![opts.url.clone()];
+    }
     eprintln!(
         "worker: warning: the orchestrator at {} can run code on this machine {who}",
-        opts.url
+        opts.urls.join(", ")
     );
     warn_isolation(&opts.isolation, &opts.cache_dir);
     let mut failures: u32 = 0;
+    let mut next = 0;
     loop {
+        // Replicas in turn: a session that ends (its serve went away)
+        // or cannot start moves on to the next one.
+        opts.url = opts.urls[next % opts.urls.len()].clone();
+        next += 1;
         let started = Instant::now();
         match session(&opts, &cache, &machine_id, &instance) {
             Ok(()) => {}
@@ -544,7 +578,14 @@ pub fn run(opts: Options) -> Result<Exit> {
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        std::thread::sleep(reconnect_delay(failures));
+        // With another replica to go to, the first retry does not wait
+        // for the one that just went away.
+        let delay = if opts.urls.len() > 1 && failures == 1 {
+            Duration::from_millis(100)
+        } else {
+            reconnect_delay(failures)
+        };
+        std::thread::sleep(delay);
     }
 }
 

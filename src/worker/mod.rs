@@ -294,7 +294,7 @@ pub fn enroll(
                     w
                 }
             };
-            if !claim(&worker.id) {
+            if tx.held_elsewhere(&worker.id)? || !claim(&worker.id) {
                 return Err(already_connected());
             }
             tx.set_worker_status(&worker.id, "connected", ctx.now)?;
@@ -409,7 +409,7 @@ pub fn resume(
                 "this credential belongs to another machine",
             )));
         }
-        if !claim(&worker.id) {
+        if tx.held_elsewhere(&worker.id)? || !claim(&worker.id) {
             return Ok(Err(already_connected()));
         }
         tx.promote_credential(&worker.id, &row.id, ctx.now)?;

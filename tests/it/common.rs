@@ -79,12 +79,12 @@ impl Server {
 
     /// Start serve on `env`'s state with extra flags and the test JWT secret.
     pub fn with_jwt(env: &Env, args: &[&str]) -> Server {
-        Server::start(
-            env.dir.path(),
-            &env.state(),
-            args,
-            &[("MOAT_JWT_SECRET", JWT_SECRET)],
-        )
+        let key = env.key();
+        let mut envs = vec![("MOAT_JWT_SECRET", JWT_SECRET)];
+        if env.pg.is_some() {
+            envs.push(("MOAT_KEY_FILE", key.to_str().unwrap()));
+        }
+        Server::start(env.dir.path(), &env.state(), args, &envs)
     }
 
     /// Start serve over TLS with this certificate and key, JWT-authenticated.

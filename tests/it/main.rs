@@ -18,6 +18,7 @@ mod minting;
 mod policy_props;
 mod postgres;
 mod redeem;
+mod replicas;
 mod rotation;
 mod serve;
 mod state;

@@ -13,7 +13,7 @@ use crate::common::*;
 
 /// Enrol `names` straight into the store (as serve would on their hello),
 /// each with label `pool=<name up to its first '-'>`.
-fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
+pub(crate) fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
     let mut store = env.store();
     let ctx = Ctx::new("local:test", moat::time::now_ms());
     let req = CreateRequest {

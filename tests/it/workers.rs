@@ -31,7 +31,7 @@ impl WorkerProc {
             .dir
             .path()
             .join(format!("worker-{}.log", crate::common::unique()));
-        let ws = url.replacen("http", "ws", 1);
+        let ws = url.replace("http", "ws"); // every replica of a --server list
         let mut c = env.std_cmd("worker");
         c.args([
             "connect",
@@ -107,12 +107,16 @@ impl Fleet {
     /// A serve with the test secrets file and `extra` flags; heartbeats
     /// every 2 s unless `extra` says otherwise.
     pub(crate) fn with(extra: &[&str]) -> Fleet {
+        Fleet::on(Env::new(), extra)
+    }
+
+    /// [`Fleet::with`] on `env`'s state (a PostgreSQL one, say).
+    pub(crate) fn on(env: Env, extra: &[&str]) -> Fleet {
         let beat: &[&str] = if extra.contains(&"--heartbeat-every") {
             &[]
         } else {
             &["--heartbeat-every", "2s"]
         };
-        let env = Env::new();
         let secrets = env.dir.path().join("secrets.json");
         std::fs::write(
             &secrets,
@@ -121,7 +125,7 @@ impl Fleet {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
-        moat::store::Store::open(&env.state()).unwrap();
+        env.store();
         let server = Server::with_jwt(
             &env,
             &[
@@ -164,12 +168,7 @@ impl Fleet {
             "--heartbeat-every",
             "2s",
         ];
-        self.server = Server::start(
-            self.env.dir.path(),
-            &self.env.state(),
-            &args,
-            &[("MOAT_JWT_SECRET", JWT_SECRET)],
-        );
+        self.server = Server::with_jwt(&self.env, &args);
     }
 
     pub(crate) fn remote(&self, bin: &str, args: &[&str]) -> std::process::Output {

@@ -26,9 +26,23 @@ fn env_name(name: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// Run a step on a named worker and wait for its result. Authorization
-/// (`run` on the worker, `read` on each secret) is the caller's job.
+/// Run a step on a named worker and wait for its result: on this replica
+/// when it holds the worker's socket, else relayed to the replica that does
+/// (PostgreSQL). Authorization (`run` on the worker, `read` on each secret)
+/// is the caller's job.
 pub async fn dispatch(
+    s: &Arc<AppState>,
+    actor: &str,
+    b: crate::ops::workers::Dispatch,
+) -> Result<serde_json::Value> {
+    if s.replica.is_some() && !b.to.is_empty() && !s.fleet.holds(&b.to) {
+        return super::relay::send(s, actor, b).await;
+    }
+    dispatch_here(s, actor, b).await
+}
+
+/// Run a step on a worker whose socket this replica holds.
+pub async fn dispatch_here(
     s: &Arc<AppState>,
     actor: &str,
     b: crate::ops::workers::Dispatch,

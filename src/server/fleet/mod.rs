@@ -3,6 +3,7 @@
 //! live in their own files.
 
 mod dispatch;
+pub mod relay;
 mod session;
 
 pub use dispatch::dispatch;
@@ -76,6 +77,11 @@ impl Fleet {
 
     fn release(&self, worker_id: &str) {
         self.claims().remove(worker_id);
+    }
+
+    /// Whether this replica holds the socket of a worker named `name`.
+    pub fn holds(&self, name: &str) -> bool {
+        self.lock().values().any(|c| c.name == name)
     }
 
     /// Ids of connected workers.

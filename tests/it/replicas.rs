@@ -1,0 +1,254 @@
+//! Several serve replicas on one PostgreSQL database (DESIGN §10): real
+//! serve processes, real workers, loopback. A dispatch sent to any replica
+//! reaches the worker wherever it is connected; revocations and snapshot
+//! activations reach every replica within a second; a replica that dies
+//! mid-dispatch is reported to the caller, not silently lost.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::workers::{Fleet, WorkerProc};
+
+const SECRET_VALUE: &str = "s3cr3t-greeting-value-9f1c";
+
+/// A fleet on a PostgreSQL state (replica A) and a second replica B.
+fn two_replicas() -> (Fleet, Server) {
+    let f = Fleet::on(Env::postgres(), &["--rotate-every", "2s"]);
+    let secrets = f.env.dir.path().join("secrets.json");
+    let b = Server::with_jwt(
+        &f.env,
+        &[
+            "--auth-mode",
+            "jwt",
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+            "--heartbeat-every",
+            "2s",
+        ],
+    );
+    (f, b)
+}
+
+/// Run `bin args` through replica `server` as the fleet's admin.
+fn via(f: &Fleet, server: &Server, bin: &str, args: &[&str]) -> std::process::Output {
+    f.env
+        .cmd(bin)
+        .args(args)
+        .env("MOAT_SERVER", &server.url)
+        .env("MOAT_AUTH_TOKEN", &f.admin)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_dispatch_through_one_replica_runs_on_a_worker_connected_to_another() {
+    let (f, b) = two_replicas();
+    let _w = f.start_worker("far", &[]);
+    // The step proves it got the value without naming it (argv is recorded).
+    let script = format!(
+        "test ${{#GREETING}} = {} && test \"${{GREETING#s3cr3t-}}\" != \"$GREETING\" && echo got-it && echo $GREETING",
+        SECRET_VALUE.len()
+    );
+    let start = Instant::now();
+    let out = via(
+        &f,
+        &b,
+        "worker",
+        &[
+            "dispatch", "--to", "far", "--secret", "GREETING", "--format", "json", "--", "sh",
+            "-c", &script,
+        ],
+    );
+    let took = start.elapsed();
+    assert_eq!(
+        code(&out),
+        0,
+        "{}\nA: {}\nB: {}",
+        stderr(&out),
+        f.server.stderr(),
+        b.stderr()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["exit_code"], 0, "{v}");
+    let stdout = v["stdout"].as_str().unwrap();
+    assert!(stdout.starts_with("got-it\n"), "{v}");
+    // The answer crossed the database, where a secret value never goes.
+    assert!(!stdout.contains(SECRET_VALUE), "{v}");
+    assert_no_secret(&f.env.state_bytes(), SECRET_VALUE, "the database");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Recorded once, by the replica that ran it.
+    let log = f.env.json("audit", &["log", "--type", "dispatch_sent"]);
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    f.env.assert_audit_intact();
+}
+
+#[test]
+fn a_token_revoked_through_one_replica_cuts_the_worker_on_another_within_a_second() {
+    let (f, b) = two_replicas();
+    let mut w = f.start_worker("victim", &[]);
+    let tok = f.workers()[0]["token"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    let out = via(&f, &b, "token", &["revoke", &tok]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = w.wait_exit(Duration::from_secs(3));
+    let took = start.elapsed();
+    assert_eq!(code, Some(4), "{}", w.log());
+    assert!(
+        took < Duration::from_millis(1500),
+        "socket cut after {took:?}"
+    );
+}
+
+#[test]
+fn a_reload_through_one_replica_is_enforced_by_another_within_a_second() {
+    let (f, b) = two_replicas();
+    let check = |server: &Server| {
+        via(
+            &f,
+            server,
+            "grant",
+            &[
+                "check",
+                "--principal",
+                "user:bob",
+                "--action",
+                "read",
+                "--resource",
+                "vault:x",
+            ],
+        )
+    };
+    assert_eq!(code(&check(&b)), 1, "denied before");
+    let out = via(
+        &f,
+        &f.server,
+        "grant",
+        &[
+            "add",
+            "--subject",
+            "user:bob",
+            "--action",
+            "read",
+            "--resource",
+            "vault:x",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = via(&f, &f.server, "reload", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let start = Instant::now();
+    while code(&check(&b)) != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "B still denies after {:?}",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_connection_for_a_worker_held_by_another_replica_is_refused() {
+    let (f, b) = two_replicas();
+    let _w = f.start_worker("once", &[]);
+    let cache = f.cache("once");
+    let credential = std::fs::read_to_string(cache.join("credential")).unwrap();
+    let machine = std::fs::read_to_string(cache.join("machine-id")).unwrap();
+    let answer = crate::workers::resume_with(&b.url, &credential, &machine);
+    assert_eq!(answer["code"], "already_connected", "{answer}");
+}
+
+#[test]
+fn a_replica_killed_mid_dispatch_fails_its_callers_dispatch_clearly() {
+    let (mut f, b) = two_replicas();
+    let _w: WorkerProc = f.start_worker("doomed", &[]);
+    let caller = f
+        .env
+        .std_cmd("worker")
+        .args([
+            "dispatch", "--to", "doomed", "--format", "json", "--", "sleep", "30",
+        ])
+        .env("MOAT_SERVER", &b.url)
+        .env("MOAT_AUTH_TOKEN", &f.admin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the step start on A, then kill A with no goodbye.
+    let start = Instant::now();
+    while f
+        .env
+        .json("audit", &["log", "--type", "dispatch_sent"])
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = f.server.child.kill();
+    let _ = f.server.child.wait();
+    let killed = Instant::now();
+    let out = caller.wait_with_output().unwrap();
+    let took = killed.elapsed();
+    assert_eq!(code(&out), 6, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replica_lost"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(5), "the caller waited {took:?}");
+    f.env.assert_audit_intact();
+    drop(b);
+}
+
+#[test]
+fn a_worker_moves_to_another_replica_when_its_own_dies() {
+    let (mut f, b) = two_replicas();
+    let token = f.enrol_token(&[]);
+    let list = format!("{},{}", f.server.url, b.url);
+    let w = WorkerProc::start(
+        &f.env,
+        &list,
+        Some(&token),
+        &f.cache("mover"),
+        &["--label", "name=mover"],
+    );
+    f.wait_connected("mover", Duration::from_secs(10));
+    let _ = f.server.child.kill();
+    let _ = f.server.child.wait();
+    let killed = Instant::now();
+    // Now only B answers: the worker shows connected through it again.
+    loop {
+        let out = via(&f, &b, "worker", &["list", "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let on_b = v.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|w| w["name"] == "mover" && w["status"] == "connected")
+        });
+        let ran = code(&via(
+            &f,
+            &b,
+            "worker",
+            &["dispatch", "--to", "mover", "--", "true"],
+        ));
+        if on_b && ran == 0 {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(6),
+            "not back within the backoff bound: {v}\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    eprintln!("failover took {took:?}");
+    drop(w);
+}
