@@ -38,6 +38,11 @@ impl From<postgres::Error> for Error {
         } else if code.is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57")) {
             // connection exceptions, operator intervention (shutdown)
             (Exit::Unavailable, Code::StateUnavailable)
+        } else if code == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE)
+            || code == Some(&SqlState::UNTRANSLATABLE_CHARACTER)
+        {
+            // Text with a NUL: SQLite keeps it, PostgreSQL cannot.
+            (Exit::Usage, Code::InvalidInput)
         } else if code.is_some_and(|c| c.code().starts_with("28")) {
             // invalid authorization: the URL's user or password
             (Exit::Unavailable, Code::StateUnavailable)

@@ -55,8 +55,14 @@ pub fn record_finished(
     now: Millis,
 ) -> Result<()> {
     let dur = i64::try_from(duration_ms).unwrap_or(i64::MAX);
+    // A step may print NUL bytes, which PostgreSQL text cannot hold: the
+    // record shows them as ␀ on either engine.
+    let (stdout, stderr) = (
+        stdout.replace('\0', "\u{2400}"),
+        stderr.replace('\0', "\u{2400}"),
+    );
     store.write(|t| {
-        t.finish_dispatch(id, i64::from(exit_code), stdout, stderr, dur, now)?;
+        t.finish_dispatch(id, i64::from(exit_code), &stdout, &stderr, dur, now)?;
         let e = NewEvent::new(types::DISPATCH_FINISHED, "serve", Some(id.to_owned()))
             .outcome(if exit_code == 0 { "success" } else { "failure" })
             .details(json!({"exit_code": exit_code, "duration_ms": duration_ms}));

@@ -73,7 +73,7 @@ fn check_reports_one_of_each_problem() {
     let now = moat::time::now_ms();
     let day = 86_400_000;
     {
-        let mut store = Store::open(&env.state()).unwrap();
+        let mut store = env.store();
         // A long-lived enrol token, and one with unlimited uses.
         enrol(&mut store, &ctx_at(now), 48, MaxUses::Limited(1));
         enrol(&mut store, &ctx_at(now), 1, MaxUses::Unlimited);
@@ -194,10 +194,7 @@ fn check_reports_one_of_each_problem() {
 
     // A broken chain is a finding too (restore the key's mode first).
     std::fs::set_permissions(env.key(), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let conn = rusqlite::Connection::open(env.state()).unwrap();
-    conn.execute("UPDATE audit_events SET actor = 'x' WHERE seq = 2", [])
-        .unwrap();
-    drop(conn);
+    env.tamper("UPDATE audit_events SET actor = 'x' WHERE seq = 2");
     let (_, f) = findings(&env, &[]);
     assert!(
         f.iter()
@@ -333,7 +330,7 @@ both_modes! {
 
 #[test]
 fn prune_keeps_the_chain_verifiable_and_seals_its_anchor() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     for _ in 0..3 {
         env.create(&[]);
     }
@@ -388,7 +385,7 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
     let env = Env::new();
     let t = env.create(&["--ttl", "1s"]);
     {
-        let mut store = Store::open(&env.state()).unwrap();
+        let mut store = env.store();
         let now = moat::time::now_ms();
         let raw = enrol(&mut store, &ctx_at(now), 1, MaxUses::Limited(1));
         token::redeem(&mut store, &ctx_at(now), &raw, "m1").unwrap();
@@ -481,11 +478,11 @@ fn every_event_type_is_emitted_in_the_same_transaction_as_its_change() {
 
 #[test]
 fn free_space_left_by_pruned_snapshots_is_a_finding_until_vacuumed() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     env.json("reload", &[]);
     // An old snapshot of ~80 MB (incompressible), then pruned.
     {
-        let mut store = moat::store::Store::open(&env.state()).unwrap();
+        let mut store = env.store();
         let mut bulk = vec![0u8; 80 << 20];
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
         for b in bulk.iter_mut() {

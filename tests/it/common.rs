@@ -58,6 +58,10 @@ impl Server {
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"));
+        if moat::store::is_database_url(state) {
+            // The key file where Env keeps it (unless the caller names one).
+            c.env("MOAT_KEY_FILE", dir.join("state/state.key"));
+        }
         for (k, v) in envs {
             c.env(k, v);
         }
@@ -182,7 +186,19 @@ macro_rules! both_modes {
 }
 
 impl Env {
+    /// A new environment on the engine the suite runs on: SQLite, or
+    /// PostgreSQL when `MOAT_TEST_ENGINE=postgres` (scripts/test runs the
+    /// suite both ways).
     pub fn new() -> Self {
+        if std::env::var("MOAT_TEST_ENGINE").as_deref() == Ok("postgres") {
+            return Env::postgres();
+        }
+        Env::sqlite()
+    }
+
+    /// A new environment on an SQLite state file, whatever the suite's
+    /// engine (for what only a file has: its bytes, its mode, its WAL).
+    pub fn sqlite() -> Self {
         Env {
             dir: tempfile::tempdir().expect("tempdir"),
             remote: None,
@@ -193,7 +209,7 @@ impl Env {
     /// An environment whose state is a new, empty PostgreSQL database on
     /// the test run's cluster (its key file in the private directory).
     pub fn postgres() -> Self {
-        let mut env = Env::new();
+        let mut env = Env::sqlite();
         env.pg = Some(pg_database());
         env
     }
@@ -211,6 +227,26 @@ impl Env {
         }
     }
 
+    /// The first column of every row `sql` returns, as text (either engine).
+    pub fn query_text(&self, sql: &str) -> Vec<String> {
+        match &self.pg {
+            Some(url) => postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut c| c.query(sql, &[]))
+                .expect("query the database")
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect(),
+            None => {
+                let conn = rusqlite::Connection::open(self.state()).expect("open the state file");
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                stmt.query_map([], |r| r.get::<_, String>(0))
+                    .expect("query")
+                    .map(|r| r.expect("row"))
+                    .collect()
+            }
+        }
+    }
+
     /// Open the state as the library sees it (either engine).
     pub fn store(&self) -> moat::store::Store {
         moat::store::Store::open_at(&self.state(), Some(&self.key())).expect("open the state")
@@ -221,13 +257,8 @@ impl Env {
     pub fn remote() -> Self {
         let mut env = Env::new();
         // Create the state the way an operator would before starting serve.
-        moat::store::Store::open(&env.state()).expect("state");
-        let server = Server::start(
-            env.dir.path(),
-            &env.state(),
-            &["--auth-mode", "token,jwt"],
-            &[("MOAT_JWT_SECRET", JWT_SECRET)],
-        );
+        env.store();
+        let server = Server::with_jwt(&env, &["--auth-mode", "token,jwt"]);
         env.remote = Some((server, jwt("admin", "admin", 3600)));
         env
     }

@@ -260,7 +260,7 @@ both_modes! {
 
 #[test]
 fn prune_with_vacuum_shrinks_the_state_file_and_keeps_every_decision() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     // (pages in use, free pages) in bytes, read beside the binaries.
     let pages = || -> (u64, u64) {
         let conn = rusqlite::Connection::open(env.state()).unwrap();
@@ -697,7 +697,7 @@ both_modes! {
 /// packed form again.
 #[test]
 fn snapshots_without_a_readable_packed_form_decide_from_their_json() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     for (resource, effect) in [("vault:x*", None), ("vault:xy", Some("--deny"))] {
         let mut args = vec![
             "--subject",

@@ -336,7 +336,7 @@ fn errors_never_echo_a_credential() {
 /// Defect 10: an empty state file is refused, not silently initialized.
 #[test]
 fn an_empty_state_file_is_refused() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     std::fs::create_dir_all(env.state().parent().unwrap()).unwrap();
     std::fs::write(env.state(), b"").unwrap();
     for (bin, args) in [
@@ -385,7 +385,7 @@ fn odd_jwts_are_answered_not_crashed_on() {
 #[test]
 fn certificate_errors_stop_the_worker() {
     let env = Env::new();
-    moat::store::Store::open(&env.state()).unwrap();
+    env.store();
     // Untrusted: a private CA the worker is not given.
     let (_, cert, key) = crate::serve::certificates(env.dir.path());
     let untrusted = Server::tls(&env, &cert, &key);

@@ -721,7 +721,7 @@ fn local_and_remote_checks_agree_for_admins() {
 #[test]
 fn a_self_signed_openssl_certificate_is_its_own_ca() {
     let env = Env::new();
-    moat::store::Store::open(&env.state()).unwrap();
+    env.store();
     let (cert, key) = (
         env.dir.path().join("cert.pem"),
         env.dir.path().join("key.pem"),

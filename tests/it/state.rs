@@ -2,21 +2,20 @@
 //! the audit chain catching direct edits of the database.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use moat::store::Store;
 
 use crate::common::*;
 
 /// Insert `n` token records in one transaction (cheap: one shared hash).
-pub fn seed_tokens(path: &Path, n: usize) {
-    let mut store = Store::open(path).unwrap();
+pub fn seed_tokens(env: &Env, n: usize) {
+    let mut store = env.store();
     moat::token::seed_records(&mut store, n, moat::time::now_ms()).unwrap();
 }
 
 #[test]
 fn a_state_or_key_file_readable_by_others_is_refused() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     env.create(&[]);
     for path in [env.state(), env.key()] {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -34,7 +33,7 @@ fn a_state_or_key_file_readable_by_others_is_refused() {
 
 #[test]
 fn a_database_newer_than_the_binary_is_refused() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     env.create(&[]);
     {
         let conn = rusqlite::Connection::open(env.state()).unwrap();
@@ -99,7 +98,7 @@ fn only_commands_that_add_records_create_a_missing_state_file() {
         ("audit", &["export"]),
         ("audit", &["prune", "--before", "1d"]),
     ];
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     for (bin, args) in refuse {
         let out = env.run(bin, args, b"");
         let err = stderr(&out);
@@ -132,7 +131,7 @@ fn only_commands_that_add_records_create_a_missing_state_file() {
         ("reload", &[], b""),
     ];
     for (bin, args, stdin) in create {
-        let env = Env::new();
+        let env = Env::sqlite();
         let out = env.run(bin, args, stdin);
         assert_eq!(code(&out), 0, "{bin} {args:?}: {}", stderr(&out));
         let mode = std::fs::metadata(env.state()).unwrap().permissions().mode();
@@ -142,7 +141,7 @@ fn only_commands_that_add_records_create_a_missing_state_file() {
 
 #[test]
 fn migrations_bring_a_new_state_to_the_current_version() {
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     env.create(&[]);
     let conn = rusqlite::Connection::open(env.state()).unwrap();
     let v: i64 = conn
@@ -156,8 +155,7 @@ fn migrations_bring_a_new_state_to_the_current_version() {
 }
 
 fn sql(env: &Env, statement: &str) {
-    let conn = rusqlite::Connection::open(env.state()).unwrap();
-    conn.execute_batch(statement).unwrap();
+    env.tamper(statement);
 }
 
 fn verify_fails_at(env: &Env, seq: i64) {

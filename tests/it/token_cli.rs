@@ -50,7 +50,7 @@ both_modes! {
 #[test]
 fn state_and_key_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let env = Env::new();
+    let env = Env::sqlite(); // the file itself is what is tested
     env.create(&[]);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&env.state()), 0o600);
@@ -364,7 +364,7 @@ both_modes! {
 #[test]
 fn broken_pipe_is_a_quiet_success() {
     let env = Env::new();
-    crate::state::seed_tokens(&env.state(), 500);
+    crate::state::seed_tokens(&env, 500);
     let bin = assert_cmd::cargo::cargo_bin("token");
     let out = std::process::Command::new("bash")
         .arg("-c")
@@ -374,6 +374,7 @@ fn broken_pipe_is_a_quiet_success() {
         ))
         .env_clear()
         .env("MOAT_STATE", env.state())
+        .env("MOAT_KEY_FILE", env.key())
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
@@ -430,6 +431,7 @@ fn eight_processes_creating_100_tokens_each_lose_nothing() {
                 .arg(&script)
                 .env_clear()
                 .env("MOAT_STATE", env.state())
+                .env("MOAT_KEY_FILE", env.key())
                 .env("PATH", "/usr/bin:/bin")
                 .stderr(std::process::Stdio::piped())
                 .spawn()

@@ -286,16 +286,11 @@ fn a_dispatch_gets_its_secret_and_the_record_does_not() {
 
     // Let at least one heartbeat rotate the credential.
     std::thread::sleep(Duration::from_millis(2_500));
-    let conn = rusqlite::Connection::open(f.env.state()).unwrap();
-    let stored: String = conn
-        .query_row(
-            "SELECT stdout FROM dispatches ORDER BY created_at LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored = f
+        .env
+        .query_text("SELECT stdout FROM dispatches ORDER BY created_at LIMIT 1")
+        .remove(0);
     assert!(stored.starts_with("[REDACTED]"), "{stored}");
-    drop(conn);
     let state = f.env.state_bytes();
     assert!(
         !state
@@ -694,7 +689,7 @@ fn wss_with_a_private_ca_and_a_pinned_key() {
     use base64::Engine;
     let env = Env::new();
     let (ca, cert, key) = crate::serve::certificates(env.dir.path());
-    moat::store::Store::open(&env.state()).unwrap();
+    env.store();
     let server = Server::tls(&env, &cert, &key);
     let pem = std::fs::read(&cert).unwrap();
     let der = ureq::tls::parse_pem(&pem)
