@@ -443,7 +443,12 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
         }
     };
 
-    set_timeout(&mut ws, Duration::from_millis(100));
+    // The socket is read with a timeout, and finished steps are sent
+    // between reads: idle, a wake-up every 100 ms; with a step running,
+    // every 2 ms, so its result waits no longer than that to be sent.
+    let (idle, busy) = (Duration::from_millis(100), Duration::from_millis(2));
+    let mut timeout = idle;
+    set_timeout(&mut ws, timeout);
     let (done_tx, done_rx) = mpsc::channel::<ClientMsg>();
     let mut ack: Option<String> = None;
     // Steps in flight, by dispatch id: set the flag to cancel one.
@@ -468,6 +473,11 @@ fn session(opts: &Options, cache: &Cache, machine_id: &str, instance: &str) -> R
                 Code::Timeout,
                 "serve went quiet",
             ));
+        }
+        let want = if running.is_empty() { idle } else { busy };
+        if want != timeout {
+            timeout = want;
+            set_timeout(&mut ws, timeout);
         }
         let Some(msg) = recv(&mut ws)? else { continue };
         last_heard = Instant::now();
