@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         ["seed", state, n] => {
             let n: usize = n.parse()?;
-            let mut store = Store::open(Path::new(state))?;
+            let mut store = Store::open_at(Path::new(state), moat::env::key_file().as_deref())?;
             let now = moat::time::now_ms();
             for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
                 store.write(|tx| {

@@ -15,7 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: seed-grants STATE N REQUESTS_FILE M".into());
     };
     let (n, m): (usize, usize) = (n.parse()?, m.parse()?);
-    let mut store = Store::open(std::path::Path::new(state))?;
+    let mut store = Store::open_at(
+        std::path::Path::new(state),
+        moat::env::key_file().as_deref(),
+    )?;
     let grants = dataset::grants(n, 3);
     let members = dataset::members(1);
     let now = moat::time::now_ms();

@@ -8,7 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args.next().ok_or("usage: seed-tokens STATE N")?;
     let n: usize = args.next().ok_or("usage: seed-tokens STATE N")?.parse()?;
-    let mut store = Store::open(std::path::Path::new(&path))?;
+    let mut store = Store::open_at(
+        std::path::Path::new(&path),
+        moat::env::key_file().as_deref(),
+    )?;
     moat::token::seed_records(&mut store, n, moat::time::now_ms())?;
     eprintln!("seeded {n} tokens into {path}");
     Ok(())

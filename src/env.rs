@@ -14,6 +14,14 @@ pub const USERS: &str = "MOAT_USERS";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const REQUEST_TIMEOUT: &str = "MOAT_REQUEST_TIMEOUT";
 
+/// `MOAT_KEY_FILE`, for the tools that open a state without clap's
+/// `--state-key-file` (the benchmark seeders).
+pub fn key_file() -> Option<std::path::PathBuf> {
+    std::env::var_os(KEY_FILE)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
 /// (name, meaning) for documentation.
 pub const ALL: &[(&str, &str)] = &[
     (

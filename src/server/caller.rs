@@ -117,14 +117,14 @@ async fn authenticate(
                 let row = crate::credential::RawCredential::parse(&bearer_owned)
                     .ok()
                     .and_then(|raw| {
-                        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut s = store.lock();
                         crate::token::stored(&mut s, &raw.id).ok().flatten()
                     });
                 // argon2 runs here, with the store unlocked.
                 let (id, expires_at) = Authenticator::check_token(&bearer_owned, row, now)?;
                 let left = Duration::from_millis(u64::try_from(expires_at - now).unwrap_or(0));
                 if let Some(tid) = &id.token_id {
-                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut s = store.lock();
                     let _ = crate::token::record_use(&mut s, tid, &id.principal, now);
                 }
                 Ok((id, Instant::now() + left))
@@ -308,7 +308,7 @@ impl Caller {
         let state = self.state.clone();
         let ctx = self.ctx();
         let _ = tokio::task::spawn_blocking(move || {
-            let mut s = state.store.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = state.store.lock();
             if state.cfg.auto_reload {
                 let _ = crate::reload::reload(&mut s, &ctx, false);
             }

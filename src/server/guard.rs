@@ -21,7 +21,7 @@ fn actor(addr: Option<IpAddr>) -> String {
 pub(super) fn audit_async(state: &Arc<AppState>, e: NewEvent) {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = store.lock();
         if let Err(err) = s.append_event(e, crate::time::now_ms()) {
             eprintln!("serve: could not write an audit event: {err}");
         }

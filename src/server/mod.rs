@@ -10,6 +10,7 @@ mod extract;
 pub mod fleet;
 mod guard;
 mod handlers;
+pub mod pool;
 mod rotator;
 pub mod router;
 
@@ -43,7 +44,7 @@ pub struct Metrics {
 /// Everything a request handler can reach.
 pub struct AppState {
     pub cfg: ServeConfig,
-    pub store: Arc<Mutex<Store>>,
+    pub store: Arc<pool::Pool>,
     pub policy: ArcSwap<Compiled>,
     pub auth: auth::Authenticator,
     pub metrics: Metrics,
@@ -82,12 +83,12 @@ pub(crate) static STORE_WAITERS: std::sync::atomic::AtomicUsize =
 /// The shared store as an operation reaches it inside serve: locked for
 /// each read or write, counted as waiting (see [`STORE_WAITERS`]) while it
 /// waits for the lock.
-pub(crate) struct Shared<'a>(pub(crate) &'a Mutex<Store>);
+pub(crate) struct Shared<'a>(pub(crate) &'a pool::Pool);
 
 impl crate::store::Access for Shared<'_> {
     fn with<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         STORE_WAITERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.0.lock();
         STORE_WAITERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         f(&mut s)
     }
@@ -95,13 +96,13 @@ impl crate::store::Access for Shared<'_> {
 
 /// Run a closure on the store off the async threads.
 pub async fn with_store<T: Send + 'static>(
-    store: &Arc<Mutex<Store>>,
+    store: &Arc<pool::Pool>,
     f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         STORE_WAITERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = store.lock();
         STORE_WAITERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         f(&mut s)
     })
@@ -148,7 +149,7 @@ impl AppState {
     /// local `reload` on the state file); drop cached credentials if any
     /// token was revoked. Called by the watcher and after API changes.
     pub fn refresh(&self) -> Result<()> {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = self.store.lock();
         let (active, revs) = store.watch_state()?;
         {
             let mut seen = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
@@ -209,7 +210,16 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         cfg.jwt_secret.as_deref(),
         cfg.users.clone(),
     );
-    let store = Arc::new(Mutex::new(store));
+    // More connections to a PostgreSQL state, set up as the first one.
+    let more = || -> Result<Store> {
+        let mut s = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
+        s.set_audit_source("serve");
+        if let Some(r) = &replica {
+            s.set_replica(r)?;
+        }
+        Ok(s)
+    };
+    let store = Arc::new(pool::Pool::new(store, more)?);
     let rotation = cfg.rotation;
     Ok(Arc::new(AppState {
         cfg,
@@ -278,7 +288,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
         listener.set_nonblocking(true).map_err(|e| Error::io("socket setup", e))?;
         let local = listener.local_addr().map_err(|e| Error::io("socket setup", e))?;
         tokio::task::block_in_place(|| {
-            let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+            let mut store = state.store.lock();
             audit_start(
                 &mut store,
                 crate::audit::types::SERVE_STARTED,
@@ -307,11 +317,7 @@ pub fn run(cfg: ServeConfig) -> Result<()> {
             })
         };
         {
-            let checkpointer = state
-                .store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .separate_checkpoints()?;
+            let checkpointer = state.store.lock().separate_checkpoints()?;
             let state = Arc::downgrade(&state);
             if let Some(checkpointer) = checkpointer {
             std::thread::Builder::new()

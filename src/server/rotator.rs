@@ -3,8 +3,8 @@
 //! due) are committed in batches, so a fleet costs a few commits a second,
 //! not one per heartbeat, and waiting API requests get the store first.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -38,10 +38,7 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 
 impl Rotator {
     /// Start the rotation thread; it ends when the rotator is dropped.
-    pub fn start(
-        store: Arc<Mutex<crate::store::Store>>,
-        rotation: worker::Rotation,
-    ) -> Result<Rotator> {
+    pub fn start(store: Arc<super::pool::Pool>, rotation: worker::Rotation) -> Result<Rotator> {
         let (tx, rx) = std::sync::mpsc::channel::<Beat>();
         std::thread::Builder::new()
             .name("moat-rotate".into())
@@ -77,7 +74,7 @@ impl Rotator {
                             std::thread::sleep(Duration::from_micros(100));
                         }
                         let done = {
-                            let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
+                            let mut st = store.lock();
                             worker::rotate_many(&mut st, now, &beats, &rotation)
                         };
                         match done {

@@ -252,3 +252,200 @@ fn a_worker_moves_to_another_replica_when_its_own_dies() {
     eprintln!("failover took {took:?}");
     drop(w);
 }
+
+#[test]
+fn sixteen_machines_racing_through_two_replicas_for_a_three_use_token_get_three() {
+    let (f, b) = two_replicas();
+    let token = f.enrol_token(&["--max-uses", "3"]);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let urls = [f.server.url.clone(), b.url.clone()];
+    let welcomed = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (barrier, url, token) = (barrier.clone(), urls[i % 2].clone(), token.clone());
+                s.spawn(move || {
+                    let mut sock = crate::workers::raw_socket(&url);
+                    let hello = serde_json::json!({"type": "enroll", "token": token, "machine_id": format!("racer-{i}"),
+                        "instance": "x", "protocol": moat::worker::PROTOCOL, "version": "test",
+                        "labels": {"name": format!("racer-{i}")}});
+                    barrier.wait();
+                    sock.send(tungstenite::Message::text(hello.to_string())).unwrap();
+                    crate::workers::next_text(&mut sock)["type"] == "welcome"
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|w| *w)
+            .count()
+    });
+    assert_eq!(welcomed, 3);
+    let tokens = f.env.json("token", &["list"]);
+    let bound: usize = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["machines"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(bound, 3, "{tokens}");
+    f.env.assert_audit_intact();
+}
+
+#[test]
+fn eight_writers_creating_through_two_replicas_lose_nothing() {
+    let (f, b) = two_replicas();
+    let urls = [f.server.url.clone(), b.url.clone()];
+    std::thread::scope(|s| {
+        for w in 0..8 {
+            let url = urls[w % 2].clone();
+            let f = &f;
+            s.spawn(move || {
+                for _ in 0..100 {
+                    let out = f
+                        .env
+                        .cmd("token")
+                        .args(["create", "--label", "w", "-q"])
+                        .env("MOAT_SERVER", &url)
+                        .env("MOAT_AUTH_TOKEN", &f.admin)
+                        .output()
+                        .unwrap();
+                    assert_eq!(code(&out), 0, "{}", stderr(&out));
+                }
+            });
+        }
+    });
+    assert_eq!(
+        f.env.json("token", &["list"]).as_array().unwrap().len(),
+        800
+    );
+    let v = f.env.json("audit", &["verify"]);
+    assert_eq!(v["intact"], true, "{v}");
+}
+
+#[test]
+fn killing_a_replica_under_load_loses_no_acknowledged_write() {
+    let (mut f, b) = two_replicas();
+    let token = f.enrol_token(&["--max-uses", "unlimited"]);
+    let list = format!("{},{}", f.server.url, b.url);
+    let workers: Vec<WorkerProc> = (0..3)
+        .map(|i| {
+            let name = format!("load-{i}");
+            WorkerProc::start(
+                &f.env,
+                &list,
+                Some(&token),
+                &f.cache(&name),
+                &["--label", &format!("name={name}")],
+            )
+        })
+        .collect();
+    for i in 0..3 {
+        f.wait_connected(&format!("load-{i}"), Duration::from_secs(10));
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (acked, dispatch_codes) = std::thread::scope(|s| {
+        // Writers through both replicas; each acknowledged id is kept.
+        let writers: Vec<_> = [f.server.url.clone(), b.url.clone()]
+            .into_iter()
+            .map(|url| {
+                let (env, admin, stop) = (&f.env, &f.admin, &stop);
+                s.spawn(move || {
+                    let mut ids = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let out = env
+                            .cmd("token")
+                            .args(["create", "--label", "load", "--format", "json"])
+                            .env("MOAT_SERVER", &url)
+                            .env("MOAT_AUTH_TOKEN", admin)
+                            .output()
+                            .unwrap();
+                        if code(&out) == 0 {
+                            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                            ids.push(v["id"].as_str().unwrap().to_owned());
+                        }
+                    }
+                    ids
+                })
+            })
+            .collect();
+        // Dispatches through B to workers held by A, the step outliving A.
+        let dispatchers: Vec<_> = (0..3)
+            .map(|i| {
+                let (env, admin, url) = (&f.env, &f.admin, b.url.clone());
+                s.spawn(move || {
+                    let out = env
+                        .cmd("worker")
+                        .args([
+                            "dispatch",
+                            "--to",
+                            &format!("load-{i}"),
+                            "--format",
+                            "json",
+                            "--",
+                            "sleep",
+                            "3",
+                        ])
+                        .env("MOAT_SERVER", &url)
+                        .env("MOAT_AUTH_TOKEN", admin)
+                        .output()
+                        .unwrap();
+                    (code(&out), stderr(&out))
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = f.server.child.kill();
+        let _ = f.server.child.wait();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let acked: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let codes: Vec<(i32, String)> =
+            dispatchers.into_iter().map(|d| d.join().unwrap()).collect();
+        (acked, codes)
+    });
+    // Every in-flight dispatch failed clearly: its replica was lost.
+    for (c, err) in &dispatch_codes {
+        assert_eq!(*c, 6, "{err}");
+        assert!(err.contains("replica_lost"), "{err}");
+    }
+    // Every acknowledged create is in the database.
+    let listed: std::collections::BTreeSet<String> = f
+        .env
+        .json("token", &["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(acked.len() > 5, "too little load: {}", acked.len());
+    for id in &acked {
+        assert!(listed.contains(id), "acknowledged {id} is missing");
+    }
+    // A's workers come back through B within the backoff bound.
+    let start = Instant::now();
+    for i in 0..3 {
+        let name = format!("load-{i}");
+        loop {
+            let ran = code(&via(
+                &f,
+                &b,
+                "worker",
+                &["dispatch", "--to", &name, "--", "true"],
+            ));
+            if ran == 0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(6),
+                "{name} did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    f.env.assert_audit_intact();
+    drop(workers);
+}

@@ -61,7 +61,7 @@ pub fn start(state: &Arc<AppState>) -> Result<()> {
     };
     let weak = Arc::downgrade(state);
     let first = tokio::task::block_in_place(|| {
-        let store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = state.store.lock();
         store.listen(&[RELAY_QUEUED, RELAY_DONE])
     })?;
     std::thread::Builder::new()
@@ -80,7 +80,7 @@ fn listen(state: Weak<AppState>, me: String, mut listener: Option<crate::store::
             drop(s);
             std::thread::sleep(Duration::from_secs(1));
             let Some(s) = state.upgrade() else { return };
-            let store = s.store.lock().unwrap_or_else(|p| p.into_inner());
+            let store = s.store.lock();
             listener = store.listen(&[RELAY_QUEUED, RELAY_DONE]).ok().flatten();
             continue;
         };

@@ -138,7 +138,7 @@ async fn session(s: Arc<AppState>, mut socket: WebSocket, addr: SocketAddr) {
             // while argon2 checks the token.
             super::super::with_slow_slot(&s, move || {
                 worker::enroll(
-                    &*st.store,
+                    crate::server::Shared(&st.store),
                     &ctx(actor),
                     &token,
                     &machine_id,
