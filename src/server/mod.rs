@@ -185,17 +185,18 @@ impl AppState {
 
 /// Build the shared state: open the store, materialize admins, load the policy.
 pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
-    let mut store = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
-    store.set_audit_source("serve");
     // Several replicas may share a PostgreSQL state: this one gets a name.
-    let replica = match store.engine() {
-        crate::store::Engine::Postgres => {
-            let id = crate::credential::random_id();
-            store.set_replica(&id)?;
-            Some(id)
+    let replica = crate::store::is_database_url(&cfg.state).then(crate::credential::random_id);
+    // Every connection of the pool is set up alike.
+    let open = || -> Result<Store> {
+        let mut s = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
+        s.set_audit_source("serve");
+        if let Some(r) = &replica {
+            s.set_replica(r)?;
         }
-        crate::store::Engine::Sqlite => None,
+        Ok(s)
     };
+    let mut store = open()?;
     let ctx = Ctx::new("serve", crate::time::now_ms());
     let admins: Vec<String> = cfg.admins.iter().map(|p| p.to_string()).collect();
     crate::grant::materialize_admins(&mut store, &admins, &ctx)?;
@@ -210,16 +211,7 @@ pub fn prepare(cfg: ServeConfig) -> Result<Arc<AppState>> {
         cfg.jwt_secret.as_deref(),
         cfg.users.clone(),
     );
-    // More connections to a PostgreSQL state, set up as the first one.
-    let more = || -> Result<Store> {
-        let mut s = Store::open_at(&cfg.state, cfg.state_key.as_deref())?;
-        s.set_audit_source("serve");
-        if let Some(r) = &replica {
-            s.set_replica(r)?;
-        }
-        Ok(s)
-    };
-    let store = Arc::new(pool::Pool::new(store, more)?);
+    let store = Arc::new(pool::Pool::new(store, open)?);
     let rotation = cfg.rotation;
     Ok(Arc::new(AppState {
         cfg,

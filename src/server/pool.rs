@@ -51,9 +51,4 @@ impl Pool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
-
-    /// How many connections the pool holds.
-    pub fn size(&self) -> usize {
-        self.stores.len()
-    }
 }

@@ -86,13 +86,13 @@ pub fn copy_state(from: &mut Store, to: &mut Store) -> Result<CopyReport> {
         .with_hint("give the destination the source's key file (--state-key-file)"));
     }
     let mut rows = BTreeMap::new();
+    let own = OWN_META
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     to.write(|dst| {
         for (table, _) in TABLES {
-            let own = OWN_META
-                .iter()
-                .map(|k| format!("'{k}'"))
-                .collect::<Vec<_>>()
-                .join(", ");
             let sql = if *table == "meta" {
                 format!("SELECT COUNT(*) FROM meta WHERE key NOT IN ({own})")
             } else {

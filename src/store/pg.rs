@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::sql::{Conn, PgConn, args};
+use super::sql::{Conn, PgConn};
 use super::{KEY_LEN, Store, create_private_dir, load_or_create_key, migrations};
 use crate::credential::{ct_eq, hex, hmac_sha256};
 use crate::error::{Code, Error, Exit, Result};
@@ -152,10 +152,7 @@ pub fn open(url: &str, key_file: Option<&Path>, strict: bool) -> Result<Store> {
         None => store.write(|tx| match tx.meta(KEY_CHECK)? {
             Some(other) => Ok(other),
             None => {
-                tx.tx.exec(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-                    args![KEY_CHECK, check],
-                )?;
+                tx.set_meta(KEY_CHECK, &check)?;
                 Ok(check.clone())
             }
         })?,
