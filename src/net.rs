@@ -24,10 +24,36 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The certificates in a PEM `--ca-file`.
-pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::io(format!("cannot read --ca-file {}", path.display()), e))?;
+/// Where a client's trusted roots and host name come from, so that its
+/// refusals name what the person can change.
+#[derive(Debug, Clone, Copy)]
+pub struct Names {
+    pub roots: &'static str,
+    pub host: &'static str,
+}
+
+/// A remote command or worker: `--ca-file` and `--server`.
+pub const CA_FILE: Names = Names {
+    roots: "--ca-file",
+    host: "--server",
+};
+
+/// A PostgreSQL state: the URL's `sslrootcert` and host.
+pub const SSLROOTCERT: Names = Names {
+    roots: "sslrootcert",
+    host: "the state URL",
+};
+
+/// The certificates in a PEM `--ca-file` (or `sslrootcert`).
+pub fn read_ca_file(path: &Path, names: Names) -> Result<Vec<CertificateDer<'static>>> {
+    let what = names.roots;
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::new(
+            Exit::Usage,
+            Code::InvalidInput,
+            format!("cannot read {what} {}: {e}", path.display()),
+        )
+    })?;
     let certs: Vec<CertificateDer<'static>> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => Some(CertificateDer::from(c.der().to_vec())),
@@ -36,7 +62,7 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         .collect();
     if certs.is_empty() {
         return Err(Error::usage(format!(
-            "--ca-file {} holds no PEM certificate",
+            "{what} {} holds no PEM certificate",
             path.display()
         )));
     }
@@ -143,17 +169,27 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-/// The TLS client configuration for serve: the `--ca-file` certificates
-/// (or the public web roots without one), and an optional SPKI pin.
-pub fn client_config(ca_file: Option<&Path>, pin: Option<[u8; 32]>) -> Result<Arc<ClientConfig>> {
+/// The TLS client configuration for serve (or PostgreSQL): the `--ca-file`
+/// certificates (or the public web roots without one), and an optional
+/// SPKI pin.
+pub fn client_config(
+    ca_file: Option<&Path>,
+    pin: Option<[u8; 32]>,
+    names: Names,
+) -> Result<Arc<ClientConfig>> {
     crate::tls::init();
     let mut roots = RootCertStore::empty();
     let anchors = match ca_file {
         Some(f) => {
-            let certs = read_ca_file(f)?;
+            let certs = read_ca_file(f, names)?;
             for c in &certs {
                 roots.add(c.clone()).map_err(|e| {
-                    Error::usage(format!("--ca-file {}: {}", f.display(), words(&e)))
+                    Error::usage(format!(
+                        "{} {}: {}",
+                        names.roots,
+                        f.display(),
+                        words(&e, names)
+                    ))
                 })?;
             }
             certs
@@ -185,7 +221,8 @@ fn when(t: UnixTime) -> String {
 }
 
 /// Why a certificate was refused, in words a person can act on.
-pub fn words(e: &rustls::Error) -> String {
+pub fn words(e: &rustls::Error, names: Names) -> String {
+    let Names { roots, host } = names;
     use CertificateError as C;
     let c = match e {
         rustls::Error::InvalidCertificate(c) => c,
@@ -206,10 +243,10 @@ pub fn words(e: &rustls::Error) -> String {
         }
         C::Revoked => "it was revoked".into(),
         C::UnknownIssuer => {
-            "it was not issued by a CA in --ca-file (or, without one, by a public CA)".into()
+            format!("it was not issued by a CA in {roots} (or, without one, by a public CA)")
         }
         C::BadSignature => "its signature does not verify".into(),
-        C::NotValidForName => "it is not valid for the host name in --server".into(),
+        C::NotValidForName => format!("it is not valid for the host name in {host}"),
         C::NotValidForNameContext {
             expected,
             presented,
@@ -226,10 +263,10 @@ pub fn words(e: &rustls::Error) -> String {
             "it is not a certificate for TLS servers (extended key usage)".into()
         }
         C::Other(o) => match o.0.downcast_ref::<webpki::Error>() {
-            Some(webpki::Error::CaUsedAsEndEntity) => "it is a CA certificate (CA:TRUE) that is \
-                not itself in --ca-file; give this certificate with --ca-file, or a server \
-                certificate issued by your CA"
-                .into(),
+            Some(webpki::Error::CaUsedAsEndEntity) => format!(
+                "it is a CA certificate (CA:TRUE) that is not itself in {roots}; give this \
+                 certificate with {roots}, or a server certificate issued by your CA"
+            ),
             Some(w) => format!("{w:?}"),
             None => o.to_string(),
         },
@@ -337,7 +374,7 @@ mod https {
                         | rustls::Error::General(_)),
                     ) => ureq::Error::Io(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        super::CertRefused(super::words(r)),
+                        super::CertRefused(super::words(r, super::CA_FILE)),
                     )),
                     _ => ureq::Error::Io(e),
                 });

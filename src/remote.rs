@@ -65,7 +65,10 @@ impl Remote {
             .http_status_as_error(false)
             .timeout_global(Some(request_timeout()))
             .build();
-        let agent = crate::net::agent(config, crate::net::client_config(ca_file, None)?);
+        let agent = crate::net::agent(
+            config,
+            crate::net::client_config(ca_file, None, crate::net::CA_FILE)?,
+        );
         Ok(Remote {
             base,
             bearer,

@@ -1,7 +1,7 @@
 //! Opening a PostgreSQL state: the URL, the connection, and the key file
 //! every replica shares (checked against the database, never stored in it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -47,10 +47,75 @@ fn key_check(pepper: &[u8; KEY_LEN]) -> String {
     hex(&hmac_sha256(pepper, &[b"moat key check\0"]))
 }
 
-/// A connection to the database at `url`.
+/// How a state URL asks for TLS, taken out of the URL before the driver
+/// parses it (it knows `sslmode` only as disable/prefer/require and
+/// refuses `sslrootcert`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tls {
+    /// No `sslmode` stronger than `prefer`: a plain connection (loopback,
+    /// a Unix socket, or a network the operator already trusts).
+    Plain,
+    /// `sslmode=require`, `verify-ca` or `verify-full`, or a `sslrootcert`:
+    /// TLS whose certificate is always checked, against `sslrootcert` when
+    /// given (a self-signed server certificate may be its own root), else
+    /// the public web roots. An unchecked certificate protects from nobody
+    /// on the path, so `require` checks it too, unlike libpq's.
+    Verified { root: Option<PathBuf> },
+}
+
+/// The URL as the driver should see it, and what it asks of TLS.
+pub fn split_tls(url: &str) -> Result<(String, Tls)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), Tls::Plain));
+    };
+    let (mut mode, mut root) = (None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = || {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| Error::usage(format!("the state URL's {k} is not UTF-8")))
+        };
+        match k {
+            "sslmode" => mode = Some(value()?),
+            "sslrootcert" => root = Some(PathBuf::from(value()?)),
+            _ => kept.push(pair),
+        }
+    }
+    let tls = match (mode.as_deref(), root) {
+        (None | Some("disable" | "allow" | "prefer"), None) => Tls::Plain,
+        (Some("disable"), Some(_)) => {
+            return Err(Error::usage(
+                "the state URL names a sslrootcert but turns TLS off (sslmode=disable)",
+            ));
+        }
+        (None | Some("allow" | "prefer" | "require" | "verify-ca" | "verify-full"), root) => {
+            Tls::Verified { root }
+        }
+        (Some(other), _) => {
+            return Err(Error::usage(format!(
+                "the state URL's sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
+            )));
+        }
+    };
+    if tls != Tls::Plain {
+        kept.push("sslmode=require");
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, tls))
+}
+
+/// A connection to the database at `url`, over TLS when the URL asks.
 fn connect(url: &str) -> Result<postgres::Client> {
     let name = redacted(url);
-    let mut config = postgres::Config::from_str(url)
+    let (plain, tls) = split_tls(url)?;
+    let mut config = postgres::Config::from_str(&plain)
         .map_err(|e| Error::usage(format!("the state URL {name} is not a PostgreSQL URL: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
@@ -58,24 +123,59 @@ fn connect(url: &str) -> Result<postgres::Client> {
     if config.get_application_name().is_none() {
         config.application_name("moat");
     }
-    if config.get_ssl_mode() == postgres::config::SslMode::Require {
-        return Err(Error::new(
-            Exit::Unavailable,
-            Code::StateUnavailable,
-            format!("{name} asks for TLS (sslmode=require), which this build does not speak to PostgreSQL yet"),
-        )
-        .with_hint("connect over loopback or a Unix socket without sslmode=require"));
-    }
-    let client = config.connect(postgres::NoTls).map_err(|e| {
+    let connected = match &tls {
+        Tls::Plain => config.connect(postgres::NoTls),
+        Tls::Verified { root } => {
+            let client = crate::net::client_config(root.as_deref(), None, crate::net::SSLROOTCERT)?;
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+                (*client).clone(),
+            ))
+        }
+    };
+    connected.map_err(|e| {
+        if let Some(why) = tls_refusal(&e) {
+            return Error::new(
+                Exit::Unavailable,
+                Code::StateUnavailable,
+                format!("cannot connect to {name}: its TLS certificate was refused: {why}"),
+            )
+            .with_hint(
+                "name the CA that signed it (or the server's own certificate) with sslrootcert=FILE in the URL",
+            );
+        }
+        let hint = match tls {
+            Tls::Plain => {
+                "check that PostgreSQL is running and the URL's host, port, user and database (add sslmode=require if it takes only TLS)"
+            }
+            Tls::Verified { .. } => {
+                "check that PostgreSQL is running with ssl=on and the URL's host, port, user and database"
+            }
+        };
         let inner = Error::from(e);
         Error::new(
             Exit::Unavailable,
             Code::StateUnavailable,
             format!("cannot connect to {name}: {}", inner.message),
         )
-        .with_hint("check that PostgreSQL is running and the URL's host, port, user and database")
-    })?;
-    Ok(client)
+        .with_hint(hint)
+    })
+}
+
+/// The certificate refusal inside a connection error, in words.
+fn tls_refusal(e: &postgres::Error) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(crate::net::words(r, crate::net::SSLROOTCERT));
+        }
+        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+            return Some(crate::net::words(r, crate::net::SSLROOTCERT));
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The `application_name` a replica's sessions carry.
@@ -192,5 +292,48 @@ mod tests {
         );
         assert_eq!(url(Path::new("/var/lib/moat/state.db")), None);
         assert!(url(Path::new("postgresql://h/db")).is_some());
+    }
+
+    #[test]
+    fn tls_options_leave_the_url_before_the_driver_sees_it() {
+        let plain = |u: &str| split_tls(u).unwrap();
+        assert_eq!(
+            plain("postgres://h/db"),
+            ("postgres://h/db".into(), Tls::Plain)
+        );
+        assert_eq!(
+            plain("postgres://h/db?sslmode=prefer&connect_timeout=3"),
+            ("postgres://h/db?connect_timeout=3".into(), Tls::Plain)
+        );
+        assert_eq!(
+            plain("postgres://h/db?sslmode=require"),
+            (
+                "postgres://h/db?sslmode=require".into(),
+                Tls::Verified { root: None }
+            )
+        );
+        assert_eq!(
+            plain("postgres://h/db?sslrootcert=%2Fetc%2Fmoat%2Fca.pem&sslmode=verify-full"),
+            (
+                "postgres://h/db?sslmode=require".into(),
+                Tls::Verified {
+                    root: Some("/etc/moat/ca.pem".into())
+                }
+            )
+        );
+        // A root certificate alone means the operator wants it checked.
+        assert_eq!(
+            plain("postgres://h/db?sslrootcert=ca.pem").1,
+            Tls::Verified {
+                root: Some("ca.pem".into())
+            }
+        );
+        for bad in [
+            "postgres://h/db?sslmode=sometimes",
+            "postgres://h/db?sslmode=disable&sslrootcert=x",
+        ] {
+            let e = split_tls(bad).unwrap_err();
+            assert_eq!(e.exit, Exit::Usage, "{bad}");
+        }
     }
 }

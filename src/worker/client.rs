@@ -243,7 +243,11 @@ fn dial(opts: &Options) -> Result<Socket> {
         .map_err(|e| Error::io("socket", e))?;
     let _ = stream.set_nodelay(true);
     let connector = if url.starts_with("wss://") {
-        let cfg = crate::net::client_config(opts.ca_file.as_deref(), opts.pin_sha256)?;
+        let cfg = crate::net::client_config(
+            opts.ca_file.as_deref(),
+            opts.pin_sha256,
+            crate::net::CA_FILE,
+        )?;
         Some(tungstenite::Connector::Rustls(cfg))
     } else {
         Some(tungstenite::Connector::Plain)
@@ -294,7 +298,7 @@ fn certificate_problem(e: &tungstenite::Error) -> Option<String> {
     }?;
     match rustls_error {
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-            Some(crate::net::words(rustls_error))
+            Some(crate::net::words(rustls_error, crate::net::CA_FILE))
         }
         _ => None,
     }

@@ -405,9 +405,9 @@ impl Env {
 /// (`scripts/peers postgres`), started when a test first needs it and
 /// stopped by the script once this process ends. Without PostgreSQL
 /// installed the tests that need it fail; they never skip.
-pub fn pg_cluster() -> &'static str {
-    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
+pub fn pg_cluster() -> &'static PgCluster {
+    static CLUSTER: std::sync::OnceLock<PgCluster> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| {
         use std::io::BufRead;
         let mut child =
             std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peers"))
@@ -418,30 +418,49 @@ pub fn pg_cluster() -> &'static str {
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
-            .expect("read the cluster's socket directory");
-        assert!(
-            !line.trim().is_empty(),
-            "scripts/peers postgres started no cluster (is Debian's postgresql installed? scripts/test installs it)"
-        );
+            .expect("read the cluster's socket directory and port");
+        let (dir, port) = line.trim().split_once(' ').unwrap_or_else(|| {
+            panic!("scripts/peers postgres started no cluster (is Debian's postgresql installed? scripts/test installs it): {line:?}")
+        });
         // It keeps running to stop the cluster when this process exits.
         std::mem::forget(child);
-        line.trim().to_owned()
+        PgCluster {
+            dir: dir.to_owned(),
+            port: port.parse().expect("the cluster's port"),
+        }
     })
 }
 
-/// A new, empty database on the cluster, as a `postgres://` state URL.
-pub fn pg_database() -> String {
-    let dir = pg_cluster();
+/// The test cluster: its socket directory (also holding `server.crt`, its
+/// self-signed TLS certificate) and its TLS-only loopback port.
+pub struct PgCluster {
+    pub dir: String,
+    pub port: u16,
+}
+
+/// A new, empty database on the cluster, by name.
+pub fn pg_new_database() -> String {
+    let PgCluster { dir, port } = pg_cluster();
     let name = format!("moat_{}_{}", std::process::id(), unique());
     let mut admin = postgres::Client::connect(
-        &format!("host={dir} user=moat dbname=postgres"),
+        &format!("host={dir} port={port} user=moat dbname=postgres"),
         postgres::NoTls,
     )
     .expect("connect to the test cluster");
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create a test database");
-    format!("postgres://moat@/{name}?host={dir}")
+    name
+}
+
+/// A new, empty database on the cluster, as a `postgres://` state URL
+/// through its Unix socket.
+pub fn pg_database() -> String {
+    let PgCluster { dir, port } = pg_cluster();
+    format!(
+        "postgres://moat@/{}?host={dir}&port={port}",
+        pg_new_database()
+    )
 }
 
 /// Every row of every table of a PostgreSQL state, as text, by table.

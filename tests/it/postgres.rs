@@ -243,3 +243,64 @@ fn copying_an_sqlite_state_moves_every_record_and_the_chain() {
         stderr(&again)
     );
 }
+
+/// A state on the test cluster over TCP, where it takes only TLS.
+fn over_tcp(query: &str) -> Env {
+    let PgCluster { port, .. } = pg_cluster();
+    let mut env = Env::sqlite();
+    env.pg = Some(format!(
+        "postgres://moat@127.0.0.1:{port}/{}{query}",
+        pg_new_database()
+    ));
+    env
+}
+
+#[test]
+fn tls_to_postgresql_when_the_url_asks_with_the_certificate_checked() {
+    let root = format!("{}/server.crt", pg_cluster().dir);
+    // The cluster's TCP port takes only TLS (the next test shows a plain
+    // connection refused there), so every command here that works spoke
+    // TLS, with the server's certificate as its root.
+    let env = over_tcp(&format!("?sslmode=verify-full&sslrootcert={root}"));
+    let created = env.json("token", &["create", "--label", "over-tls"]);
+    let listed = env.json("token", &["list"]);
+    assert_eq!(listed[0]["id"], created["id"]);
+    let out = env.run("audit", &["verify"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn tls_with_an_unknown_certificate_or_none_asked_for_is_refused_in_words() {
+    // sslmode=require checks the certificate too: this one is self-signed
+    // and no sslrootcert names it.
+    let env = over_tcp("?sslmode=require");
+    let out = env.run("token", &["create"], b"");
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("TLS certificate was refused"), "{err}");
+    assert!(err.contains("sslrootcert"), "{err}");
+    // Plain TCP to a server that takes only TLS: refused by the server,
+    // and the hint says how to ask for TLS.
+    let env = over_tcp("");
+    let out = env.run("token", &["create"], b"");
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("sslmode=require"), "{}", stderr(&out));
+    // So is a root certificate file that is not there.
+    let env = over_tcp("?sslrootcert=/nonexistent/ca.pem");
+    let out = env.run("token", &["create"], b"");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read sslrootcert"),
+        "{}",
+        stderr(&out)
+    );
+    // A mode libpq does not know is a usage error before any connection.
+    let env = over_tcp("?sslmode=sometimes");
+    let out = env.run("token", &["create"], b"");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sslmode=sometimes"),
+        "{}",
+        stderr(&out)
+    );
+}
