@@ -139,16 +139,35 @@ pub(super) async fn dispatch(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) ->
                 "invalid --select '{sel}': write key=value"
             )))
         })?;
-        // Among the workers the caller may run on; when it may run on none,
+        // Among the workers the caller may run on: this replica's own with
+        // room first, then those other replicas hold (whose room only they
+        // know: a full one answers worker_busy). When it may run on none,
         // the first candidate's refusal says so (and is audited).
         let fleet = &c.state.fleet;
-        b.to = match fleet.select(k, val, |name| c.may(Action::Run, "worker", name)) {
+        let elsewhere = if c.state.replica.is_some() {
+            let (k, val) = (k.to_owned(), val.to_owned());
+            super::with_store(&c.state.store, move |st| {
+                st.read(|tx| tx.labelled_elsewhere(&k, &val))
+            })
+            .await
+            .map_err(|e| c.bad(e))?
+        } else {
+            Vec::new()
+        };
+        let may = |name: &str| c.may(Action::Run, "worker", name);
+        b.to = match fleet
+            .select(k, val, may)
+            .or_else(|| elsewhere.iter().find(|n| may(n)).cloned())
+        {
             Some(name) => name,
-            None => fleet.select(k, val, |_| true).ok_or_else(|| {
-                c.bad(Error::not_found(format!(
-                    "no connected worker has label {sel}"
-                )))
-            })?,
+            None => fleet
+                .select(k, val, |_| true)
+                .or_else(|| elsewhere.first().cloned())
+                .ok_or_else(|| {
+                    c.bad(Error::not_found(format!(
+                        "no connected worker has label {sel}"
+                    )))
+                })?,
         };
     }
     if !crate::policy::is_ident(&b.to) {

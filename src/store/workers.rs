@@ -2,7 +2,7 @@
 
 use super::Tx;
 use super::sql::{Engine, Row, args};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::time::Millis;
 
 /// A worker as stored.
@@ -137,6 +137,42 @@ impl Tx<'_> {
             args![name],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
+    }
+
+    /// The names of connected workers whose label `key` is `value` and
+    /// whose socket a live replica other than this one holds, sorted (for
+    /// `--select` once this replica's own workers have no room).
+    pub fn labelled_elsewhere(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String, String, String)> = self.tx.rows(
+            "SELECT name, labels, replica FROM workers
+             WHERE status = 'connected' AND replica IS NOT NULL",
+            args![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut alive = std::collections::BTreeMap::new();
+        let mut names = Vec::new();
+        for (name, labels, replica) in rows {
+            if Some(replica.as_str()) == self.replica {
+                continue;
+            }
+            let labels: serde_json::Value = serde_json::from_str(&labels)
+                .map_err(|e| Error::corrupt(format!("worker {name}'s labels: {e}")))?;
+            if labels.get(key).and_then(|v| v.as_str()) != Some(value) {
+                continue;
+            }
+            let live = match alive.get(&replica) {
+                Some(l) => *l,
+                None => *alive
+                    .entry(replica.clone())
+                    .or_insert(self.replica_alive(&replica)?),
+            };
+            if live {
+                names.push(name);
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     /// Whether serve replica `id` has a session open on the database (a

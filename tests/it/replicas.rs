@@ -85,6 +85,43 @@ fn a_dispatch_through_one_replica_runs_on_a_worker_connected_to_another() {
 }
 
 #[test]
+fn select_finds_a_labelled_worker_another_replica_holds() {
+    let (f, b) = two_replicas();
+    let _w = f.start_worker("gpu-far", &["--label", "pool=gpu"]);
+    let run = |sel: &str| {
+        via(
+            &f,
+            &b,
+            "worker",
+            &[
+                "dispatch", "--select", sel, "--format", "json", "--", "sh", "-c", "echo ran",
+            ],
+        )
+    };
+    // B holds no worker at all; A's worker is found through the database.
+    let out = run("pool=gpu");
+    assert_eq!(
+        code(&out),
+        0,
+        "{}
+A: {}
+B: {}",
+        stderr(&out),
+        f.server.stderr(),
+        b.stderr()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stdout"], "ran\n", "{v}");
+    let sent = f.env.json("audit", &["log", "--type", "dispatch_sent"]);
+    let workers = f.env.json("worker", &["list"]);
+    assert_eq!(sent[0]["details"]["worker"], workers[0]["id"], "{sent}");
+    assert_eq!(workers[0]["name"], "gpu-far");
+    // A label no worker anywhere has is still not found.
+    let out = run("pool=tpu");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+}
+
+#[test]
 fn a_token_revoked_through_one_replica_cuts_the_worker_on_another_within_a_second() {
     let (f, b) = two_replicas();
     let mut w = f.start_worker("victim", &[]);
