@@ -57,6 +57,11 @@ fn event_from_row(r: &Row<'_>) -> Result<Event> {
 impl Tx<'_> {
     /// Append an event to the chain inside this transaction.
     pub fn append_audit(&mut self, e: NewEvent, now: Millis) -> Result<Event> {
+        if self.unordered {
+            return Err(Error::internal(
+                "an audit event appended outside the writers' queue",
+            ));
+        }
         let head = match self.head.take() {
             Some(h) => Some(h),
             None => self.audit_head()?,

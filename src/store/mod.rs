@@ -67,6 +67,9 @@ pub struct Tx<'a> {
     policy_changed: bool,
     /// See [`Store::set_replica`].
     replica: Option<&'a str>,
+    /// A [`Store::write_unordered`] transaction, which may not append to
+    /// the audit chain.
+    unordered: bool,
 }
 
 /// The store as an operation that does slow work between its reads and its
@@ -258,7 +261,19 @@ impl Store {
     /// Run `f` in a write transaction (`BEGIN IMMEDIATE`): other writers queue
     /// behind it, and nothing is written unless `f` returns `Ok`.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.begin(Mode::Write)?;
+        self.write_in(Mode::Write, f)
+    }
+
+    /// Run `f` in a write transaction outside the writers' queue (see
+    /// [`Mode::Unordered`]): for the relays between replicas, whose rows
+    /// only their two replicas touch, so a relayed step does not wait
+    /// behind every other writer three times. It cannot append audit events.
+    pub fn write_unordered<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.write_in(Mode::Unordered, f)
+    }
+
+    fn write_in<T>(&mut self, mode: Mode, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.begin(mode)?;
         let mut tx = Tx {
             tx,
             pepper: &self.pepper,
@@ -266,6 +281,7 @@ impl Store {
             head: None,
             policy_changed: false,
             replica: self.replica.as_deref(),
+            unordered: mode == Mode::Unordered,
         };
         let out = f(&mut tx)?;
         if tx.policy_changed {
@@ -285,6 +301,7 @@ impl Store {
             head: None,
             policy_changed: false,
             replica: self.replica.as_deref(),
+            unordered: false,
         };
         f(&mut tx)
     }

@@ -290,6 +290,11 @@ pub enum Mode {
     Read,
     /// Writes, one writer at a time across every process and replica.
     Write,
+    /// Writes that need no place in that queue: on PostgreSQL they take no
+    /// advisory lock and rely on its row locks alone, so they may touch
+    /// only rows no ordered writer reads to decide (the relays table) and
+    /// never append to the audit chain. On SQLite, the same as `Write`.
+    Unordered,
     /// Schema changes: like `Write`, and it waits for every other transaction.
     Migrate,
 }
@@ -325,7 +330,7 @@ impl Conn {
                 use rusqlite::TransactionBehavior as B;
                 let behavior = match mode {
                     Mode::Read => B::Deferred,
-                    Mode::Write => B::Immediate,
+                    Mode::Write | Mode::Unordered => B::Immediate,
                     Mode::Migrate => B::Exclusive,
                 };
                 Ok(Txn::Lite(c.transaction_with_behavior(behavior)?))
@@ -338,9 +343,11 @@ impl Conn {
                         .isolation_level(L::RepeatableRead)
                         .read_only(true)
                         .start()?,
-                    Mode::Write | Mode::Migrate => b.isolation_level(L::ReadCommitted).start()?,
+                    Mode::Write | Mode::Unordered | Mode::Migrate => {
+                        b.isolation_level(L::ReadCommitted).start()?
+                    }
                 };
-                if mode != Mode::Read {
+                if matches!(mode, Mode::Write | Mode::Migrate) {
                     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_WRITE_LOCK])?;
                 }
                 Ok(Txn::Pg(RefCell::new(PgTxn {

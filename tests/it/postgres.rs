@@ -304,3 +304,23 @@ fn tls_with_an_unknown_certificate_or_none_asked_for_is_refused_in_words() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_write_outside_the_writers_queue_cannot_append_to_the_audit_chain() {
+    let env = Env::new();
+    env.create(&[]);
+    let mut store = env.store();
+    let e = store
+        .write_unordered(|tx| {
+            tx.append_audit(
+                moat::audit::NewEvent::new("token_created", "local:test", None),
+                moat::time::now_ms(),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(e.exit, moat::Exit::Internal, "{}", e.message);
+    drop(store);
+    let log = env.json("audit", &["log"]);
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    env.assert_audit_intact();
+}

@@ -114,7 +114,7 @@ async fn take_loop(state: Weak<AppState>) {
             if !st.read(|tx| tx.relays_waiting())? {
                 return Ok(Vec::new());
             }
-            st.write(|tx| tx.take_relays())
+            st.write_unordered(|tx| tx.take_relays())
         })
         .await;
         match taken {
@@ -169,7 +169,7 @@ async fn run_one(s: &Arc<AppState>, id: String, request: String) {
     };
     let text = serde_json::to_string(&answer).unwrap_or_else(|_| "{}".into());
     let r = with_store(&s.store, move |st| {
-        st.write(|tx| tx.finish_relay(&id, &text))
+        st.write_unordered(|tx| tx.finish_relay(&id, &text))
     })
     .await;
     if let Err(e) = r {
@@ -207,7 +207,9 @@ pub async fn send(s: &Arc<AppState>, actor: &str, b: Dispatch) -> Result<serde_j
     s.relays.waiting().insert(id.clone(), tx);
     let (i2, r2) = (id.clone(), replica.clone());
     let queued = with_store(&s.store, move |st| {
-        st.write(|tx| tx.queue_relay(&i2, &worker_id, &r2, &request, crate::time::now_ms()))
+        st.write_unordered(|tx| {
+            tx.queue_relay(&i2, &worker_id, &r2, &request, crate::time::now_ms())
+        })
     })
     .await;
     if let Err(e) = queued {
@@ -252,7 +254,10 @@ pub async fn send(s: &Arc<AppState>, actor: &str, b: Dispatch) -> Result<serde_j
     };
     s.relays.waiting().remove(&id);
     let i2 = id.clone();
-    let _ = with_store(&s.store, move |st| st.write(|tx| tx.delete_relay(&i2))).await;
+    let _ = with_store(&s.store, move |st| {
+        st.write_unordered(|tx| tx.delete_relay(&i2))
+    })
+    .await;
     let answer: Answer = serde_json::from_str(&outcome?)
         .map_err(|e| Error::internal(format!("reading a relay's answer: {e}")))?;
     match (answer.ok, answer.code) {
