@@ -8,6 +8,13 @@
 //! events appended while the fleet idles (both per hour), dispatch latency,
 //! and how long all workers took to resume after the restart.
 //!
+//! With `--state postgres://...` (and MOAT_KEY_FILE) and `--replicas R`,
+//! R serve replicas share the database and worker i connects to replica
+//! i mod R; each replica's RSS and CPU are reported, and PostgreSQL's
+//! (every process named `postgres` on the machine: proportional set size,
+//! so shared buffers count once); dispatches all go to the first replica,
+//! which relays those for the other replicas' workers.
+//!
 //! Usage: cargo run --release --example fleet-sim -- --workers N
 //! (expects target/release/serve; scripts/bench-fleet builds it)
 
@@ -47,6 +54,13 @@ struct Args {
     /// Skip the kill-and-restart phase.
     #[arg(long)]
     no_restart: bool,
+    /// A `postgres://` state URL (an empty database) instead of a new
+    /// SQLite file; the key file comes from MOAT_KEY_FILE.
+    #[arg(long)]
+    state: Option<String>,
+    /// serve replicas on the state (more than one needs PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
 }
 
 /// What the simulated workers count, shared by all of them.
@@ -63,7 +77,8 @@ struct Counts {
 }
 
 struct Sim {
-    addr: SocketAddr,
+    /// The replicas; worker i connects to `addrs[i % len]`.
+    addrs: Vec<SocketAddr>,
     token: String,
     counts: Counts,
     enrol_slots: tokio::sync::Semaphore,
@@ -94,8 +109,48 @@ fn proc_stat(pid: u32) -> (u64, u64, u64) {
     (ticks, kb("VmRSS:"), kb("VmHWM:"))
 }
 
-/// The state file with its write-ahead log, in bytes.
+/// PostgreSQL's CPU ticks and proportional set size in kB: every process
+/// named `postgres` (the benchmark's cluster is the machine's only one).
+fn postgres_stat() -> (u64, u64) {
+    let mut total = (0, 0);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "postgres" {
+            continue;
+        }
+        let (ticks, _, _) = proc_stat(pid);
+        let pss = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        total.0 += ticks;
+        total.1 += pss;
+    }
+    total
+}
+
+fn open_state(state: &Path) -> moat::Result<moat::store::Store> {
+    moat::store::Store::open_at(state, moat::env::key_file().as_deref())
+}
+
+/// The state in bytes: an SQLite file with its write-ahead log, or the
+/// PostgreSQL database's size.
 fn state_bytes(state: &Path) -> u64 {
+    if moat::store::is_database_url(state) {
+        return open_state(state)
+            .and_then(|mut s| s.read(|tx| tx.space()))
+            .map_or(0, |(size, _)| size);
+    }
     ["", "-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", state.display())).ok())
@@ -104,7 +159,7 @@ fn state_bytes(state: &Path) -> u64 {
 }
 
 fn audit_seq(state: &Path) -> i64 {
-    moat::store::Store::open(state)
+    open_state(state)
         .and_then(|mut s| s.read(|tx| tx.audit_head()))
         .ok()
         .flatten()
@@ -122,6 +177,7 @@ fn start_serve(state: &Path, port: u16, rotate_every: &str, log: &Path) -> (Chil
     let mut child = Command::new(&serve_bin)
         .env_clear()
         .env("MOAT_STATE", state)
+        .envs(std::env::var_os("MOAT_KEY_FILE").map(|v| ("MOAT_KEY_FILE", v)))
         .env("MOAT_JWT_SECRET", SECRET)
         .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
         .args(["--port", &port.to_string(), "--auth-mode", "jwt"])
@@ -192,11 +248,12 @@ async fn session(
         IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + (i % 64) as u8)),
         0,
     ))?;
-    let stream = socket.connect(sim.addr).await?;
+    let addr = sim.addrs[i % sim.addrs.len()];
+    let stream = socket.connect(addr).await?;
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let url = format!("ws://{}/v1/workers/connect", sim.addr);
+    let url = format!("ws://{addr}/v1/workers/connect");
     let (mut ws, _) =
         tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
     let hello = match credential {
@@ -295,9 +352,15 @@ fn pct(v: &[Duration], p: usize) -> f64 {
         .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
 }
 
-/// Dispatch round-trips to random workers, each beside a `GET /healthz`
-/// (the same HTTP path without the store or a worker).
-fn dispatch(base: &str, n: usize, count: usize) -> (Vec<Duration>, Vec<Duration>) {
+/// Dispatch round-trips to random workers through the first replica, each
+/// beside a `GET /healthz` (the same HTTP path without the store or a
+/// worker): `(to its own workers, relayed to other replicas', healthz)`.
+fn dispatch(
+    base: &str,
+    n: usize,
+    replicas: usize,
+    count: usize,
+) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let jwt = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": "sim", "role": "admin", "exp": moat::time::now_ms() / 1000 + 3600}),
@@ -308,17 +371,21 @@ fn dispatch(base: &str, n: usize, count: usize) -> (Vec<Duration>, Vec<Duration>
         .http_status_as_error(false)
         .build()
         .into();
-    let (mut lat, mut health) = (Vec::new(), Vec::new());
+    let (mut local, mut relayed, mut health) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..count {
+        let w = (i * 7919) % n;
         let t = Instant::now();
         let mut r = agent
             .post(format!("{base}/v1/dispatches"))
             .header("authorization", format!("Bearer {jwt}"))
-            .send_json(json!({"to": format!("sim-{}", (i * 7919) % n), "argv": ["true"]}))
+            .send_json(json!({"to": format!("sim-{w}"), "argv": ["true"]}))
             .unwrap();
         let _ = r.body_mut().read_to_string();
         if r.status() == 200 {
-            lat.push(t.elapsed());
+            match w % replicas {
+                0 => local.push(t.elapsed()),
+                _ => relayed.push(t.elapsed()),
+            }
         }
         let t = Instant::now();
         if let Ok(mut r) = agent.get(format!("{base}/healthz")).call() {
@@ -326,18 +393,26 @@ fn dispatch(base: &str, n: usize, count: usize) -> (Vec<Duration>, Vec<Duration>
             health.push(t.elapsed());
         }
     }
-    lat.sort();
+    local.sort();
+    relayed.sort();
     health.sort();
-    (lat, health)
+    (local, relayed, health)
 }
 
 fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLock<Arc<Sim>>>) {
     let n = args.workers;
-    let log = dir.join("serve.log");
-    let (mut child, addr) = start_serve(&state, 0, &args.rotate_every, &log);
-    let base = format!("http://{addr}");
+    let r = args.replicas.max(1);
+    let mut children = Vec::new();
+    let mut addrs = Vec::new();
+    for k in 0..r {
+        let log = dir.join(format!("serve-{k}.log"));
+        let (child, addr) = start_serve(&state, 0, &args.rotate_every, &log);
+        children.push(child);
+        addrs.push(addr);
+    }
+    let base = format!("http://{}", addrs[0]);
     let token = {
-        let mut store = moat::store::Store::open(&state).unwrap();
+        let mut store = open_state(&state).unwrap();
         let ctx = moat::token::Ctx::new("sim", moat::time::now_ms());
         let req = moat::token::CreateRequest {
             kind: moat::credential::CredentialKind::Enrol,
@@ -351,7 +426,7 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         moat::token::create(&mut store, &ctx, &req).unwrap().token
     };
     let sim = Arc::new(Sim {
-        addr,
+        addrs: addrs.clone(),
         token,
         counts: Counts::default(),
         enrol_slots: tokio::sync::Semaphore::new(args.enrol_concurrency),
@@ -359,16 +434,19 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
     });
     let _ = sim_slot.set(sim.clone());
     let c = &sim.counts;
+    let stats = |children: &[Child]| -> Vec<(u64, u64, u64)> {
+        children.iter().map(|ch| proc_stat(ch.id())).collect()
+    };
 
     // 1. Enrolment storm.
-    let enrol_time = wait_connected(c, n, Duration::from_secs(600));
-    let (_, _, enrol_peak) = proc_stat(child.id());
+    let enrol_time = wait_connected(c, n, Duration::from_secs(900));
+    let enrol_peaks: Vec<u64> = stats(&children).iter().map(|s| s.2).collect();
     eprintln!(
-        "{} of {n} enrolled in {:.1} s ({:.0}/s), serve peak RSS {} MB",
+        "{} of {n} enrolled in {:.1} s ({:.0}/s), serve peak RSS {:?} MB",
         c.enrolled.load(Ordering::Relaxed),
         enrol_time.as_secs_f64(),
         n as f64 / enrol_time.as_secs_f64(),
-        enrol_peak / 1024
+        enrol_peaks.iter().map(|p| p / 1024).collect::<Vec<_>>()
     );
 
     for (e, k) in sim.errors.lock().unwrap().iter() {
@@ -378,7 +456,8 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
     // 2. The idle fleet. Let the first last_seen_at writes and the enrolment
     // burst's threads settle, then measure.
     std::thread::sleep(Duration::from_secs(10));
-    let (t0, rss0, _) = proc_stat(child.id());
+    let before = stats(&children);
+    let pg0 = postgres_stat();
     let (bytes0, seq0, rot0) = (
         state_bytes(&state),
         audit_seq(&state),
@@ -399,51 +478,67 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         );
     }
     let secs = window.elapsed().as_secs_f64();
-    let (t1, rss1, _) = proc_stat(child.id());
+    let after = stats(&children);
+    let pg1 = postgres_stat();
     let (bytes1, seq1, rot1) = (
         state_bytes(&state),
         audit_seq(&state),
         c.rotations.load(Ordering::Relaxed),
     );
-    let cpu = (t1 - t0) as f64 / 100.0 / secs;
+    let cpus: Vec<f64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a.0 - b.0) as f64 / 100.0 / secs)
+        .collect();
+    let cpu: f64 = cpus.iter().sum();
+    let rss1: u64 = after.iter().map(|a| a.1).sum();
+    let pg_cpu = pg1.0.saturating_sub(pg0.0) as f64 / 100.0 / secs;
     let per_hour = 3600.0 / secs;
     let growth_mb_h = (bytes1 as f64 - bytes0 as f64) / 1e6 * per_hour;
     let audit_h = (seq1 - seq0) as f64 * per_hour;
     eprintln!(
         "idle {secs:.0} s: CPU {cpu:.3} cores, RSS {} → {} MB, state {bytes0} → {bytes1} B, audit +{}, rotations {}",
-        rss0 / 1024,
+        before.iter().map(|b| b.1).sum::<u64>() / 1024,
         rss1 / 1024,
         seq1 - seq0,
         rot1 - rot0
     );
 
     // 3. Dispatches.
-    let (lat, health) = dispatch(&base, n, args.dispatches);
+    let (lat, relayed, health) = dispatch(&base, n, r, args.dispatches);
     eprintln!(
-        "dispatch p50 {:.2} p99 {:.2} ms ({} ok)",
+        "dispatch p50 {:.2} p99 {:.2} ms ({} ok); relayed p50 {:.2} p99 {:.2} ms ({} ok)",
         pct(&lat, 50),
         pct(&lat, 99),
-        lat.len()
+        lat.len(),
+        pct(&relayed, 50),
+        pct(&relayed, 99),
+        relayed.len()
     );
 
-    // 4. Kill serve under the fleet and start it again on the same port.
+    // 4. Kill the first replica under its workers and start it again on
+    // the same port.
     let mut storm = None;
     if !args.no_restart {
         let (resumed0, enrolled0) = (
             c.resumed.load(Ordering::Relaxed),
             c.enrolled.load(Ordering::Relaxed),
         );
-        let _ = child.kill();
-        let _ = child.wait();
+        let held = n.div_ceil(r);
+        let _ = children[0].kill();
+        let _ = children[0].wait();
         let t = Instant::now();
-        while c.connected.load(Ordering::Relaxed) > 0 && t.elapsed() < Duration::from_secs(30) {
+        while c.connected.load(Ordering::Relaxed) > n - held
+            && t.elapsed() < Duration::from_secs(30)
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let (restarted, _) = start_serve(&state, addr.port(), &args.rotate_every, &log);
-        child = restarted;
+        let log = dir.join("serve-0.log");
+        let (restarted, _) = start_serve(&state, addrs[0].port(), &args.rotate_every, &log);
+        children[0] = restarted;
         let back = wait_connected(c, n, Duration::from_secs(120));
         std::thread::sleep(Duration::from_secs(2));
-        let (_, rss_after, _) = proc_stat(child.id());
+        let (_, rss_after, _) = proc_stat(children[0].id());
         storm = Some((
             back,
             c.resumed.load(Ordering::Relaxed) - resumed0,
@@ -459,18 +554,20 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
 
     let connected_end = c.connected.load(Ordering::Relaxed);
     c.stop.store(true, Ordering::Relaxed);
-    let _ = child.kill();
-    let _ = child.wait();
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     println!(
-        "| workers | enrolled | enrol rate | serve peak RSS (enrolment) | idle RSS | idle CPU | state growth | audit events | rotations seen | dispatch p50 / p95 / p99 | `/healthz` p99 |"
+        "| workers | replicas | enrolled | enrol rate | serve peak RSS (enrolment) | idle RSS | idle CPU | state growth | audit events | rotations seen | dispatch p50 / p95 / p99 | `/healthz` p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {n} | {} | {:.0}/s | {} MB | {} MB | {cpu:.3} cores | {growth_mb_h:.2} MB/h | {audit_h:.0}/h | {} in {secs:.0} s | {:.2} / {:.2} / {:.2} ms ({}/{}) | {:.2} ms |",
+        "| {n} | {r} | {} | {:.0}/s | {} MB | {} MB | {cpu:.3} cores | {growth_mb_h:.2} MB/h | {audit_h:.0}/h | {} in {secs:.0} s | {:.2} / {:.2} / {:.2} ms ({}/{}) | {:.2} ms |",
         c.enrolled.load(Ordering::Relaxed),
         n as f64 / enrol_time.as_secs_f64(),
-        enrol_peak / 1024,
+        enrol_peaks.iter().sum::<u64>() / 1024,
         rss1 / 1024,
         rot1 - rot0,
         pct(&lat, 50),
@@ -480,14 +577,40 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
         args.dispatches,
         pct(&health, 99),
     );
+    if r > 1 {
+        println!();
+        println!("| process | peak RSS (enrolment) | idle RSS | idle CPU |");
+        println!("|---|---|---|---|");
+        for k in 0..r {
+            println!(
+                "| replica {k} ({} workers) | {} MB | {} MB | {:.3} cores |",
+                (0..n).filter(|i| i % r == k).count(),
+                enrol_peaks[k] / 1024,
+                after[k].1 / 1024,
+                cpus[k]
+            );
+        }
+        println!(
+            "| PostgreSQL (all processes, PSS) | — | {} MB | {pg_cpu:.3} cores |",
+            pg1.1 / 1024
+        );
+        println!(
+            "\nrelayed dispatch (first replica to another's worker) p50 / p95 / p99: {:.2} / {:.2} / {:.2} ms ({} ok)",
+            pct(&relayed, 50),
+            pct(&relayed, 95),
+            pct(&relayed, 99),
+            relayed.len()
+        );
+    }
     if let Some((back, resumed, enrolled, rss)) = storm {
         println!();
         println!(
-            "| workers | resumed after restart | re-enrolled | revoked | refused | all back in | serve RSS after | connected at end |"
+            "| workers on the restarted replica | resumed after restart | re-enrolled | revoked | refused | all back in | its RSS after | connected at end |"
         );
         println!("|---|---|---|---|---|---|---|---|");
         println!(
-            "| {n} | {resumed} | {enrolled} | {} | {} | {:.1} s | {} MB | {connected_end} |",
+            "| {} | {resumed} | {enrolled} | {} | {} | {:.1} s | {} MB | {connected_end} |",
+            n.div_ceil(r),
             c.revoked.load(Ordering::Relaxed),
             c.refused.load(Ordering::Relaxed),
             back.as_secs_f64(),
@@ -505,7 +628,14 @@ fn main() {
     let args = Args::parse();
     let n = args.workers;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
+    let state = match &args.state {
+        Some(url) => PathBuf::from(url),
+        None => dir.path().join("state.db"),
+    };
+    assert!(
+        args.replicas <= 1 || moat::store::is_database_url(&state),
+        "--replicas needs a postgres:// --state"
+    );
     // The simulated workers: async tasks on one thread, so the simulator
     // takes at most one of the cores it shares with serve.
     let rt = tokio::runtime::Builder::new_current_thread()
