@@ -486,3 +486,34 @@ fn killing_a_replica_under_load_loses_no_acknowledged_write() {
     f.env.assert_audit_intact();
     drop(workers);
 }
+
+#[test]
+fn replicas_booting_at_once_reconcile_admins_into_one_grant_each() {
+    let env = Env::postgres();
+    env.create(&[]); // the database's schema and key exist before the race
+    let (dir, state) = (env.dir.path().to_owned(), env.state());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let boots: Vec<_> = (0..3)
+        .map(|_| {
+            let (dir, state, barrier) = (dir.clone(), state.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Server::start(&dir, &state, &["--admins", "user:alice,user:bob"], &[])
+            })
+        })
+        .collect();
+    let mut replicas: Vec<Server> = boots.into_iter().map(|b| b.join().unwrap()).collect();
+    for r in &mut replicas {
+        r.stop();
+    }
+    let grants = env.json("grant", &["list", "--source", "admins"]);
+    let grants = grants.as_array().unwrap();
+    let mut subjects: Vec<&str> = grants
+        .iter()
+        .map(|g| g["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["user:alice", "user:bob"], "{grants:?}");
+    assert!(grants.iter().all(|g| g["state"] == "active"), "{grants:?}");
+    env.assert_audit_intact();
+}
