@@ -144,7 +144,9 @@ pub(super) async fn dispatch(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) ->
         // know: a full one answers worker_busy). When it may run on none,
         // the first candidate's refusal says so (and is audited).
         let fleet = &c.state.fleet;
-        let elsewhere = if c.state.replica.is_some() {
+        let may = |name: &str| c.may(Action::Run, "worker", name);
+        let mine = fleet.select(k, val, may);
+        let elsewhere = if mine.is_none() && c.state.replica.is_some() {
             let (k, val) = (k.to_owned(), val.to_owned());
             super::with_store(&c.state.store, move |st| {
                 st.read(|tx| tx.labelled_elsewhere(&k, &val))
@@ -154,11 +156,7 @@ pub(super) async fn dispatch(c: Caller, uri: Uri, JsonBytes(body): JsonBytes) ->
         } else {
             Vec::new()
         };
-        let may = |name: &str| c.may(Action::Run, "worker", name);
-        b.to = match fleet
-            .select(k, val, may)
-            .or_else(|| elsewhere.iter().find(|n| may(n)).cloned())
-        {
+        b.to = match mine.or_else(|| elsewhere.iter().find(|n| may(n)).cloned()) {
             Some(name) => name,
             None => fleet
                 .select(k, val, |_| true)
