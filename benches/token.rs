@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
         label: None,
         principal: None,
         scopes: vec![],
+        public_key: None,
     };
     let mut g = c.benchmark_group("token_create");
     g.sample_size(20);

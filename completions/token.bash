@@ -22,6 +22,9 @@ _token() {
             token,help)
                 cmd="token__subcmd__help"
                 ;;
+            token,keygen)
+                cmd="token__subcmd__keygen"
+                ;;
             token,list)
                 cmd="token__subcmd__list"
                 ;;
@@ -42,6 +45,9 @@ _token() {
                 ;;
             token__subcmd__help,help)
                 cmd="token__subcmd__help__subcmd__help"
+                ;;
+            token__subcmd__help,keygen)
+                cmd="token__subcmd__help__subcmd__keygen"
                 ;;
             token__subcmd__help,list)
                 cmd="token__subcmd__help__subcmd__list"
@@ -65,7 +71,7 @@ _token() {
 
     case "${cmd}" in
         token)
-            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version create list show revoke prune verify help"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help --version create list show revoke prune verify keygen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,14 +113,14 @@ _token() {
             return 0
             ;;
         token__subcmd__create)
-            opts="-q -v -h --kind --ttl --allow-long-ttl --max-uses --label --principal --scope --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --kind --ttl --allow-long-ttl --max-uses --label --principal --scope --public-key --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --kind)
-                    COMPREPLY=($(compgen -W "enrol api" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "enrol api key" -- "${cur}"))
                     return 0
                     ;;
                 --ttl)
@@ -134,6 +140,10 @@ _token() {
                     return 0
                     ;;
                 --scope)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -169,7 +179,7 @@ _token() {
             return 0
             ;;
         token__subcmd__help)
-            opts="create list show revoke prune verify help"
+            opts="create list show revoke prune verify keygen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,6 +207,20 @@ _token() {
             return 0
             ;;
         token__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        token__subcmd__help__subcmd__keygen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -280,6 +304,52 @@ _token() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        token__subcmd__keygen)
+            opts="-q -v -h --out --comment --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         token__subcmd__list)
             opts="-q -v -h --kind --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -288,7 +358,7 @@ _token() {
             fi
             case "${prev}" in
                 --kind)
-                    COMPREPLY=($(compgen -W "enrol api" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "enrol api key" -- "${cur}"))
                     return 0
                     ;;
                 --state)

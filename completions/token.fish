@@ -44,14 +44,17 @@ complete -c token -n "__fish_token_needs_command" -f -a "show" -d 'Show one toke
 complete -c token -n "__fish_token_needs_command" -f -a "revoke" -d 'Revoke tokens (all or nothing); workers enrolled with them lose access'
 complete -c token -n "__fish_token_needs_command" -f -a "prune" -d 'Delete expired and revoked token records (their audit history stays)'
 complete -c token -n "__fish_token_needs_command" -f -a "verify" -d 'Read a raw token on stdin and report which record it is and its state, without using it'
+complete -c token -n "__fish_token_needs_command" -f -a "keygen" -d 'Make an Ed25519 key pair in OpenSSH format: FILE (private, 0600) and FILE.pub'
 complete -c token -n "__fish_token_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c token -n "__fish_token_using_subcommand create" -l kind -d 'enrol: lets one machine join; api: authenticates a principal to serve' -r -f -a "enrol\t''
-api\t''"
+complete -c token -n "__fish_token_using_subcommand create" -l kind -d 'enrol: lets one machine join; api: authenticates a principal to serve; key: registers a principal\'s public key' -r -f -a "enrol\t''
+api\t''
+key\t''"
 complete -c token -n "__fish_token_using_subcommand create" -l ttl -d 'Lifetime, e.g. 30m, 2h, 7d [default: 1h for enrol (max 24h), 30d for api (max 365d)]' -r
 complete -c token -n "__fish_token_using_subcommand create" -l max-uses -d 'How many machines may enrol with it: a number or `unlimited` [default: 1]' -r
 complete -c token -n "__fish_token_using_subcommand create" -l label -d 'A note for people, shown in lists' -r
-complete -c token -n "__fish_token_using_subcommand create" -l principal -d 'The principal an api token authenticates, e.g. user:alice' -r
-complete -c token -n "__fish_token_using_subcommand create" -l scope -d 'Narrow an api token to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*' -r
+complete -c token -n "__fish_token_using_subcommand create" -l principal -d 'The principal an api token or key authenticates, e.g. user:alice' -r
+complete -c token -n "__fish_token_using_subcommand create" -l scope -d 'Narrow an api token or key to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*' -r
+complete -c token -n "__fish_token_using_subcommand create" -l public-key -d 'A key\'s OpenSSH Ed25519 public key file (from `token keygen` or `ssh-keygen -t ed25519`)' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
@@ -66,7 +69,8 @@ complete -c token -n "__fish_token_using_subcommand create" -s v -l verbose -d '
 complete -c token -n "__fish_token_using_subcommand create" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c token -n "__fish_token_using_subcommand list" -l kind -d 'Only tokens of this kind' -r -f -a "enrol\t''
-api\t''"
+api\t''
+key\t''"
 complete -c token -n "__fish_token_using_subcommand list" -l state -d 'Only tokens in this state' -r -f -a "pending\t'Unused and valid'
 bound\t'Used by some machines (or, for api tokens, used at least once) and still valid'
 exhausted\t'Every use is bound; no new machine may enrol'
@@ -134,10 +138,25 @@ complete -c token -n "__fish_token_using_subcommand verify" -s q -l quiet -d 'Pr
 complete -c token -n "__fish_token_using_subcommand verify" -s v -l verbose -d 'Print more about what is happening, on stderr'
 complete -c token -n "__fish_token_using_subcommand verify" -l no-color -d 'No colour (also when NO_COLOR is set)'
 complete -c token -n "__fish_token_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "create" -d 'Create a token and print it (the only time the raw token is shown)'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "list" -d 'List tokens with their computed state'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "show" -d 'Show one token'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "revoke" -d 'Revoke tokens (all or nothing); workers enrolled with them lose access'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "prune" -d 'Delete expired and revoked token records (their audit history stays)'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "verify" -d 'Read a raw token on stdin and report which record it is and its state, without using it'
-complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c token -n "__fish_token_using_subcommand keygen" -l out -d 'Where to write the private key (FILE.pub gets the public key); never overwritten' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l comment -d 'A comment in the public key, e.g. alice@laptop' -r
+complete -c token -n "__fish_token_using_subcommand keygen" -l state-file -d 'State file or postgres:// URL, accepted anywhere on the line (list commands use --state as a filter)' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
+complete -c token -n "__fish_token_using_subcommand keygen" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
+json\t'One JSON value: an object for a record, an array for a list'
+ndjson\t'One JSON object per line'"
+complete -c token -n "__fish_token_using_subcommand keygen" -s q -l quiet -d 'Print less: only essential output (e.g. just the raw token for `token create`)'
+complete -c token -n "__fish_token_using_subcommand keygen" -s v -l verbose -d 'Print more about what is happening, on stderr'
+complete -c token -n "__fish_token_using_subcommand keygen" -l no-color -d 'No colour (also when NO_COLOR is set)'
+complete -c token -n "__fish_token_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "create" -d 'Create a token and print it (the only time the raw token is shown)'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "list" -d 'List tokens with their computed state'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "show" -d 'Show one token'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "revoke" -d 'Revoke tokens (all or nothing); workers enrolled with them lose access'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "prune" -d 'Delete expired and revoked token records (their audit history stays)'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "verify" -d 'Read a raw token on stdin and report which record it is and its state, without using it'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "keygen" -d 'Make an Ed25519 key pair in OpenSSH format: FILE (private, 0600) and FILE.pub'
+complete -c token -n "__fish_token_using_subcommand help; and not __fish_seen_subcommand_from create list show revoke prune verify keygen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

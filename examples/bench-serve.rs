@@ -119,8 +119,9 @@ fn main() {
             label: None,
             principal: Some("user:bench".parse().unwrap()),
             scopes: vec![],
+            public_key: None,
         };
-        token::create(store, &ctx, &req).unwrap().token
+        token::create(store, &ctx, &req).unwrap().token.unwrap()
     };
     let bearer = mk(&mut store);
     let fresh = mk(&mut store);

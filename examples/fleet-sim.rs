@@ -422,8 +422,9 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
             label: None,
             principal: None,
             scopes: vec![],
+            public_key: None,
         };
-        moat::token::create(&mut store, &ctx, &req).unwrap().token
+        moat::token::create(&mut store, &ctx, &req).unwrap().token.unwrap()
     };
     let sim = Arc::new(Sim {
         addrs: addrs.clone(),

@@ -34,6 +34,9 @@ pub enum CredentialKind {
     Api,
     /// A worker's short-lived session credential (`mtw_`).
     Worker,
+    /// A principal's registered Ed25519 public key (`key_<id>`): no
+    /// secret, so never a raw credential on the wire.
+    Key,
 }
 
 impl CredentialKind {
@@ -43,6 +46,7 @@ impl CredentialKind {
             CredentialKind::Enrol => "mte",
             CredentialKind::Api => "mta",
             CredentialKind::Worker => "mtw",
+            CredentialKind::Key => "key",
         }
     }
 
@@ -52,6 +56,7 @@ impl CredentialKind {
             CredentialKind::Enrol => "enrol",
             CredentialKind::Api => "api",
             CredentialKind::Worker => "worker",
+            CredentialKind::Key => "key",
         }
     }
 

@@ -148,6 +148,26 @@ pub enum Code {
     ReplicaLost,
     /// A state copy's destination already holds data.
     StateNotEmpty,
+    /// A signed request's keyid names no registered key.
+    UnknownKey,
+    /// The signing key was revoked.
+    KeyRevoked,
+    /// The signing key has expired.
+    KeyExpired,
+    /// The signature does not verify with the named key.
+    BadSignature,
+    /// The signature expired, or was made too long ago.
+    StaleSignature,
+    /// The signature was made in the future (past the allowed clock skew).
+    FutureSignature,
+    /// The signature's nonce was seen before: a replay.
+    ReplayedNonce,
+    /// The Signature or Signature-Input header is malformed or covers too little.
+    MalformedSignature,
+    /// The body does not match its Content-Digest, or a body is unsigned.
+    DigestMismatch,
+    /// The public key is already registered.
+    KeyRegistered,
     /// A code from a newer peer that this build does not know.
     #[serde(other)]
     Other,
@@ -212,6 +232,16 @@ impl Code {
         Code::ServeFull,
         Code::ReplicaLost,
         Code::StateNotEmpty,
+        Code::UnknownKey,
+        Code::KeyRevoked,
+        Code::KeyExpired,
+        Code::BadSignature,
+        Code::StaleSignature,
+        Code::FutureSignature,
+        Code::ReplayedNonce,
+        Code::MalformedSignature,
+        Code::DigestMismatch,
+        Code::KeyRegistered,
         Code::Other,
     ];
 
@@ -274,6 +304,16 @@ impl Code {
             Code::ServeFull => "serve_full",
             Code::ReplicaLost => "replica_lost",
             Code::StateNotEmpty => "state_not_empty",
+            Code::UnknownKey => "unknown_key",
+            Code::KeyRevoked => "key_revoked",
+            Code::KeyExpired => "key_expired",
+            Code::BadSignature => "bad_signature",
+            Code::StaleSignature => "stale_signature",
+            Code::FutureSignature => "future_signature",
+            Code::ReplayedNonce => "replayed_nonce",
+            Code::MalformedSignature => "malformed_signature",
+            Code::DigestMismatch => "digest_mismatch",
+            Code::KeyRegistered => "key_registered",
             Code::Other => "other",
         }
     }
@@ -282,6 +322,7 @@ impl Code {
     pub const fn exit(self) -> Exit {
         match self {
             Code::AlreadyActive
+            | Code::KeyRegistered
             | Code::StateNotEmpty
             | Code::AlreadyConnected
             | Code::AlreadyRevoked
@@ -326,7 +367,16 @@ impl Code {
             | Code::PinMismatch
             | Code::Throttled
             | Code::Unauthenticated
-            | Code::UnknownUser => Exit::Auth,
+            | Code::UnknownUser
+            | Code::UnknownKey
+            | Code::KeyRevoked
+            | Code::KeyExpired
+            | Code::BadSignature
+            | Code::StaleSignature
+            | Code::FutureSignature
+            | Code::ReplayedNonce
+            | Code::MalformedSignature
+            | Code::DigestMismatch => Exit::Auth,
             Code::Internal | Code::NotImplemented | Code::ServerError => Exit::Internal,
             Code::InvalidInput
             | Code::MalformedFrame

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod reload;
 pub mod remote;
 pub mod server;
+pub mod sign;
 pub mod store;
 pub mod time;
 pub mod tls;

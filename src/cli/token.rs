@@ -25,13 +25,19 @@ pub const EXAMPLES: &str = "Examples:
   token list --state expired | token revoke - --reason cleanup
 
   # Which token is this, and can it still be used?
-  token verify < enrol.token";
+  token verify < enrol.token
+
+  # A signer key for alice: no secret crosses the wire (--signing-key)
+  token keygen --out ~/.ssh/moat_alice
+  token create --kind key --principal user:alice --public-key ~/.ssh/moat_alice.pub";
 
 /// Create and manage moat enrol and api tokens.
 ///
 /// Enrol tokens (mte_...) let a machine join the fleet; api tokens (mta_...)
 /// authenticate a principal to `serve`. The raw token is printed once, at
 /// creation; the state file keeps only an argon2id hash of its secret.
+/// Signer keys (key_...) are a principal's Ed25519 public keys: requests
+/// signed with the private half (--signing-key) need no token at all.
 #[derive(Debug, Parser)]
 #[command(name = "token", version, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes_help()))]
 pub struct Cli {
@@ -74,12 +80,25 @@ pub enum Cmd {
     /// (the record is printed either way), 2 when it is not a well-formed token and 5
     /// when no record in this state file matches it.
     Verify,
+    /// Make an Ed25519 key pair in OpenSSH format: FILE (private, 0600) and FILE.pub
+    ///
+    /// Register FILE.pub with `token create --kind key --principal P --public-key
+    /// FILE.pub` and sign with `--signing-key FILE`. Keys made by `ssh-keygen -t
+    /// ed25519` work the same. Nothing is written to the state.
+    Keygen {
+        /// Where to write the private key (FILE.pub gets the public key); never overwritten
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// A comment in the public key, e.g. alice@laptop
+        #[arg(long, default_value = "moat")]
+        comment: String,
+    },
 }
 
 /// `token create` flags.
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
-    /// enrol: lets one machine join; api: authenticates a principal to serve
+    /// enrol: lets one machine join; api: authenticates a principal to serve; key: registers a principal's public key
     #[arg(long, value_enum, default_value = "enrol")]
     pub kind: KindArg,
     /// Lifetime, e.g. 30m, 2h, 7d [default: 1h for enrol (max 24h), 30d for api (max 365d)]
@@ -94,12 +113,15 @@ pub struct CreateArgs {
     /// A note for people, shown in lists
     #[arg(long)]
     pub label: Option<String>,
-    /// The principal an api token authenticates, e.g. user:alice
+    /// The principal an api token or key authenticates, e.g. user:alice
     #[arg(long, value_parser = parsed::<Principal>)]
     pub principal: Option<Principal>,
-    /// Narrow an api token to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*
+    /// Narrow an api token or key to ACTION:KIND:PATTERN (repeatable), e.g. run:worker:build-*
     #[arg(long, value_parser = parsed::<Scope>)]
     pub scope: Vec<Scope>,
+    /// A key's OpenSSH Ed25519 public key file (from `token keygen` or `ssh-keygen -t ed25519`)
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<std::path::PathBuf>,
 }
 
 /// `token list` filters.
@@ -118,6 +140,7 @@ pub struct ListArgs {
 pub enum KindArg {
     Enrol,
     Api,
+    Key,
 }
 
 impl From<KindArg> for CredentialKind {
@@ -125,6 +148,7 @@ impl From<KindArg> for CredentialKind {
         match k {
             KindArg::Enrol => CredentialKind::Enrol,
             KindArg::Api => CredentialKind::Api,
+            KindArg::Key => CredentialKind::Key,
         }
     }
 }
@@ -145,12 +169,19 @@ impl Command for Cli {
                     label: a.label,
                     principal: a.principal,
                     scopes: a.scope,
+                    public_key: match &a.public_key {
+                        // Read and checked here: a bad file never reaches the state.
+                        Some(f) => Some(crate::sign::keys::read_public(f)?.openssh),
+                        None => None,
+                    },
                 };
                 req.validate()?;
                 app.may_create_state();
                 let v = app.run(req)?;
                 if app.global.quiet {
-                    app.out.line(v["token"].as_str().unwrap_or_default())?;
+                    // The raw token; a key has none, so its id.
+                    let shown = v["token"].as_str().or(v["id"].as_str());
+                    app.out.line(shown.unwrap_or_default())?;
                 } else {
                     app.out.value(&v, false)?;
                 }
@@ -181,6 +212,20 @@ impl Command for Cli {
                     v.as_array().map_or(0, Vec::len)
                 ));
                 app.out.value(&v, true)?;
+            }
+            Cmd::Keygen { out, comment } => {
+                let public = crate::sign::keys::generate(&out, &comment)?;
+                let v = serde_json::json!({
+                    "private_key_file": out.display().to_string(),
+                    "public_key_file": format!("{}.pub", out.display()),
+                    "fingerprint": public.fingerprint,
+                    "public_key": public.openssh,
+                });
+                if app.global.quiet {
+                    app.out.line(&public.fingerprint)?;
+                } else {
+                    app.out.value(&v, false)?;
+                }
             }
             Cmd::Verify => {
                 let token = read_text(std::io::stdin().lock(), "stdin")?;

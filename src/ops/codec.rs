@@ -189,6 +189,7 @@ mod tests {
             label: Some("ci \"deploy\" & co".into()),
             principal: Some("user:alice".parse().unwrap()),
             scopes: vec!["run:worker:build-*".parse().unwrap()],
+            public_key: Some("ssh-ed25519 AAAA".into()),
         });
         round_trip(grants::GrantList {
             subject: Some("group:ops".into()),

@@ -84,7 +84,10 @@ impl Operation for TokenRevoke {
         Effect::TokensRevoked(
             self.ids
                 .iter()
-                .map(|i| token::display_id(i.0.trim_start_matches("tok_")))
+                .map(|i| match token::keys::bare(&i.0) {
+                    Some(_) => i.0.clone(),
+                    None => token::display_id(i.0.trim_start_matches("tok_")),
+                })
                 .collect(),
         )
     }

@@ -19,6 +19,11 @@ const TABLES: &[(&str, &str)] = &[
     ),
     ("token_bindings", "token_id, machine_id, bound_at"),
     (
+        "signer_keys",
+        "id, principal, public_key, fingerprint, label, scopes, groups, created_at, created_by, \
+         expires_at, revoked_at, reason, last_used_at",
+    ),
+    (
         "audit_events",
         "seq, ts, type, actor, target, outcome, source, request_id, details, prev_hash, hash",
     ),

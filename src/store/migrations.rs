@@ -153,6 +153,8 @@ const MIGRATIONS: &[&str] = &[
     // 8: which serve replica holds a worker's socket, and dispatches relayed
     // from the replica a caller reached to the one holding the worker.
     RELAYS,
+    // 9: principals' Ed25519 public keys for signed requests and dispatches.
+    SIGNER_KEYS,
 ];
 
 /// Shared by both engines' lists (the same types on each).
@@ -169,6 +171,29 @@ const RELAYS: &str = r#"
         created_at   BIGINT NOT NULL
     );
     CREATE INDEX relays_by_replica ON relays (replica, state);
+"#;
+
+/// Shared by both engines' lists. A key record holds no secret: the
+/// OpenSSH public key and its SHA-256 fingerprint, which is unique (one
+/// record per key, so a key names one principal), and like an api token
+/// the scopes and asserted groups its maker's credential carried.
+const SIGNER_KEYS: &str = r#"
+    CREATE TABLE signer_keys (
+        id           TEXT PRIMARY KEY,
+        principal    TEXT NOT NULL,
+        public_key   TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL UNIQUE,
+        label        TEXT,
+        scopes       TEXT NOT NULL DEFAULT '[]',
+        groups       TEXT NOT NULL DEFAULT '[]',
+        created_at   BIGINT NOT NULL,
+        created_by   TEXT NOT NULL,
+        expires_at   BIGINT NOT NULL,
+        revoked_at   BIGINT,
+        reason       TEXT,
+        last_used_at BIGINT
+    );
+    CREATE INDEX signer_keys_by_principal ON signer_keys (principal);
 "#;
 
 /// The PostgreSQL schema: its own append-only list, numbered on its own.
@@ -293,6 +318,7 @@ const PG_MIGRATIONS: &[&str] = &[
     );
     "#,
     RELAYS,
+    SIGNER_KEYS,
 ];
 
 /// The schema version this binary writes.

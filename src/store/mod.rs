@@ -4,6 +4,7 @@
 
 mod audit;
 mod copy;
+mod keys;
 mod migrations;
 pub mod pg;
 mod policy;
@@ -30,6 +31,7 @@ use crate::error::{Code, Error, Exit, Result};
 
 pub use audit::AuditQuery;
 pub use copy::{CopyReport, copy_state};
+pub use keys::KeyRow;
 pub use migrations::SCHEMA_VERSION;
 pub use policy::{GrantFilter, SnapshotRow, SnapshotSet};
 pub use relays::{RELAY_DONE, RELAY_QUEUED, RelayState};

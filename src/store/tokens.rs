@@ -171,13 +171,16 @@ impl Tx<'_> {
         self.touch_token(token_id, now)
     }
 
-    /// Changes whenever a token is revoked or deleted: (revoked count, latest
-    /// revocation). Serve polls it to drop cached credentials.
+    /// Changes whenever a token or signer key is revoked or deleted:
+    /// (revoked count, sum of the latest revocation of each). Serve polls it
+    /// to drop cached credentials and keys.
     pub fn revocation_fingerprint(&self) -> Result<(i64, i64)> {
         Ok(self
             .tx
             .row(
-                "SELECT COUNT(revoked_at), COALESCE(MAX(revoked_at), 0) FROM tokens",
+                "SELECT (SELECT COUNT(revoked_at) FROM tokens) + (SELECT COUNT(revoked_at) FROM signer_keys),
+                    (SELECT COALESCE(MAX(revoked_at), 0) FROM tokens)
+                        + (SELECT COALESCE(MAX(revoked_at), 0) FROM signer_keys)",
                 args![],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?

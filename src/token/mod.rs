@@ -1,6 +1,7 @@
 //! Token operations (DESIGN §4): create, list, show, revoke, prune, verify,
 //! and redemption — the atomic binding of a machine to an enrol token.
 
+pub mod keys;
 pub mod mint;
 
 use std::time::Duration;
@@ -106,6 +107,12 @@ pub struct TokenView {
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
     pub reason: Option<String>,
+    /// A signer key's SHA-256 fingerprint (`SHA256:...`); keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// A signer key's OpenSSH public key; keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 impl TokenView {
@@ -132,14 +139,18 @@ impl TokenView {
             last_used_at: t.last_used_at.map(rfc3339),
             revoked_at: t.revoked_at.map(rfc3339),
             reason: t.reason.clone(),
+            fingerprint: None,
+            public_key: None,
         }
     }
 }
 
 /// The output of `token create`: the raw token (shown once) and its record.
+/// A signer key has no secret, so no `token`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Created {
-    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     #[serde(flatten)]
     pub record: TokenView,
 }
@@ -149,15 +160,19 @@ pub fn display_id(id: &str) -> String {
     crate::context::token_display_id(id)
 }
 
-/// Accept `tok_<id>` or a bare id; anything else is invalid input.
+/// Accept `tok_<id>`, a bare id, or `key_<id>` (kept with its prefix, so
+/// a signer key stays told apart); anything else is invalid input.
 pub fn parse_id(s: &str) -> Result<String> {
+    if keys::bare(s).is_some_and(credential::is_valid_id) {
+        return Ok(s.to_owned());
+    }
     let bare = s.strip_prefix("tok_").unwrap_or(s);
     if credential::is_valid_id(bare) {
         Ok(bare.to_owned())
     } else {
         Err(
             Error::usage(format!("'{}' is not a token id", credential::shown(s)))
-                .with_hint("token ids look like tok_0a1b2c3d4e5f; see `token list`"),
+                .with_hint("token ids look like tok_0a1b2c3d4e5f (key_0a1b2c3d4e5f for signer keys); see `token list`"),
         )
     }
 }
@@ -218,6 +233,9 @@ pub struct CreateRequest {
     /// Narrow an api token to these `ACTION:KIND:PATTERN`s.
     #[serde(default)]
     pub scopes: Vec<Scope>,
+    /// A key's OpenSSH Ed25519 public key (`ssh-ed25519 AAAA...`).
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 fn enrol() -> CredentialKind {
@@ -228,6 +246,10 @@ impl CreateRequest {
     /// Check every field and resolve defaults; returns (ttl, max_uses).
     pub fn validate(&self) -> Result<(Duration, Option<i64>)> {
         check_note(self.label.as_deref(), "label")?;
+        if self.public_key.is_some() && self.kind != CredentialKind::Key {
+            return Err(Error::usage("--public-key applies to signer keys only")
+                .with_hint("add --kind key"));
+        }
         match self.kind {
             CredentialKind::Enrol => {
                 if self.principal.is_some() || !self.scopes.is_empty() {
@@ -267,6 +289,7 @@ impl CreateRequest {
                 check_ttl(ttl, MAX_TTL, false)?;
                 Ok((ttl, None))
             }
+            CredentialKind::Key => Ok((keys::validate(self)?, None)),
             CredentialKind::Worker => Err(Error::usage(
                 "worker credentials are issued by serve at enrolment, not created by hand",
             )),
@@ -275,7 +298,7 @@ impl CreateRequest {
 }
 
 /// A free-text field (label, reason) is short and has no control characters.
-fn check_note(text: Option<&str>, what: &str) -> Result<()> {
+pub(crate) fn check_note(text: Option<&str>, what: &str) -> Result<()> {
     match text {
         Some(t) if t.chars().count() > MAX_LABEL || t.chars().any(char::is_control) => {
             Err(Error::usage(format!(
@@ -286,7 +309,7 @@ fn check_note(text: Option<&str>, what: &str) -> Result<()> {
     }
 }
 
-fn check_ttl(ttl: Duration, max: Duration, long_allowed_with_flag: bool) -> Result<()> {
+pub(crate) fn check_ttl(ttl: Duration, max: Duration, long_allowed_with_flag: bool) -> Result<()> {
     if ttl.is_zero() {
         return Err(Error::usage("--ttl must be longer than 0s"));
     }
@@ -311,6 +334,9 @@ pub fn create(
     ctx: &Ctx,
     req: &CreateRequest,
 ) -> Result<Created> {
+    if req.kind == CredentialKind::Key {
+        return keys::create(store, ctx, req);
+    }
     let (ttl, max_uses) = req.validate()?;
     let principal = req.principal.as_ref().map(|p| p.to_string());
     let terms = mint::terms(
@@ -361,7 +387,7 @@ pub fn create(
         })
     })?;
     Ok(Created {
-        token: raw.expose(),
+        token: Some(raw.expose()),
         record: TokenView::new(&row, ctx.now),
     })
 }
@@ -373,12 +399,29 @@ pub fn list(
     kind: Option<CredentialKind>,
     state: Option<TokenState>,
 ) -> Result<Vec<TokenView>> {
-    let rows = store.read(|tx| tx.tokens(&TokenFilter { kind }))?;
-    Ok(rows
+    let (rows, keys) = store.read(|tx| {
+        let rows = match kind {
+            Some(CredentialKind::Key) => vec![],
+            _ => tx.tokens(&TokenFilter { kind })?,
+        };
+        let keys = match kind {
+            None | Some(CredentialKind::Key) => tx.keys()?,
+            _ => vec![],
+        };
+        Ok((rows, keys))
+    })?;
+    // Oldest first across both tables, as each table lists itself.
+    let mut all: Vec<(Millis, String, TokenView)> = rows
         .iter()
-        .filter(|t| state.is_none_or(|s| state_of(t, now) == s))
-        .map(|t| TokenView::new(t, now))
-        .collect())
+        .map(|t| (t.created_at, t.id.clone(), TokenView::new(t, now)))
+        .chain(
+            keys.iter()
+                .map(|k| (k.created_at, k.id.clone(), keys::view(k, now))),
+        )
+        .filter(|(_, _, v)| state.is_none_or(|s| v.state == s))
+        .collect();
+    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(all.into_iter().map(|(_, _, v)| v).collect())
 }
 
 fn get(tx: &Tx<'_>, id: &str) -> Result<TokenRow> {
@@ -391,6 +434,10 @@ fn get(tx: &Tx<'_>, id: &str) -> Result<TokenRow> {
 /// One token by id (`tok_<id>` or bare).
 pub fn show(store: &mut Store, now: Millis, id: &str) -> Result<TokenView> {
     let id = parse_id(id)?;
+    if let Some(k) = keys::bare(&id) {
+        let row = store.read(|tx| keys::get(tx, k))?;
+        return Ok(keys::view(&row, now));
+    }
     let row = store.read(|tx| get(tx, &id))?;
     Ok(TokenView::new(&row, now))
 }
@@ -413,6 +460,10 @@ pub fn revoke(
     store.write(|tx| {
         let mut out = Vec::with_capacity(parsed.len());
         for id in &parsed {
+            if let Some(k) = keys::bare(id) {
+                out.push(keys::revoke(tx, ctx, k, reason)?);
+                continue;
+            }
             let mut row = get(tx, id)?;
             if row.revoked_at.is_some() {
                 return Err(Error::new(
@@ -467,6 +518,7 @@ pub fn prune(store: &mut Store, ctx: &Ctx, older_than: Duration) -> Result<Vec<T
                 out.push(view);
             }
         }
+        out.extend(keys::prune(tx, ctx, cutoff)?);
         Ok(out)
     })
 }

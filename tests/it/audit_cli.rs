@@ -27,8 +27,9 @@ fn enrol(store: &mut Store, ctx: &Ctx, ttl_h: u64, uses: MaxUses) -> String {
         label: None,
         principal: None,
         scopes: vec![],
+        public_key: None,
     };
-    token::create(store, ctx, &req).unwrap().token
+    token::create(store, ctx, &req).unwrap().token.unwrap()
 }
 
 fn findings(env: &Env, args: &[&str]) -> (i32, Vec<Value>) {

@@ -21,8 +21,9 @@ fn enrol(store: &mut Store, ctx: &Ctx, max_uses: MaxUses) -> String {
         label: None,
         principal: None,
         scopes: vec![],
+        public_key: None,
     };
-    token::create(store, ctx, &req).unwrap().token
+    token::create(store, ctx, &req).unwrap().token.unwrap()
 }
 
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {

@@ -32,8 +32,9 @@ fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, Stri
         label: None,
         principal: None,
         scopes: vec![],
+        public_key: None,
     };
-    let tok = token::create(&mut store, &ctx(now), &req).unwrap().token;
+    let tok = token::create(&mut store, &ctx(now), &req).unwrap().token.unwrap();
     let workers = (0..n)
         .map(|i| {
             let (w, cred, _) = worker::enroll(

@@ -24,8 +24,9 @@ pub(crate) fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
         label: Some("fleet".into()),
         principal: None,
         scopes: vec![],
+        public_key: None,
     };
-    let tok = token::create(&mut store, &ctx, &req).unwrap().token;
+    let tok = token::create(&mut store, &ctx, &req).unwrap().token.unwrap();
     let rotation = Rotation {
         every: Duration::from_secs(60),
         audit: true,
