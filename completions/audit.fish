@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_audit_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_audit_needs_command
@@ -29,6 +29,7 @@ complete -c audit -n "__fish_audit_needs_command" -l state-file -d 'State file o
 complete -c audit -n "__fish_audit_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -55,6 +56,7 @@ complete -c audit -n "__fish_audit_using_subcommand log" -l state-file -d 'State
 complete -c audit -n "__fish_audit_using_subcommand log" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand log" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand log" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand log" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -69,6 +71,7 @@ complete -c audit -n "__fish_audit_using_subcommand verify" -l state-file -d 'St
 complete -c audit -n "__fish_audit_using_subcommand verify" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand verify" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand verify" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -81,6 +84,7 @@ complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-file -d
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand checkpoint" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -98,6 +102,7 @@ complete -c audit -n "__fish_audit_using_subcommand check" -l state-file -d 'Sta
 complete -c audit -n "__fish_audit_using_subcommand check" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand check" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -111,6 +116,7 @@ complete -c audit -n "__fish_audit_using_subcommand prune" -l state-file -d 'Sta
 complete -c audit -n "__fish_audit_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand prune" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -127,6 +133,7 @@ complete -c audit -n "__fish_audit_using_subcommand export" -l state-file -d 'St
 complete -c audit -n "__fish_audit_using_subcommand export" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c audit -n "__fish_audit_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c audit -n "__fish_audit_using_subcommand export" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c audit -n "__fish_audit_using_subcommand export" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

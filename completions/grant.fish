@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_grant_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_grant_needs_command
@@ -29,6 +29,7 @@ complete -c grant -n "__fish_grant_needs_command" -l state-file -d 'State file o
 complete -c grant -n "__fish_grant_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -54,6 +55,7 @@ complete -c grant -n "__fish_grant_using_subcommand add" -l state-file -d 'State
 complete -c grant -n "__fish_grant_using_subcommand add" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand add" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand add" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -72,6 +74,7 @@ complete -c grant -n "__fish_grant_using_subcommand list" -l state-file -d 'Stat
 complete -c grant -n "__fish_grant_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand list" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -84,6 +87,7 @@ complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-file -d 'St
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand revoke" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -100,6 +104,7 @@ complete -c grant -n "__fish_grant_using_subcommand check" -l state-file -d 'Sta
 complete -c grant -n "__fish_grant_using_subcommand check" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand check" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand check" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand check" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -114,6 +119,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_s
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and not __fish_seen_subcommand_from add remove list help" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -130,6 +136,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from add" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -142,6 +149,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from remove" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -154,6 +162,7 @@ complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subco
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand group; and __fish_seen_subcommand_from list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -171,6 +180,7 @@ complete -c grant -n "__fish_grant_using_subcommand apply" -l state-file -d 'Sta
 complete -c grant -n "__fish_grant_using_subcommand apply" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand apply" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand apply" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand apply" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -183,6 +193,7 @@ complete -c grant -n "__fish_grant_using_subcommand export" -l state-file -d 'St
 complete -c grant -n "__fish_grant_using_subcommand export" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c grant -n "__fish_grant_using_subcommand export" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c grant -n "__fish_grant_using_subcommand export" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c grant -n "__fish_grant_using_subcommand export" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

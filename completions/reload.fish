@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_reload_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color dry-run h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color dry-run h/help V/version
 end
 
 function __fish_reload_needs_command
@@ -29,6 +29,7 @@ complete -c reload -n "__fish_reload_needs_command" -l state-file -d 'State file
 complete -c reload -n "__fish_reload_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -47,6 +48,7 @@ complete -c reload -n "__fish_reload_using_subcommand history" -l state-file -d 
 complete -c reload -n "__fish_reload_using_subcommand history" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand history" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand history" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand history" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -59,6 +61,7 @@ complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-file -d
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand rollback" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand rollback" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -72,6 +75,7 @@ complete -c reload -n "__fish_reload_using_subcommand prune" -l state-file -d 'S
 complete -c reload -n "__fish_reload_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c reload -n "__fish_reload_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c reload -n "__fish_reload_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c reload -n "__fish_reload_using_subcommand prune" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c reload -n "__fish_reload_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c reload -n "__fish_reload_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

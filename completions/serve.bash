@@ -35,7 +35,7 @@ _serve() {
 
     case "${cmd}" in
         serve)
-            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --host --port --cert-file --key-file --auth-mode --jwt-secret-file --users --admins --grant-reload --secrets-file --rotate-every --heartbeat-every --audit-rotations --max-workers --check-config --help --version copy-state help"
+            opts="-q -v -h -V --state --state-file --state-key-file --server --auth-token-file --signing-key --ca-file --format --quiet --verbose --no-color --host --port --cert-file --key-file --auth-mode --jwt-secret-file --users --admins --grant-reload --secrets-file --rotate-every --heartbeat-every --audit-rotations --max-workers --check-config --help --version copy-state help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _serve() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signing-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -129,7 +133,7 @@ _serve() {
             return 0
             ;;
         serve__subcmd__copy__subcmd__state)
-            opts="-q -v -h --to --state-file --state-key-file --server --auth-token-file --ca-file --format --quiet --verbose --no-color --help"
+            opts="-q -v -h --to --state-file --state-key-file --server --auth-token-file --signing-key --ca-file --format --quiet --verbose --no-color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +156,10 @@ _serve() {
                     return 0
                     ;;
                 --auth-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signing-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

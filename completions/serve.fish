@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_serve_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color host= port= cert-file= key-file= auth-mode= jwt-secret-file= users= admins= grant-reload= secrets-file= rotate-every= heartbeat-every= audit-rotations max-workers= check-config h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color host= port= cert-file= key-file= auth-mode= jwt-secret-file= users= admins= grant-reload= secrets-file= rotate-every= heartbeat-every= audit-rotations max-workers= check-config h/help V/version
 end
 
 function __fish_serve_needs_command
@@ -29,6 +29,7 @@ complete -c serve -n "__fish_serve_needs_command" -l state-file -d 'State file o
 complete -c serve -n "__fish_serve_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c serve -n "__fish_serve_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c serve -n "__fish_serve_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c serve -n "__fish_serve_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c serve -n "__fish_serve_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c serve -n "__fish_serve_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -60,6 +61,7 @@ complete -c serve -n "__fish_serve_using_subcommand copy-state" -l state-file -d
 complete -c serve -n "__fish_serve_using_subcommand copy-state" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c serve -n "__fish_serve_using_subcommand copy-state" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c serve -n "__fish_serve_using_subcommand copy-state" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c serve -n "__fish_serve_using_subcommand copy-state" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c serve -n "__fish_serve_using_subcommand copy-state" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c serve -n "__fish_serve_using_subcommand copy-state" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_token_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_token_needs_command
@@ -29,6 +29,7 @@ complete -c token -n "__fish_token_needs_command" -l state-file -d 'State file o
 complete -c token -n "__fish_token_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -59,6 +60,7 @@ complete -c token -n "__fish_token_using_subcommand create" -l state-file -d 'St
 complete -c token -n "__fish_token_using_subcommand create" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand create" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand create" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand create" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -80,6 +82,7 @@ complete -c token -n "__fish_token_using_subcommand list" -l state-file -d 'Stat
 complete -c token -n "__fish_token_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand list" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -92,6 +95,7 @@ complete -c token -n "__fish_token_using_subcommand show" -l state-file -d 'Stat
 complete -c token -n "__fish_token_using_subcommand show" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand show" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand show" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -105,6 +109,7 @@ complete -c token -n "__fish_token_using_subcommand revoke" -l state-file -d 'St
 complete -c token -n "__fish_token_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand revoke" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -118,6 +123,7 @@ complete -c token -n "__fish_token_using_subcommand prune" -l state-file -d 'Sta
 complete -c token -n "__fish_token_using_subcommand prune" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand prune" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand prune" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand prune" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -130,6 +136,7 @@ complete -c token -n "__fish_token_using_subcommand verify" -l state-file -d 'St
 complete -c token -n "__fish_token_using_subcommand verify" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand verify" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand verify" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand verify" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -144,6 +151,7 @@ complete -c token -n "__fish_token_using_subcommand keygen" -l state-file -d 'St
 complete -c token -n "__fish_token_using_subcommand keygen" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c token -n "__fish_token_using_subcommand keygen" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c token -n "__fish_token_using_subcommand keygen" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c token -n "__fish_token_using_subcommand keygen" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c token -n "__fish_token_using_subcommand keygen" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c token -n "__fish_token_using_subcommand keygen" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

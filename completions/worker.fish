@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_worker_global_optspecs
-    string join \n state= state-file= state-key-file= server= auth-token-file= ca-file= format= q/quiet v/verbose no-color h/help V/version
+    string join \n state= state-file= state-key-file= server= auth-token-file= signing-key= ca-file= format= q/quiet v/verbose no-color h/help V/version
 end
 
 function __fish_worker_needs_command
@@ -29,6 +29,7 @@ complete -c worker -n "__fish_worker_needs_command" -l state-file -d 'State file
 complete -c worker -n "__fish_worker_needs_command" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_needs_command" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_needs_command" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -57,6 +58,7 @@ complete -c worker -n "__fish_worker_using_subcommand connect" -l state-file -d 
 complete -c worker -n "__fish_worker_using_subcommand connect" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand connect" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand connect" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand connect" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -72,6 +74,7 @@ complete -c worker -n "__fish_worker_using_subcommand list" -l state-file -d 'St
 complete -c worker -n "__fish_worker_using_subcommand list" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand list" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand list" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand list" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -85,6 +88,7 @@ complete -c worker -n "__fish_worker_using_subcommand show" -l state-file -d 'St
 complete -c worker -n "__fish_worker_using_subcommand show" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand show" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand show" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand show" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -97,6 +101,7 @@ complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-file -d '
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand revoke" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand revoke" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -109,6 +114,7 @@ complete -c worker -n "__fish_worker_using_subcommand drain" -l state-file -d 'S
 complete -c worker -n "__fish_worker_using_subcommand drain" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand drain" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand drain" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand drain" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'
@@ -125,6 +131,7 @@ complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-file -d
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l state-key-file -d 'Key file holding the state\'s pepper [default: beside an SQLite state file; required with a postgres:// state, the same file on every replica]' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l server -d 'Talk to a moat serve at URL instead of the local state file' -r
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l auth-token-file -d 'File holding the api token or JWT used with --server' -r -F
+complete -c worker -n "__fish_worker_using_subcommand dispatch" -l signing-key -d 'Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l ca-file -d 'CA certificate (PEM) that signed serve\'s certificate, for --server' -r -F
 complete -c worker -n "__fish_worker_using_subcommand dispatch" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "table\t'Aligned table, for people'
 json\t'One JSON value: an object for a record, an array for a list'

@@ -424,7 +424,10 @@ fn run(args: Args, state: PathBuf, dir: PathBuf, sim_slot: Arc<std::sync::OnceLo
             scopes: vec![],
             public_key: None,
         };
-        moat::token::create(&mut store, &ctx, &req).unwrap().token.unwrap()
+        moat::token::create(&mut store, &ctx, &req)
+            .unwrap()
+            .token
+            .unwrap()
     };
     let sim = Arc::new(Sim {
         addrs: addrs.clone(),

@@ -13,6 +13,7 @@ pub const JWT_SECRET: &str = "MOAT_JWT_SECRET";
 pub const USERS: &str = "MOAT_USERS";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const REQUEST_TIMEOUT: &str = "MOAT_REQUEST_TIMEOUT";
+pub const SIGNING_KEY: &str = "MOAT_SIGNING_KEY";
 
 /// `MOAT_KEY_FILE`, for the tools that open a state without clap's
 /// `--state-key-file` (the benchmark seeders).
@@ -47,6 +48,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         AUTH_TOKEN_FILE,
         "file holding the api token or JWT for remote mode (same as --auth-token-file)",
+    ),
+    (
+        SIGNING_KEY,
+        "Ed25519 private key file that signs every remote request (same as --signing-key); no token is sent",
     ),
     (
         REQUEST_TIMEOUT,

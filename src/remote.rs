@@ -20,11 +20,44 @@ fn request_timeout() -> Duration {
         .unwrap_or(REQUEST_TIMEOUT)
 }
 
+/// How long a request's signature stays valid (serve accepts up to 300 s).
+pub const SIGNATURE_TTL_S: i64 = 60;
+
 /// A client for one server.
 pub struct Remote {
     base: String,
     bearer: Option<String>,
+    /// With a signing key every request is signed (RFC 9421) and no bearer
+    /// is sent.
+    signer: Option<crate::sign::keys::Signer>,
     agent: ureq::Agent,
+}
+
+/// `base` with its host lowercased and a default port dropped, as the
+/// HTTP client writes the Host header: what a signature covers and what
+/// serve rebuilds must be the same text.
+fn normalized(base: &str) -> Result<String> {
+    let uri: http::Uri = base.parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid --server '{}'",
+            crate::credential::shown(base)
+        ))
+    })?;
+    let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(Error::usage(format!(
+            "invalid --server '{}'",
+            crate::credential::shown(base)
+        ))
+        .with_hint("use https://HOST:PORT"));
+    };
+    let default = if scheme == "https" { 443 } else { 80 };
+    let host = auth.host().to_ascii_lowercase();
+    let authority = match auth.port_u16() {
+        Some(p) if p != default => format!("{host}:{p}"),
+        _ => host,
+    };
+    let path = uri.path().trim_end_matches('/');
+    Ok(format!("{scheme}://{authority}{path}"))
 }
 
 fn unreachable(base: &str, e: &ureq::Error) -> Error {
@@ -45,7 +78,12 @@ fn unreachable(base: &str, e: &ureq::Error) -> Error {
 
 impl Remote {
     /// Set up a client. `http://` is allowed only to loopback.
-    pub fn new(url: &str, bearer: Option<String>, ca_file: Option<&Path>) -> Result<Self> {
+    pub fn new(
+        url: &str,
+        bearer: Option<String>,
+        signer: Option<crate::sign::keys::Signer>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self> {
         crate::tls::init();
         let base = url.trim_end_matches('/').to_owned();
         let host = base
@@ -70,14 +108,58 @@ impl Remote {
             crate::net::client_config(ca_file, None, crate::net::CA_FILE)?,
         );
         Ok(Remote {
-            base,
+            base: normalized(&base)?,
             bearer,
+            signer,
             agent,
         })
     }
 
-    fn auth(&self) -> Option<String> {
-        self.bearer.as_ref().map(|b| format!("Bearer {b}"))
+    /// The headers that authenticate a request: a signature over it, or
+    /// the bearer.
+    fn auth(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Vec<(&'static str, String)>> {
+        let Some(signer) = &self.signer else {
+            return Ok(self
+                .bearer
+                .as_ref()
+                .map(|b| ("authorization", format!("Bearer {b}")))
+                .into_iter()
+                .collect());
+        };
+        let digest = body.map(crate::sign::http::content_digest);
+        let lookup = |name: &str| match name {
+            "content-digest" => digest.clone(),
+            _ => None,
+        };
+        let msg = crate::sign::http::Message {
+            method,
+            target_uri: url,
+            header: &lookup,
+        };
+        let mut components = vec!["@method", "@authority", "@target-uri"];
+        if digest.is_some() {
+            components.push("content-digest");
+        }
+        let created = crate::time::now_ms() / 1000;
+        let params = crate::sign::http::Params {
+            created,
+            expires: created + SIGNATURE_TTL_S,
+            nonce: crate::credential::random_id() + &crate::credential::random_id(),
+            keyid: signer.public.fingerprint.clone(),
+        };
+        let (input, signature) =
+            crate::sign::http::sign(&signer.key, &msg, &components, &params)
+                .map_err(|m| Error::internal(format!("signing the request: {}", m.0)))?;
+        let mut out = vec![("signature-input", input), ("signature", signature)];
+        if let Some(d) = digest {
+            out.push(("content-digest", d));
+        }
+        Ok(out)
     }
 
     fn finish(
@@ -115,26 +197,29 @@ impl Remote {
                 };
                 let mut r = self
                     .agent
-                    .get(url)
+                    .get(&url)
                     .config()
                     .timeout_global(Some(wait))
                     .build();
-                if let Some(a) = self.auth() {
-                    r = r.header("authorization", a);
+                for (k, v) in self.auth("GET", &url, None)? {
+                    r = r.header(k, v);
                 }
                 r.call()
             }
             Method::Post => {
+                let body = serde_json::to_vec(&wire.body.unwrap_or(Value::Null))
+                    .map_err(|e| Error::internal(format!("encoding JSON: {e}")))?;
                 let mut r = self
                     .agent
-                    .post(url)
+                    .post(&url)
                     .config()
                     .timeout_global(Some(wait))
-                    .build();
-                if let Some(a) = self.auth() {
-                    r = r.header("authorization", a);
+                    .build()
+                    .content_type("application/json");
+                for (k, v) in self.auth("POST", &url, Some(&body))? {
+                    r = r.header(k, v);
                 }
-                r.send_json(wire.body.unwrap_or(Value::Null))
+                r.send(&body[..])
             }
         };
         self.finish(resp).map(|r| r.0)
@@ -143,12 +228,10 @@ impl Remote {
     /// POST text to `E`'s route, receive text and the response headers
     /// (batch checks: NDJSON both ways).
     pub fn post_text<E: Endpoint>(&self, body: String) -> Result<(String, ureq::http::HeaderMap)> {
-        let mut req = self
-            .agent
-            .post(format!("{}{}", self.base, E::ROUTE.path))
-            .content_type("application/x-ndjson");
-        if let Some(a) = self.auth() {
-            req = req.header("authorization", a);
+        let url = format!("{}{}", self.base, E::ROUTE.path);
+        let mut req = self.agent.post(&url).content_type("application/x-ndjson");
+        for (k, v) in self.auth("POST", &url, Some(body.as_bytes()))? {
+            req = req.header(k, v);
         }
         let mut resp = req.send(body).map_err(|e| unreachable(&self.base, &e))?;
         let status = resp.status().as_u16();

@@ -43,6 +43,10 @@ pub struct Global {
     #[arg(long, global = true, env = env::AUTH_TOKEN_FILE, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
 
+    /// Ed25519 private key (OpenSSH format, 0600) that signs every request to --server; no token is sent
+    #[arg(long, global = true, env = env::SIGNING_KEY, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+
     /// CA certificate (PEM) that signed serve's certificate, for --server
     #[arg(long, global = true, env = env::CA_FILE, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -129,9 +133,14 @@ impl App {
                     .ok()
                     .filter(|t| !t.is_empty()),
             };
+            let signer = match &self.global.signing_key {
+                Some(f) => Some(crate::sign::keys::read_private(f)?),
+                None => None,
+            };
             self.remote = Some(crate::remote::Remote::new(
                 &url,
                 bearer,
+                signer,
                 self.global.ca_file.as_deref(),
             )?);
         }

@@ -39,7 +39,7 @@ pub struct Identity {
     pub token_id: Option<String>,
     /// When the credential stops working (ms since the epoch), if it does.
     pub expires_at: Option<crate::time::Millis>,
-    /// `token`, `jwt` or `none`.
+    /// `token`, `jwt`, `signature` or `none`.
     pub method: &'static str,
 }
 
@@ -87,6 +87,8 @@ pub struct Authenticator {
     users: Option<std::collections::BTreeMap<String, String>>,
     cache: Mutex<FxHashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Window>>,
+    /// Signer keys and nonces seen (`--auth-mode signature`).
+    pub signed: super::signed::SignedState,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +125,7 @@ impl Authenticator {
             users,
             cache: Mutex::new(FxHashMap::default()),
             failures: Mutex::new(HashMap::new()),
+            signed: super::signed::SignedState::default(),
         }
     }
 
@@ -153,8 +156,10 @@ impl Authenticator {
             .insert(key, (id, until));
     }
 
-    /// Forget cached identities of these token ids (`tok_...`), or all.
+    /// Forget cached identities of these token ids (`tok_...`) and signer
+    /// keys (`key_...`), or all.
     pub fn forget(&self, token_ids: Option<&[String]>) {
+        self.signed.forget(token_ids);
         let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         match token_ids {
             None => c.clear(),

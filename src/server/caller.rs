@@ -73,6 +73,9 @@ async fn authenticate(
     }
     let unauth =
         |code: Code, msg: String| ApiError::new(Error::new(Exit::Auth, code, msg), request_id);
+    if state.cfg.auth.signature && super::signed::is_signed(&parts.headers) {
+        return authenticate_signed(state, parts, addr, request_id).await;
+    }
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -103,10 +106,12 @@ async fn authenticate(
     }
     let (Some(bearer), Some(key)) = (bearer, key) else {
         guard::failed(state, addr, None, Code::Unauthenticated, here);
-        return Err(unauth(
-            Code::Unauthenticated,
-            "send Authorization: Bearer <api token or JWT>".into(),
-        ));
+        let how = if state.cfg.auth.signature {
+            "send Authorization: Bearer <api token or JWT>, or sign the request (--signing-key)"
+        } else {
+            "send Authorization: Bearer <api token or JWT>"
+        };
+        return Err(unauth(Code::Unauthenticated, how.into()));
     };
     let result: std::result::Result<(Identity, Instant), Refusal> =
         if auth.wants_token_lookup(bearer) {
@@ -150,6 +155,35 @@ async fn authenticate(
             let tried = token_id.as_deref().or(claimed.as_deref());
             guard::failed(state, addr, tried, code, here);
             Err(unauth(code, msg))
+        }
+    }
+}
+
+/// A signed request (RFC 9421): throttled and audited like a bearer.
+async fn authenticate_signed(
+    state: &Arc<AppState>,
+    parts: &Parts,
+    addr: Option<std::net::IpAddr>,
+    request_id: &str,
+) -> std::result::Result<Arc<Identity>, ApiError> {
+    let claimed = super::signed::claimed_key(&parts.headers);
+    let here = json!({"request_id": request_id, "method": "signature"});
+    if let Some(t) = guard::throttled(state, addr, claimed.as_deref(), here.clone()) {
+        let r = (
+            Code::Throttled,
+            "too many failed authentications from this address; slow down".to_owned(),
+            None,
+        );
+        let mut e = super::signed::error(&r, request_id);
+        e.retry_after = Some(t.wait);
+        return Err(e);
+    }
+    match super::signed::verify(state, parts).await {
+        Ok(id) => Ok(Arc::new(id)),
+        Err(r) => {
+            let tried = r.2.as_deref().or(claimed.as_deref());
+            guard::failed(state, addr, tried, r.0, here);
+            Err(super::signed::error(&r, request_id))
         }
     }
 }

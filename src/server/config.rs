@@ -14,12 +14,14 @@ use crate::policy::Principal;
 pub struct AuthModes {
     pub token: bool,
     pub jwt: bool,
+    /// RFC 9421 signed requests with registered keys (DESIGN §11).
+    pub signature: bool,
 }
 
 impl AuthModes {
     /// `none`: no authentication at all (loopback only, deprecated).
     pub fn is_none(self) -> bool {
-        !self.token && !self.jwt
+        !self.token && !self.jwt && !self.signature
     }
 
     /// Parse `token`, `jwt`, `token,jwt` or `none`.
@@ -29,13 +31,14 @@ impl AuthModes {
             match part {
                 "token" => m.token = true,
                 "jwt" => m.jwt = true,
+                "signature" => m.signature = true,
                 "none" if s.trim() == "none" => {}
                 _ => {
                     return Err(Error::usage(format!(
                         "invalid --auth-mode '{}'",
                         crate::credential::shown(s)
                     ))
-                    .with_hint("use token, jwt, token,jwt or none"));
+                    .with_hint("use any of token, jwt, signature joined by commas (e.g. token,signature), or none"));
                 }
             }
         }
@@ -43,12 +46,19 @@ impl AuthModes {
     }
 
     /// The name used in logs and audit.
-    pub fn describe(self) -> &'static str {
-        match (self.token, self.jwt) {
-            (true, true) => "token,jwt",
-            (true, false) => "token",
-            (false, true) => "jwt",
-            (false, false) => "none",
+    pub fn describe(self) -> String {
+        let on: Vec<&str> = [
+            (self.token, "token"),
+            (self.jwt, "jwt"),
+            (self.signature, "signature"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if on.is_empty() {
+            "none".into()
+        } else {
+            on.join(",")
         }
     }
 }

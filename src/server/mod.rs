@@ -13,6 +13,7 @@ mod handlers;
 pub mod pool;
 mod rotator;
 pub mod router;
+mod signed;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

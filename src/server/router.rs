@@ -132,6 +132,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
     r = at::<Dispatch>(r, Method::Post, post(handlers::dispatch));
     r.fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn(super::signed::body_digest))
         .layer(middleware::from_fn(access_log))
         .layer(axum::Extension(state_ext))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

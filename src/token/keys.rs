@@ -214,3 +214,43 @@ pub(super) fn prune(tx: &mut Tx<'_>, ctx: &Ctx, cutoff: Millis) -> Result<Vec<To
     }
     Ok(out)
 }
+
+/// Is `keyid` shaped like a key reference: `key_<id>` or `SHA256:<fingerprint>`?
+pub fn is_keyid(keyid: &str) -> bool {
+    bare(keyid).is_some_and(crate::credential::is_valid_id)
+        || keyid.strip_prefix("SHA256:").is_some_and(|f| {
+            f.len() == 43
+                && f.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        })
+}
+
+/// The stored record a signature's keyid names: `key_<id>`, or the key's
+/// `SHA256:` fingerprint (what `--signing-key` sends, so a signer needs
+/// nothing but its private key).
+pub fn stored(store: &mut crate::store::Store, keyid: &str) -> Result<Option<KeyRow>> {
+    if !is_keyid(keyid) {
+        return Ok(None);
+    }
+    match bare(keyid) {
+        Some(b) => store.read(|tx| tx.key(b)),
+        None => store.read(|tx| tx.key_by_fingerprint(keyid)),
+    }
+}
+
+/// A key signed a request that serve accepted: its last-used time and an
+/// `auth_success` event, in one transaction (once per key cache period,
+/// not per request).
+pub fn record_use(
+    store: &mut crate::store::Store,
+    bare_id: &str,
+    principal: &str,
+    now: Millis,
+) -> Result<()> {
+    store.write(|tx| {
+        tx.touch_key(bare_id, now)?;
+        let e = NewEvent::new(types::AUTH_SUCCESS, principal, Some(display_id(bare_id)))
+            .details(json!({"method": "signature"}));
+        tx.append_audit(e, now).map(|_| ())
+    })
+}

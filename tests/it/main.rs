@@ -21,6 +21,7 @@ mod redeem;
 mod replicas;
 mod rotation;
 mod serve;
+mod signing;
 mod state;
 mod token_cli;
 mod worker_cli;

@@ -88,7 +88,10 @@ fn sixteen_machines_racing_for_a_three_use_token_get_three_bindings() {
             scopes: vec![],
             public_key: None,
         };
-        token::create(&mut store, &ctx(), &req).unwrap().token.unwrap()
+        token::create(&mut store, &ctx(), &req)
+            .unwrap()
+            .token
+            .unwrap()
     };
     let barrier = Arc::new(Barrier::new(16));
     let env = Arc::new(env);

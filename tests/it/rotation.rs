@@ -34,7 +34,10 @@ fn fleet(dir: &std::path::Path, n: usize, now: i64) -> (Store, Vec<(String, Stri
         scopes: vec![],
         public_key: None,
     };
-    let tok = token::create(&mut store, &ctx(now), &req).unwrap().token.unwrap();
+    let tok = token::create(&mut store, &ctx(now), &req)
+        .unwrap()
+        .token
+        .unwrap();
     let workers = (0..n)
         .map(|i| {
             let (w, cred, _) = worker::enroll(

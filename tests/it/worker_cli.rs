@@ -26,7 +26,10 @@ pub(crate) fn enrolled(env: &Env, names: &[&str]) -> Vec<String> {
         scopes: vec![],
         public_key: None,
     };
-    let tok = token::create(&mut store, &ctx, &req).unwrap().token.unwrap();
+    let tok = token::create(&mut store, &ctx, &req)
+        .unwrap()
+        .token
+        .unwrap();
     let rotation = Rotation {
         every: Duration::from_secs(60),
         audit: true,
