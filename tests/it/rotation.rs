@@ -179,7 +179,8 @@ fn a_version_3_state_file_upgrades() {
     // Undo migrations 4 and later by hand, as a version 3 binary left the file.
     let conn = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
     conn.execute_batch(
-        "DROP TABLE relays;
+        "DROP TABLE signer_keys;
+         DROP TABLE relays;
          ALTER TABLE workers DROP COLUMN replica;
          ALTER TABLE snapshots DROP COLUMN packed;
          ALTER TABLE tokens DROP COLUMN groups;
