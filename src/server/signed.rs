@@ -292,10 +292,11 @@ pub(super) async fn verify(state: &Arc<AppState>, parts: &Parts) -> Result<Ident
                 key: public.key,
             });
             // Only a key that can still sign is cached (and its use recorded).
-            if keys::state_of(&c.row, now_ms) != TokenState::Revoked
-                && keys::state_of(&c.row, now_ms) != TokenState::Expired
-                && p.verifies(&c.key)
-            {
+            let usable = !matches!(
+                keys::state_of(&c.row, now_ms),
+                TokenState::Revoked | TokenState::Expired
+            );
+            if usable && p.verifies(&c.key) {
                 let until = Instant::now() + super::auth::CACHE_TTL;
                 state
                     .auth

@@ -180,12 +180,7 @@ pub(super) fn revoke(
 ) -> Result<TokenView> {
     let mut row = get(tx, bare)?;
     if row.revoked_at.is_some() {
-        return Err(Error::new(
-            Exit::Conflict,
-            Code::AlreadyRevoked,
-            format!("key {} is already revoked", display_id(bare)),
-        )
-        .with_hint("nothing was changed; drop it from the list and retry"));
+        return Err(super::already_revoked("key", &display_id(bare)));
     }
     tx.revoke_key(bare, ctx.now, reason)?;
     row.revoked_at = Some(ctx.now);

@@ -466,12 +466,7 @@ pub fn revoke(
             }
             let mut row = get(tx, id)?;
             if row.revoked_at.is_some() {
-                return Err(Error::new(
-                    Exit::Conflict,
-                    Code::AlreadyRevoked,
-                    format!("token {} is already revoked", display_id(id)),
-                )
-                .with_hint("nothing was changed; drop it from the list and retry"));
+                return Err(already_revoked("token", &display_id(id)));
             }
             tx.revoke_token(id, ctx.now, reason)?;
             // Cascade: workers enrolled with this token lose access too.
@@ -494,6 +489,16 @@ pub fn revoke(
         }
         Ok(out)
     })
+}
+
+/// The refusal of revoking `shown` (`tok_…`, `key_…`) a second time.
+pub(crate) fn already_revoked(what: &str, shown: &str) -> Error {
+    Error::new(
+        Exit::Conflict,
+        Code::AlreadyRevoked,
+        format!("{what} {shown} is already revoked"),
+    )
+    .with_hint("nothing was changed; drop it from the list and retry")
 }
 
 /// Delete expired and revoked tokens whose expiry or revocation is older

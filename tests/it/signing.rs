@@ -113,17 +113,13 @@ fn signed(
     };
     let params = Params {
         created: p.0,
-        expires: p1(p),
+        expires: p.1,
         nonce: p.2.to_owned(),
         keyid: keyid.to_owned(),
     };
     let comps = ["@method", "@authority", "@target-uri", "content-digest"];
     let (input, sig) = httpsig::sign(key, &msg, &comps, &params).unwrap();
     send(&target, &input, &sig, &digest, body)
-}
-
-fn p1(p: (i64, i64, &str)) -> i64 {
-    p.1
 }
 
 fn send(target: &str, input: &str, sig: &str, digest: &str, body: &[u8]) -> (u16, Value) {
